@@ -1,0 +1,176 @@
+/**
+ * `build.ts [--target ...] [--profile ...]`: the whole pipeline for each target, as a list of
+ * steps. The same list is printed by --dry-run and executed by a real run.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { cargoCommand, renderCommand } from './cargo.ts';
+import type { Context } from './context.ts';
+import { UserError } from './errors.ts';
+import { copyFileAtomic, fileSha256, writeFileAtomic } from './fsutil.ts';
+import { acquire, applyAll, lintOrThrow, refreshLock, syncBuildTree, treeToolchainFile, type Prepared } from './prepare.ts';
+import type { Profile } from './profiles.ts';
+import { UPSTREAM_FACTS } from './project.ts';
+import type { Step } from './steps.ts';
+import { hostTriple, type Target } from './targets.ts';
+import { chooseToolchain, pinnedChannel, type Toolchain } from './toolchain.ts';
+import type { Upstream } from './upstream.ts';
+import { seriesHash, versionInfo, type VersionInfo } from './version.ts';
+
+export interface BuildResult {
+  target: string;
+  binary: string;
+  version: string;
+  toolchain: string;
+  toolchainReason: string;
+  treeFilesWritten: number;
+  lockRefreshed: boolean;
+  binaryChanged: boolean;
+}
+
+/** Why this machine cannot build a target, or undefined when it can. */
+export function cannotBuildHere(target: Target, toolchain: string | undefined): string | undefined {
+  const host = hostTriple();
+  if (target.triple === host) return undefined;
+  if (target.tool === 'cross' || target.tool === 'cargo-zigbuild') {
+    const prog = target.tool === 'cross' ? 'cross' : 'cargo-zigbuild';
+    if (spawnSync(prog, ['--version']).status !== 0) return `it is built with ${prog}, which is not installed here`;
+  }
+  if (target.tool === 'android-ndk' && !process.env.ANDROID_NDK_HOME) return 'it needs the Android NDK (set ANDROID_NDK_HOME)';
+  const installed = spawnSync('rustup', ['target', 'list', '--installed', ...(toolchain ? ['--toolchain', toolchain] : [])], { encoding: 'utf8' });
+  if (installed.status === 0 && !installed.stdout.split('\n').includes(target.triple)) {
+    return `the Rust standard library for ${target.triple} is not installed (rustup target add ${target.triple}; offline machines cannot)`;
+  }
+  if (target.tool === 'cargo' && target.triple.split('-')[2] !== host.split('-')[2]) return `it needs a ${target.triple.split('-')[2]} host`;
+  return undefined;
+}
+
+interface TargetState {
+  up?: Upstream;
+  prepared?: Prepared;
+  toolchain?: Toolchain;
+  version?: VersionInfo;
+  written?: number;
+  lockRefreshed?: boolean;
+}
+
+/** The steps for one target. `plan` strings are what --dry-run prints. */
+export function buildSteps(ctx: Context, target: Target, profile: Profile, results: BuildResult[], logFile: (t: Target) => string): Step[] {
+  const s: TargetState = {};
+  const version = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+  const planToolchain = ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN ?? ctx.user.toolchain ?? "upstream's pin if installed, else stable";
+  const planCmd = cargoCommand(ctx, target, profile, planToolchain, version);
+  const dist = path.join(ctx.project.distDir, target.triple, `${UPSTREAM_FACTS.binName}${target.exe}`);
+  return [
+    {
+      title: `Upstream ${ctx.lock.tag} (${ctx.lock.commit.slice(0, 12)})`,
+      plan: [
+        `source: ${ctx.upstreamSource}`,
+        `cache: ${ctx.cache.upstreamGit} (bare, partial clone; fetched only when the commit is missing)`,
+        `git fetch --filter=blob:none origin +refs/tags/${ctx.lock.tag} and verify it resolves to ${ctx.lock.commit}`,
+      ],
+      run: () => {
+        s.up = acquire(ctx);
+        return s.up.fetched ? 'fetched' : 'cached';
+      },
+    },
+    {
+      title: 'Apply the patch series',
+      plan: [`lint ${ctx.project.seriesFile}`, `git apply --cached each patch onto a temporary index at ${ctx.lock.commit.slice(0, 12)} (zero fuzz)`, `place ${ctx.project.cratesDir}/* at ${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}/`],
+      run: () => {
+        lintOrThrow(ctx);
+        s.prepared = applyAll(ctx, s.up!);
+        return `${s.prepared.applied.perPatch.length} patch(es), ${s.prepared.changes.size} file(s) differ from upstream`;
+      },
+    },
+    {
+      title: 'Choose the Rust toolchain',
+      plan: [`RUSTUP_TOOLCHAIN=${planToolchain}`],
+      run: () => {
+        const pinned = pinnedChannel(treeToolchainFile(ctx, s.up!, s.prepared));
+        s.toolchain = chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, pinned, userDefault: ctx.user.toolchain });
+        const why = cannotBuildHere(target, s.toolchain.name);
+        if (why) {
+          throw new UserError(
+            `cannot build ${target.triple} on this machine: ${why}`,
+            `Build it in CI (release workflow, job "build (${target.alias})", runner ${target.runner}, tool ${target.tool}), or install the tool here.`,
+          );
+        }
+        return `${s.toolchain.name}: ${s.toolchain.rustc} (${s.toolchain.reason})`;
+      },
+    },
+    {
+      title: 'Sync the build tree',
+      plan: [`tree: ${ctx.treeDir} (only files whose content changed are written)`, `refresh ${ctx.lock.workspace}/Cargo.lock workspace entries (cargo update --workspace) when manifests changed; refuse new external packages`],
+      run: () => {
+        const sync = syncBuildTree(ctx, s.up!, s.prepared!);
+        s.version = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+        const env = cargoCommand(ctx, target, profile, s.toolchain!.name, s.version).env;
+        const lock = refreshLock(ctx, s.up!, s.prepared!, env);
+        s.written = sync.written.length + sync.restored.length + sync.deleted.length;
+        s.lockRefreshed = lock.refreshed;
+        return `${sync.created ? 'new tree; ' : ''}${s.written} file(s) written${lock.refreshed ? ', Cargo.lock refreshed' : ''}`;
+      },
+    },
+    {
+      title: `cargo build ${target.triple} (${profile.name})`,
+      plan: [`cd ${planCmd.cwd}`, renderCommand(planCmd), `log: ${logFile(target)}`],
+      run: async () => {
+        const cmd = cargoCommand(ctx, target, profile, s.toolchain!.name, s.version!);
+        await runLogged(cmd.program, cmd.args, cmd.cwd, cmd.env, logFile(target));
+        if (!fs.existsSync(cmd.output)) throw new UserError(`cargo finished but ${cmd.output} is missing`, `See ${logFile(target)}.`);
+        return undefined;
+      },
+    },
+    {
+      title: `Write ${path.relative(ctx.project.root, dist)}`,
+      plan: [`copy ${planCmd.output} -> ${dist} (atomic; untouched when identical)`, `write ${path.join(path.dirname(dist), 'BUILDINFO.json')}`],
+      run: () => {
+        const cmd = cargoCommand(ctx, target, profile, s.toolchain!.name, s.version!);
+        const changed = fileSha256(dist) !== fileSha256(cmd.output);
+        if (changed) copyFileAtomic(cmd.output, dist);
+        const info = {
+          target: target.triple,
+          profile: profile.name,
+          ...s.version!,
+          toolchain: s.toolchain!.rustc,
+          sha256: fileSha256(dist),
+        };
+        const infoFile = path.join(path.dirname(dist), 'BUILDINFO.json');
+        const text = JSON.stringify(info, null, 2) + '\n';
+        if (!fs.existsSync(infoFile) || fs.readFileSync(infoFile, 'utf8') !== text) writeFileAtomic(infoFile, text);
+        results.push({
+          target: target.triple,
+          binary: dist,
+          version: s.version!.display,
+          toolchain: s.toolchain!.name,
+          toolchainReason: s.toolchain!.reason,
+          treeFilesWritten: s.written ?? 0,
+          lockRefreshed: s.lockRefreshed ?? false,
+          binaryChanged: changed,
+        });
+        return changed ? 'updated' : 'unchanged';
+      },
+    },
+  ];
+}
+
+/** Run a command with its output in a log file; on failure, show the log's tail. */
+export function runLogged(program: string, args: string[], cwd: string, env: Record<string, string>, log: string): Promise<void> {
+  fs.mkdirSync(path.dirname(log), { recursive: true });
+  const fd = fs.openSync(log, 'w');
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
+    child.on('error', (e) => {
+      fs.closeSync(fd);
+      reject(new UserError(`cannot run ${program}: ${e.message}`, `Is ${program} installed and on PATH?`));
+    });
+    child.on('close', (code, signal) => {
+      fs.closeSync(fd);
+      if (code === 0) return resolve();
+      const tail = fs.readFileSync(log, 'utf8').trimEnd().split('\n').slice(-30).join('\n');
+      reject(new UserError(`${program} ${args[0]} failed (${signal ?? `exit ${code}`}); last lines of ${log}:\n${tail}`, `The whole log is ${log}.`));
+    });
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * Everything a command needs, resolved once from flags, environment, the user file and the repo:
+ * the lock, the project and cache paths, the upstream source and the git mirrors.
+ */
+import * as path from 'node:path';
+import { readLock, type UpstreamLock } from './lockfile.ts';
+import { cachePaths, defaultCacheDir, projectPaths, type CachePaths, type ProjectPaths } from './project.ts';
+import { readUserConfig, resolveMirrors, resolveUpstreamSource, type UserConfig } from './settings.ts';
+
+export interface CommonOptions {
+  root?: string;
+  cacheDir?: string;
+  upstream?: string;
+  gitMirror: string[];
+  toolchain?: string;
+  offline: boolean;
+}
+
+export interface Context {
+  project: ProjectPaths;
+  cache: CachePaths;
+  lock: UpstreamLock;
+  user: UserConfig;
+  upstreamSource: string;
+  mirrors: Map<string, string>;
+  opts: CommonOptions;
+  /** The patched source tree for the locked commit (stable path: Cargo fingerprints depend on it). */
+  treeDir: string;
+}
+
+export function makeContext(opts: CommonOptions, env: NodeJS.ProcessEnv = process.env): Context {
+  const project = projectPaths(opts.root ? path.resolve(opts.root) : undefined);
+  const lock = readLock(project.lockFile);
+  const user = readUserConfig();
+  const cacheDir = opts.cacheDir ? path.resolve(opts.cacheDir) : user.cacheDir ? path.resolve(user.cacheDir) : defaultCacheDir(env);
+  const cache = cachePaths(cacheDir);
+  return {
+    project,
+    cache,
+    lock,
+    user,
+    upstreamSource: resolveUpstreamSource(opts.upstream, env, user, lock.repository),
+    mirrors: resolveMirrors(opts.gitMirror, env, user),
+    opts,
+    treeDir: path.join(cache.treesDir, `${lock.tag.replace(/[^A-Za-z0-9._-]/g, '_')}-${lock.commit.slice(0, 12)}`),
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * Git access. simple-git for ordinary commands; a raw spawn where we need stdin or the exit
+ * status without an exception (checks that are expected to fail).
+ */
+import { spawnSync } from 'node:child_process';
+import { simpleGit, type SimpleGit } from 'simple-git';
+
+/** Environment that keeps git quiet and deterministic: no prompts, no pager, no background gc. */
+export function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return {
+    ...env,
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_PAGER: 'cat',
+    GIT_AUTO_GC: '0',
+    LC_ALL: 'C',
+    ...extra,
+  };
+}
+
+export function git(baseDir: string, env: Record<string, string> = {}): SimpleGit {
+  return simpleGit({ baseDir, config: ['gc.auto=0', 'maintenance.auto=false'] }).env(gitEnv(env));
+}
+
+export interface RawResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run git directly; never throws for a non-zero exit. */
+export function gitRaw(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string | Buffer } = {}): RawResult {
+  const r = spawnSync('git', ['-c', 'gc.auto=0', '-c', 'maintenance.auto=false', ...args], {
+    cwd: opts.cwd,
+    env: gitEnv(opts.env),
+    input: opts.input,
+    maxBuffer: 1024 * 1024 * 512,
+    encoding: 'buffer',
+  });
+  if (r.error) throw r.error;
+  return { status: r.status ?? 1, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
+}
+
+/** Like gitRaw, but stdout as bytes (file contents). */
+export function gitBytes(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): { status: number; stdout: Buffer; stderr: string } {
+  const r = spawnSync('git', ['-c', 'gc.auto=0', ...args], { cwd: opts.cwd, env: gitEnv(opts.env), maxBuffer: 1024 * 1024 * 512 });
+  if (r.error) throw r.error;
+  return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
+}
+
+/** First meaningful line of git's stderr, for error messages. */
+export function gitReason(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('hint:'));
+  const fatal = lines.find((l) => l.startsWith('fatal:') || l.startsWith('error:'));
+  return (fatal ?? lines[0] ?? 'unknown git error').replace(/^(fatal|error): /, '');
+}

@@ -1,0 +1,113 @@
+/**
+ * Prepare the patched tree: acquire upstream, lint and apply the series, place our crates, sync
+ * the build tree and refresh Cargo.lock. Shared by `build` and `patches` commands.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { applySeries, crateChanges, type AppliedSeries, type FileChange } from './apply.ts';
+import { newExternalPackages } from './cargolock.ts';
+import type { Context } from './context.ts';
+import { UserError } from './errors.ts';
+import { fileSha256, sha256 } from './fsutil.ts';
+import { UPSTREAM_FACTS } from './project.ts';
+import { lintSeries, readSeries } from './series.ts';
+import { syncTree, setTreeLockState, treeLockState, type SyncResult } from './tree.ts';
+import { acquireUpstream, readAt, type Upstream } from './upstream.ts';
+
+export function acquire(ctx: Context): Upstream {
+  return acquireUpstream({ gitDir: ctx.cache.upstreamGit, source: ctx.upstreamSource, lock: ctx.lock, offline: ctx.opts.offline });
+}
+
+/** Lint problems are fatal for a build: a broken series must not produce a binary. */
+export function lintOrThrow(ctx: Context): void {
+  const problems = lintSeries(ctx.project.seriesFile, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
+  if (problems.length > 0) {
+    throw new UserError(
+      `the patch series has ${problems.length} problem(s):\n  - ${problems.map((p) => p.message).join('\n  - ')}`,
+      'Fix patches/series or the patches (`npx tsx build.ts patches check` lists the same).',
+    );
+  }
+}
+
+export interface Prepared {
+  applied: AppliedSeries;
+  changes: Map<string, FileChange>;
+}
+
+export function applyAll(ctx: Context, up: Upstream): Prepared {
+  const applied = applySeries({ gitDir: up.gitDir, commit: up.commit, entries: readSeries(ctx.project.seriesFile) });
+  const changes = new Map(applied.changes);
+  for (const [p, c] of crateChanges(ctx.project.cratesDir, ctx.lock.workspace, UPSTREAM_FACTS.crateDir)) {
+    if (changes.has(p)) throw new UserError(`${p} is both patched and one of our crates`, 'Crates are placed, not patched: drop the patch hunk.');
+    changes.set(p, c);
+  }
+  return { applied, changes };
+}
+
+/** The rust-toolchain.toml the tree will have (patched or upstream's). */
+export function treeToolchainFile(ctx: Context, up: Upstream, prepared?: Prepared): string | undefined {
+  const p = `${ctx.lock.workspace}/rust-toolchain.toml`;
+  const patched = prepared?.changes.get(p);
+  if (patched) return patched.content?.toString('utf8');
+  return readAt(up.gitDir, up.commit, p)?.toString('utf8');
+}
+
+const lockPath = (ctx: Context): string => `${ctx.lock.workspace}/Cargo.lock`;
+
+export function syncBuildTree(ctx: Context, up: Upstream, prepared: Prepared): SyncResult {
+  const lp = lockPath(ctx);
+  return syncTree({
+    gitDir: up.gitDir,
+    commit: up.commit,
+    workspace: ctx.lock.workspace,
+    treeDir: ctx.treeDir,
+    changes: prepared.changes,
+    // Cargo.lock belongs to the lock step below.
+    keep: (file) => file === lp,
+  });
+}
+
+/** What Cargo.lock is refreshed from: the lock as patched, and every manifest we change. */
+function lockInput(ctx: Context, up: Upstream, prepared: Prepared): { input: string; base: Buffer } {
+  const lp = lockPath(ctx);
+  const base = prepared.changes.get(lp)?.content ?? readAt(up.gitDir, up.commit, lp);
+  if (!base) throw new UserError(`upstream has no ${lp}`, 'codex-rs is expected to ship a Cargo.lock.');
+  const manifests = [...prepared.changes.values()]
+    .filter((c) => c.path.endsWith('Cargo.toml'))
+    .sort((a, b) => (a.path < b.path ? -1 : 1))
+    .map((c) => `${c.path}:${c.content ? sha256(c.content) : '-'}`);
+  return { input: sha256([sha256(base), ...manifests].join('\n')), base };
+}
+
+export interface LockResult {
+  refreshed: boolean;
+}
+
+/**
+ * Refresh workspace entries of Cargo.lock when its inputs changed, then prove no external package
+ * was added or moved. Skipped entirely (no cargo call, no write) when nothing changed.
+ */
+export function refreshLock(ctx: Context, up: Upstream, prepared: Prepared, env: Record<string, string>): LockResult {
+  const lp = lockPath(ctx);
+  const abs = path.join(ctx.treeDir, lp);
+  const { input, base } = lockInput(ctx, up, prepared);
+  const st = treeLockState(ctx.treeDir);
+  if (st && st.input === input && fileSha256(abs) === st.output) return { refreshed: false };
+  fs.writeFileSync(abs, base);
+  const args = ['update', '--workspace', ...(ctx.opts.offline ? ['--offline'] : [])];
+  const r = spawnSync('cargo', args, { cwd: path.join(ctx.treeDir, ctx.lock.workspace), env: { ...process.env, ...env }, encoding: 'utf8' });
+  if (r.status !== 0) {
+    throw new UserError(`cargo ${args.join(' ')} failed in ${ctx.lock.workspace}/:\n${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`, 'Check network access to crates.io (or --offline with a warm Cargo cache) and the git mirrors (--git-mirror).');
+  }
+  const after = fs.readFileSync(abs, 'utf8');
+  const added = newExternalPackages(base.toString('utf8'), after);
+  if (added.length > 0) {
+    throw new UserError(
+      `our crates pull external packages that upstream's Cargo.lock does not have: ${added.map((p) => `${p.name} ${p.version}`).join(', ')}`,
+      'Use dependency versions upstream already locks (see codex-rs/Cargo.lock at the pinned tag), so an upstream bump never becomes a dependency audit.',
+    );
+  }
+  setTreeLockState(ctx.treeDir, { input, output: sha256(after) });
+  return { refreshed: true };
+}

@@ -1,0 +1,82 @@
+/**
+ * Where things are. One source of truth for the paths of this repo, the cache outside it and the
+ * facts about the upstream tree that the series relies on.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** This repository (the directory holding build.ts). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Facts about upstream's workspace that our series depends on. */
+export const UPSTREAM_FACTS = {
+  /** Cargo package whose binary we ship. */
+  cargoPackage: 'codex-cli',
+  /** The binary name after our series renames it (upstream's is `codex`). */
+  binName: 'codex-litellm',
+  /** Where our crates land, relative to the workspace dir. The series' Cargo.toml patch names them there. */
+  crateDir: 'litellm',
+} as const;
+
+export interface ProjectPaths {
+  root: string;
+  lockFile: string;
+  patchesDir: string;
+  seriesFile: string;
+  /** Our crates (each a subdirectory), copied into <workspace>/<crateDir>/ of the tree. */
+  cratesDir: string;
+  distDir: string;
+}
+
+export function projectPaths(root: string = REPO_ROOT): ProjectPaths {
+  return {
+    root,
+    lockFile: path.join(root, 'upstream.lock'),
+    patchesDir: path.join(root, 'patches'),
+    seriesFile: path.join(root, 'patches', 'series'),
+    cratesDir: path.join(root, 'litellm', 'crates'),
+    distDir: path.join(root, 'dist'),
+  };
+}
+
+/**
+ * The cache lives outside the clone so that Cargo's target dir survives re-clones, sessions and CI
+ * runs on the same machine: a cold codex-rs build is long, a warm one is seconds.
+ */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CODEX_LITELLM_CACHE) return path.resolve(env.CODEX_LITELLM_CACHE);
+  const base = env.XDG_CACHE_HOME ? env.XDG_CACHE_HOME : path.join(os.homedir(), '.cache');
+  return path.join(base, 'codex-litellm');
+}
+
+export interface CachePaths {
+  dir: string;
+  /** Bare, partial (blob:none) clone of upstream: commits and trees, blobs only where needed. */
+  upstreamGit: string;
+  /** Patched source trees, one per upstream commit, kept at a stable path so Cargo's fingerprints hold. */
+  treesDir: string;
+  /** Maintainers' git worktrees with the series as commits (patches apply / export). */
+  worktreesDir: string;
+  /** CARGO_TARGET_DIR. */
+  targetDir: string;
+  logsDir: string;
+}
+
+export function cachePaths(dir: string): CachePaths {
+  return {
+    dir,
+    upstreamGit: path.join(dir, 'upstream.git'),
+    treesDir: path.join(dir, 'trees'),
+    worktreesDir: path.join(dir, 'worktrees'),
+    targetDir: path.join(dir, 'target'),
+    logsDir: path.join(dir, 'logs'),
+  };
+}
+
+/** User-level settings file (upstream source, git mirrors) for machines without GitHub. */
+export function userConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.CODEX_LITELLM_CONFIG) return path.resolve(env.CODEX_LITELLM_CONFIG);
+  const base = env.XDG_CONFIG_HOME ? env.XDG_CONFIG_HOME : path.join(os.homedir(), '.config');
+  return path.join(base, 'codex-litellm', 'build.json');
+}

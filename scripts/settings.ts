@@ -1,0 +1,109 @@
+/**
+ * Machine-specific settings: where upstream comes from and where Cargo's git dependencies come
+ * from. Flags beat environment variables, which beat the user-level file. Nothing here is ever
+ * committed: air-gapped users point these at their own mirrors.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from './errors.ts';
+import { userConfigFile } from './project.ts';
+
+export interface UserConfig {
+  upstream?: string;
+  gitMirrors?: Record<string, string>;
+  cacheDir?: string;
+  toolchain?: string;
+}
+
+export function readUserConfig(file = userConfigFile()): UserConfig {
+  if (!fs.existsSync(file)) return {};
+  let data: unknown;
+  try {
+    data = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`cannot parse ${file}: ${(e as Error).message}`, 'It is JSON: {"upstream": "/path/to/codex.git", "gitMirrors": {"https://github.com/x/y": "/path/to/y.git"}}');
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new UserError(`${file} must hold a JSON object`, 'e.g. {"upstream": "/srv/mirrors/codex.git"}');
+  }
+  const o = data as Record<string, unknown>;
+  const known = new Set(['upstream', 'gitMirrors', 'cacheDir', 'toolchain']);
+  for (const k of Object.keys(o)) {
+    if (!known.has(k)) throw new UserError(`${file}: unknown setting \`${k}\``, `Known settings: ${[...known].join(', ')}.`);
+  }
+  for (const k of ['upstream', 'cacheDir', 'toolchain'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'string') throw new UserError(`${file}: \`${k}\` must be a string`);
+  }
+  if (o.gitMirrors !== undefined) {
+    const m = o.gitMirrors;
+    if (typeof m !== 'object' || m === null || Array.isArray(m) || Object.values(m).some((v) => typeof v !== 'string')) {
+      throw new UserError(`${file}: \`gitMirrors\` must map URLs to paths or URLs`, '{"gitMirrors": {"https://github.com/nornagon/ratatui": "/srv/mirrors/ratatui.git"}}');
+    }
+  }
+  return o as UserConfig;
+}
+
+/** Parse one `<url>=<path-or-url>` mirror spec. */
+export function parseMirrorSpec(spec: string, origin: string): [string, string] {
+  const i = spec.indexOf('=');
+  const from = i > 0 ? spec.slice(0, i).trim() : '';
+  const to = i > 0 ? spec.slice(i + 1).trim() : '';
+  if (!from || !to || !/^[a-z][a-z0-9+.-]*:\/\//i.test(from)) {
+    throw new UserError(
+      `${origin}: bad git mirror \`${spec}\``,
+      'Write <url>=<path-or-url>, e.g. --git-mirror https://github.com/nornagon/ratatui=/srv/mirrors/ratatui.git',
+    );
+  }
+  return [from.replace(/\/+$/, ''), to];
+}
+
+/** Merge mirrors: file < env (CODEX_LITELLM_GIT_MIRRORS, ';' or newline separated) < flags. */
+export function resolveMirrors(flags: string[], env: NodeJS.ProcessEnv, file: UserConfig, cwd = process.cwd()): Map<string, string> {
+  const out = new Map<string, string>();
+  const add = (from: string, to: string, origin: string): void => {
+    const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(to);
+    const target = isUrl ? to : path.resolve(cwd, to);
+    if (!isUrl && !fs.existsSync(target)) {
+      throw new UserError(`${origin}: git mirror for ${from} points at ${target}, which does not exist`, 'Clone or fetch the mirror there first, or fix the path.');
+    }
+    out.set(from.replace(/\/+$/, ''), target);
+  };
+  for (const [from, to] of Object.entries(file.gitMirrors ?? {})) add(from, to, userConfigFile());
+  for (const spec of (env.CODEX_LITELLM_GIT_MIRRORS ?? '').split(/[;\n]/).map((s) => s.trim()).filter(Boolean)) {
+    const [from, to] = parseMirrorSpec(spec, 'CODEX_LITELLM_GIT_MIRRORS');
+    add(from, to, 'CODEX_LITELLM_GIT_MIRRORS');
+  }
+  for (const spec of flags) {
+    const [from, to] = parseMirrorSpec(spec, '--git-mirror');
+    add(from, to, '--git-mirror');
+  }
+  return out;
+}
+
+/**
+ * Git config through the environment (GIT_CONFIG_COUNT/KEY_n/VALUE_n) so that Cargo, fetching with
+ * the git CLI, reads git dependencies from the mirrors; Cargo.lock keeps the original URLs.
+ * Existing GIT_CONFIG_* entries of the caller are kept.
+ */
+export function mirrorEnv(mirrors: Map<string, string>, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  if (mirrors.size === 0) return {};
+  const out: Record<string, string> = { CARGO_NET_GIT_FETCH_WITH_CLI: 'true' };
+  let n = Number(env.GIT_CONFIG_COUNT ?? 0) || 0;
+  for (const [from, to] of mirrors) {
+    // Both spellings Cargo may use for the same repository.
+    for (const url of [from, `${from}.git`]) {
+      out[`GIT_CONFIG_KEY_${n}`] = `url.${to}.insteadOf`;
+      out[`GIT_CONFIG_VALUE_${n}`] = url;
+      n += 1;
+    }
+  }
+  out.GIT_CONFIG_COUNT = String(n);
+  return out;
+}
+
+/** Upstream source: --upstream > CODEX_LITELLM_UPSTREAM > user file > upstream.lock's repository. */
+export function resolveUpstreamSource(flag: string | undefined, env: NodeJS.ProcessEnv, file: UserConfig, lockRepo: string, cwd = process.cwd()): string {
+  const v = flag ?? env.CODEX_LITELLM_UPSTREAM ?? file.upstream ?? lockRepo;
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^[^/]+@[^:]+:/.test(v)) return v;
+  return path.resolve(cwd, v);
+}

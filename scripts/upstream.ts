@@ -1,0 +1,143 @@
+/**
+ * Upstream acquisition. The cache holds a bare *partial* clone (blob:none): commits and trees for
+ * the pinned tag, and blobs only for the workspace directory we build. That keeps openai/codex's
+ * large history and media out of the way, and works from incomplete mirrors too.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from './errors.ts';
+import { gitBytes, gitRaw, gitReason } from './git.ts';
+import type { UpstreamLock } from './lockfile.ts';
+
+export interface Upstream {
+  gitDir: string;
+  commit: string;
+  /** True when this call fetched; false when the cache already had everything. */
+  fetched: boolean;
+}
+
+const isUrl = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^[^/]+@[^:]+:/.test(s);
+
+function sourceUrl(source: string): string {
+  if (isUrl(source)) return source;
+  // file:// (not a plain path) makes git use upload-pack, which is what honours --filter.
+  return `file://${path.resolve(source)}`;
+}
+
+function run(gitDir: string, args: string[], what: string, hint?: string, env?: Record<string, string>): string {
+  const r = gitRaw(['--git-dir', gitDir, ...args], { env });
+  if (r.status !== 0) throw new UserError(`${what}: ${gitReason(r.stderr)}`, hint);
+  return r.stdout;
+}
+
+/** Create the bare cache repository if needed (in a temporary dir, renamed into place). */
+function ensureBare(gitDir: string): void {
+  if (fs.existsSync(path.join(gitDir, 'HEAD'))) return;
+  fs.mkdirSync(path.dirname(gitDir), { recursive: true });
+  const tmp = `${gitDir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  const r = gitRaw(['init', '--quiet', '--bare', tmp]);
+  if (r.status !== 0) throw new UserError(`cannot create ${gitDir}: ${gitReason(r.stderr)}`);
+  fs.renameSync(tmp, gitDir);
+}
+
+function configureRemote(gitDir: string, source: string): void {
+  const url = sourceUrl(source);
+  const set = (k: string, v: string): void => void run(gitDir, ['config', k, v], `cannot configure ${gitDir}`);
+  set('remote.origin.url', url);
+  set('remote.origin.promisor', 'true');
+  set('remote.origin.partialclonefilter', 'blob:none');
+  set('extensions.partialclone', 'origin');
+  set('gc.auto', '0');
+  if (url.startsWith('file://')) {
+    // A local mirror is not a server: allow what a partial fetch needs (filters, objects by id).
+    set('remote.origin.uploadpack', 'git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack');
+  } else {
+    gitRaw(['--git-dir', gitDir, 'config', '--unset', 'remote.origin.uploadpack']);
+  }
+}
+
+export function hasCommit(gitDir: string, commit: string): boolean {
+  if (!fs.existsSync(gitDir)) return false;
+  return gitRaw(['--git-dir', gitDir, 'cat-file', '-e', `${commit}^{commit}`]).status === 0;
+}
+
+function tagCommit(gitDir: string, ref: string): string | undefined {
+  const r = gitRaw(['--git-dir', gitDir, 'rev-parse', '--verify', '--quiet', `${ref}^{commit}`]);
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function blobsMarker(gitDir: string, commit: string, workspace: string): string {
+  return path.join(gitDir, 'codex-litellm', `blobs-${commit}-${workspace.replace(/\//g, '_')}`);
+}
+
+/** Make sure every blob of <workspace> at <commit> is local (one batched fetch, not one per file). */
+function ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string, source: string): void {
+  const marker = blobsMarker(gitDir, commit, workspace);
+  if (fs.existsSync(marker)) return;
+  const ls = gitRaw(['--git-dir', gitDir, 'cat-file', '-e', `${commit}:${workspace}`]);
+  if (ls.status !== 0) {
+    throw new UserError(`upstream commit ${commit} has no directory \`${workspace}\``, 'Check `workspace` in upstream.lock.');
+  }
+  // rev-list with --missing=print lists what is absent without one lazy fetch per object.
+  const rl = gitRaw(['--git-dir', gitDir, 'rev-list', '--objects', '--missing=print', `${commit}:${workspace}`]);
+  if (rl.status !== 0) throw new UserError(`cannot list ${workspace}/ at ${commit}: ${gitReason(rl.stderr)}`);
+  const missing = rl.stdout.split('\n').filter((l) => l.startsWith('?')).map((l) => l.slice(1).trim());
+  for (let i = 0; i < missing.length; i += 2000) {
+    const batch = missing.slice(i, i + 2000);
+    run(gitDir, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch], `cannot fetch ${workspace}/ files of ${commit} from ${source}`, 'Is the upstream mirror complete for this directory?');
+  }
+  fs.mkdirSync(path.dirname(marker), { recursive: true });
+  fs.writeFileSync(marker, `${missing.length} fetched\n`);
+}
+
+/**
+ * Bring the locked upstream commit into the cache and prove it is what the lock says: the tag,
+ * fetched from the source, must resolve to the locked commit. Repeated runs with everything
+ * present do not touch the network.
+ */
+export function acquireUpstream(opts: { gitDir: string; source: string; lock: UpstreamLock; offline?: boolean }): Upstream {
+  const { gitDir, source, lock } = opts;
+  const localRef = `refs/tags/${lock.tag}`;
+  if (hasCommit(gitDir, lock.commit) && tagCommit(gitDir, localRef) === lock.commit) {
+    ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, source);
+    return { gitDir, commit: lock.commit, fetched: false };
+  }
+  if (opts.offline) {
+    throw new UserError(`upstream ${lock.tag} (${lock.commit}) is not in the cache ${gitDir} and --offline forbids fetching`, 'Run once without --offline, or point --upstream at a local mirror.');
+  }
+  if (!isUrl(source) && !fs.existsSync(source)) {
+    throw new UserError(`upstream source ${source} does not exist`, 'Pass --upstream <path-or-url> (or set CODEX_LITELLM_UPSTREAM) to a clone or mirror of openai/codex.');
+  }
+  ensureBare(gitDir);
+  configureRemote(gitDir, source);
+  const fetchedRef = `refs/codex-litellm/fetched/${lock.tag}`;
+  const r = gitRaw(['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--filter=blob:none', 'origin', `+refs/tags/${lock.tag}:${fetchedRef}`]);
+  if (r.status !== 0) {
+    const reason = gitReason(r.stderr);
+    const noTag = /couldn't find remote ref|not our ref|no such ref/i.test(r.stderr);
+    throw new UserError(
+      noTag ? `upstream source ${source} has no tag ${lock.tag}` : `cannot fetch ${lock.tag} from ${source}: ${reason}`,
+      noTag
+        ? 'Point --upstream at a mirror that carries upstream release tags, or fix `tag` in upstream.lock.'
+        : 'Check the network or pass --upstream <path-or-url> (or CODEX_LITELLM_UPSTREAM) to a reachable mirror of openai/codex.',
+    );
+  }
+  const got = tagCommit(gitDir, fetchedRef);
+  if (got !== lock.commit) {
+    throw new UserError(
+      `tag ${lock.tag} from ${source} resolves to ${got ?? '(nothing)'}, but upstream.lock pins ${lock.commit}`,
+      'The tag moved or the mirror is wrong. Check the source; if upstream really re-tagged, re-pin with `npx tsx build.ts upstream bump`.',
+    );
+  }
+  run(gitDir, ['update-ref', localRef, lock.commit], 'cannot record the tag');
+  ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, source);
+  return { gitDir, commit: lock.commit, fetched: true };
+}
+
+/** File contents at a commit, or undefined when the path does not exist there. */
+export function readAt(gitDir: string, commit: string, file: string): Buffer | undefined {
+  const r = gitRaw(['--git-dir', gitDir, 'cat-file', '-e', `${commit}:${file}`]);
+  if (r.status !== 0) return undefined;
+  return gitBytes(['--git-dir', gitDir, 'cat-file', 'blob', `${commit}:${file}`]).stdout;
+}
