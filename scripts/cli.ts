@@ -133,7 +133,7 @@ async function cmdPatches(sub: string | undefined, v: Values): Promise<void> {
       const lines = prepared.applied.perPatch.map((p) => `  ok  ${p.name} (${p.files.length} file(s))`);
       out(
         v.json,
-        { ok: true, tag: ctx.lock.tag, commit: ctx.lock.commit, patches: prepared.applied.perPatch, tree: prepared.applied.tree, ms },
+        { ok: true, tag: ctx.lock.tag, commit: ctx.lock.commit, upstream: up.fetched ? 'fetched' : 'cached', patches: prepared.applied.perPatch, tree: prepared.applied.tree, ms },
         `${lines.join('\n')}${lines.length ? '\n' : ''}${prepared.applied.perPatch.length} patch(es) apply cleanly to ${ctx.lock.tag} (${ctx.lock.commit.slice(0, 12)}); lint clean (${ms.toFixed(0)} ms)`,
       );
       return;

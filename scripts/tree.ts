@@ -40,7 +40,11 @@ function readState(treeDir: string): TreeState | undefined {
 }
 
 function writeState(treeDir: string, s: TreeState): void {
-  writeFileAtomic(path.join(treeDir, STATE), JSON.stringify(s, null, 2) + '\n');
+  const file = path.join(treeDir, STATE);
+  const text = JSON.stringify(s, null, 2) + '\n';
+  // An unchanged state is not rewritten: a no-op run leaves the whole tree untouched.
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return;
+  writeFileAtomic(file, text);
 }
 
 /** Extract <workspace> at <commit> into dir (git archive keeps the commit time as mtime). */

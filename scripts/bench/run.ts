@@ -1,0 +1,52 @@
+/**
+ * `npm run bench`: speed and size goals as ratios measured in one run, never as timed
+ * assertions. Each section says what it compares and against what. Sections that need something
+ * this machine lacks (an upstream mirror, a built binary) say so and are skipped.
+ *
+ *   npm run bench                 all sections
+ *   npm run bench -- orchestrator only that section (names below)
+ */
+import { orchestratorBench } from './orchestrator.ts';
+
+export interface BenchRow {
+  name: string;
+  value: string;
+  goal?: string;
+  met?: boolean;
+}
+
+export type Bench = () => Promise<BenchRow[] | string>;
+
+const SECTIONS: Record<string, Bench> = {
+  orchestrator: orchestratorBench,
+};
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const unknown = only.filter((n) => !(n in SECTIONS));
+  if (unknown.length) {
+    console.error(`unknown bench section(s): ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}`);
+    process.exit(2);
+  }
+  for (const [name, bench] of Object.entries(SECTIONS)) {
+    if (only.length && !only.includes(name)) continue;
+    console.log(`\n== ${name}`);
+    const rows = await bench();
+    if (typeof rows === 'string') {
+      console.log(`  skipped: ${rows}`);
+      continue;
+    }
+    for (const r of rows) {
+      const verdict = r.met === undefined ? '' : r.met ? '  [goal met]' : '  [goal NOT met]';
+      console.log(`  ${r.name.padEnd(52)} ${r.value}${r.goal ? `  (goal: ${r.goal})` : ''}${verdict}`);
+    }
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
