@@ -68,7 +68,7 @@ function tagCommit(gitDir: string, ref: string): string | undefined {
 }
 
 function blobsMarker(gitDir: string, commit: string, workspace: string): string {
-  return path.join(gitDir, 'codex-litellm', `blobs-${commit}-${workspace.replace(/\//g, '_')}`);
+  return path.join(gitDir, 'codex-litellm', `blobs-v2-${commit}-${workspace.replace(/\//g, '_')}`);
 }
 
 /** Make sure every blob of <workspace> at <commit> is local (one batched fetch, not one per file). */
@@ -83,6 +83,13 @@ function ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string,
   const rl = gitRaw(['--git-dir', gitDir, 'rev-list', '--objects', '--missing=print', `${commit}:${workspace}`]);
   if (rl.status !== 0) throw new UserError(`cannot list ${workspace}/ at ${commit}: ${gitReason(rl.stderr)}`);
   const missing = rl.stdout.split('\n').filter((l) => l.startsWith('?')).map((l) => l.slice(1).trim());
+  // Git also reads the ignore and attribute files above the workspace (status, commit in a
+  // worktree), so those come along; nothing else outside the workspace is needed.
+  const dirs = ['', ...workspace.split('/').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('/') + '/')];
+  for (const dir of dirs) {
+    const top = gitRaw(['--git-dir', gitDir, 'ls-tree', commit, '--', `${dir}.gitignore`, `${dir}.gitattributes`]);
+    for (const line of top.stdout.split('\n').filter(Boolean)) missing.push(line.split(/\s+/)[2]!);
+  }
   for (let i = 0; i < missing.length; i += 2000) {
     const batch = missing.slice(i, i + 2000);
     run(gitDir, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch], `cannot fetch ${workspace}/ files of ${commit} from ${source}`, 'Is the upstream mirror complete for this directory?');

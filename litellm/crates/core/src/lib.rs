@@ -13,12 +13,14 @@
 //! - [`fallback`]: turn a non-streaming JSON answer into SSE.
 //! - [`models_cmd`]: the `codex-litellm models` listing.
 //! - [`setup`]: the first-run wizard.
+//! - [`hooks`]: the functions upstream's patched code calls.
 
 pub mod config;
 pub mod discovery;
 pub mod errors;
 pub mod fallback;
 pub mod headers;
+pub mod hooks;
 pub mod models_cmd;
 pub mod setup;
 pub mod usage;

@@ -1,0 +1,554 @@
+/**
+ * Harness for the REAL LiteLLM proxy (PyPI `litellm[proxy]`), for end-to-end tests against the
+ * fake backend in ./fake-backend.ts. Loopback only, fully offline once installed.
+ *
+ *   const bin = await ensureLitellm();                       // venv + pinned pip install, once
+ *   const proxy = await startLitellm({ backendUrl, masterKey });
+ *   ... fetch(`${proxy.url}/v1/chat/completions`, { headers: { authorization: `Bearer ${masterKey}` } })
+ *   await proxy.stop();
+ *
+ * Facts this relies on (checked against LITELLM_VERSION; see the findings notes in the tests):
+ * - `openai/<name>` deployments send /v1/responses natively to the backend's /v1/responses;
+ *   `custom_openai/<name>` deployments bridge /v1/responses onto the backend's
+ *   /v1/chat/completions (LiteLLM translates both ways). Chat completions go to
+ *   /v1/chat/completions for both.
+ * - Without a database, only the master key authenticates: any other key is answered with
+ *   400 `no_db_connection`, and a request without a key with 401 (500 unless the `prisma`
+ *   package is importable, which is why it is installed next to LiteLLM).
+ * - LiteLLM retries failed backend calls (2 retries by default); `numRetries` changes that.
+ *   A backend 429's `retry-after` reaches the client only as `llm_provider-retry-after`.
+ * - Every answer carries x-litellm-call-id, x-litellm-model-id, x-litellm-model-group;
+ *   x-litellm-response-cost only non-streamed ones. Streams carry the cost in the body instead:
+ *   `usage.cost` of the final chat chunk (include_usage) or of response.completed.
+ * - The proxy GETs the backend's /v1/models twice at startup.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../errors.ts';
+
+/**
+ * The pinned LiteLLM release. 1.106.2 (2026-10-21) is on LiteLLM's maintained 1.106.x line and
+ * is the newest release of it whose pinned dependencies all resolve on this machine's package
+ * index (1.106.3+ and the later 1.103-1.105 backports require certifi>=2026.10.19, which is not
+ * served here). Never use 1.82.7 or 1.82.8: those releases were compromised.
+ */
+export const LITELLM_VERSION = '1.106.2';
+
+/**
+ * Extra packages installed next to LiteLLM. `prisma` (the Python client only; nothing is
+ * generated and no engine is downloaded) makes LiteLLM's auth error handler importable, so a
+ * request without a key gets LiteLLM's real 401 instead of a 500 ModuleNotFoundError, as in
+ * LiteLLM's own Docker image. The proxy runs without a database.
+ */
+export const LITELLM_EXTRA_PACKAGES = ['prisma==0.15.0'] as const;
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MARKER_NAME = '.codex-litellm-installed.json';
+
+/**
+ * Environment that keeps LiteLLM offline and quiet: every remote JSON it would fetch at start
+ * (model cost map, Anthropic beta headers, blog posts, autorouter presets, policy templates) is
+ * read from the copy bundled in the wheel instead; no .env file is loaded (LITELLM_MODE=PRODUCTION;
+ * in DEV mode LiteLLM loads a .env found by walking up from its site-packages, i.e. from this
+ * repo); Hugging Face hub lookups are off; loopback never goes through an HTTP proxy.
+ */
+export const LITELLM_OFFLINE_ENV: Readonly<Record<string, string>> = {
+  LITELLM_LOCAL_MODEL_COST_MAP: 'True',
+  LITELLM_LOCAL_ANTHROPIC_BETA_HEADERS: 'True',
+  LITELLM_LOCAL_BLOG_POSTS: 'True',
+  LITELLM_LOCAL_AUTOROUTER_PRESETS: 'True',
+  LITELLM_LOCAL_POLICY_TEMPLATES: 'True',
+  LITELLM_DONT_SHOW_FEEDBACK_BOX: 'True',
+  LITELLM_MODE: 'PRODUCTION',
+  DISABLE_ADMIN_UI: 'True',
+  HF_HUB_OFFLINE: '1',
+  HF_HUB_DISABLE_TELEMETRY: '1',
+  TRANSFORMERS_OFFLINE: '1',
+  DO_NOT_TRACK: '1',
+  PYTHONUNBUFFERED: '1',
+  PYTHONDONTWRITEBYTECODE: '1',
+  NO_PROXY: '127.0.0.1,localhost,::1',
+  no_proxy: '127.0.0.1,localhost,::1',
+};
+
+/** Variables removed from the proxy's environment: they would point it at a database or a key. */
+const STRIPPED_ENV = ['DATABASE_URL', 'DIRECT_URL', 'LITELLM_MASTER_KEY', 'LITELLM_SALT_KEY', 'REDIS_URL', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'LITELLM_LICENSE'];
+
+export function defaultVenvDir(version: string = LITELLM_VERSION): string {
+  return path.join(REPO_ROOT, '.cache', `litellm-venv-${version}`);
+}
+
+export interface EnsureLitellmOptions {
+  /** Virtualenv directory; default `<repo>/.cache/litellm-venv-<version>` (git-ignored). */
+  venvDir?: string;
+  /** Python interpreter used to create the venv; default `python3`. */
+  python?: string;
+  /** Progress messages (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface LitellmInstall {
+  /** The `litellm` executable inside the venv. */
+  litellmBin: string;
+  venvDir: string;
+  version: string;
+  /** Whether this call installed it (false: it was already there). */
+  installed: boolean;
+  /** Seconds spent in pip, when it ran. */
+  installSeconds?: number;
+}
+
+function venvBin(venvDir: string, name: string): string {
+  return process.platform === 'win32' ? path.join(venvDir, 'Scripts', `${name}.exe`) : path.join(venvDir, 'bin', name);
+}
+
+function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...opts });
+  return { status: r.status, error: r.error, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function tail(text: string, lines = 30): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/** The version of litellm importable by the venv's python, or undefined. */
+function installedVersion(python: string): string | undefined {
+  const r = run(python, ['-c', 'import importlib.metadata as m; print(m.version("litellm"))']);
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+interface Marker {
+  version: string;
+  extras: string[];
+}
+
+function readMarker(file: string): Marker | undefined {
+  try {
+    const m = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<Marker>;
+    return typeof m.version === 'string' && Array.isArray(m.extras) ? { version: m.version, extras: m.extras.map(String) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Makes sure `litellm[proxy]==LITELLM_VERSION` is installed in a project-local virtualenv and
+ * returns its `litellm` executable. Idempotent: a venv whose marker file names this version and
+ * extras (and whose python still reports that version) is reused; anything else (no venv, a
+ * half-done install, another version) is recreated and installed from scratch. The marker is
+ * written only after pip succeeded. Not safe against two processes installing at once.
+ */
+export async function ensureLitellm(opts: EnsureLitellmOptions = {}): Promise<LitellmInstall> {
+  const version = LITELLM_VERSION;
+  const venvDir = path.resolve(opts.venvDir ?? defaultVenvDir(version));
+  const log = opts.log ?? (() => {});
+  const marker = path.join(venvDir, MARKER_NAME);
+  const python = venvBin(venvDir, 'python');
+  const litellmBin = venvBin(venvDir, 'litellm');
+  const extras = [...LITELLM_EXTRA_PACKAGES];
+
+  const m = readMarker(marker);
+  if (m && m.version === version && m.extras.join(' ') === extras.join(' ') && fs.existsSync(litellmBin) && installedVersion(python) === version) {
+    return { litellmBin, venvDir, version, installed: false };
+  }
+  fs.rmSync(marker, { force: true });
+
+  const hostPython = opts.python ?? 'python3';
+  const probe = run(hostPython, ['-c', 'import sys, venv, ensurepip; print("%d.%d" % sys.version_info[:2])']);
+  if (probe.error || probe.status !== 0) {
+    const missing = probe.error ? `${hostPython} was not found` : `${hostPython} lacks the venv/ensurepip modules`;
+    throw new UserError(
+      `Cannot set up LiteLLM: ${missing}.`,
+      'Install Python 3.9+ with venv and pip (Debian/Ubuntu: `apt-get install python3 python3-venv python3-pip`).',
+    );
+  }
+  const [major, minor] = probe.stdout.trim().split('.').map(Number);
+  if (major !== 3 || (minor ?? 0) < 9) {
+    throw new UserError(`Cannot set up LiteLLM: ${hostPython} is Python ${probe.stdout.trim()}, LiteLLM needs 3.9 or newer.`, 'Install Python 3.11 (with venv and pip).');
+  }
+
+  // No marker means no completed install: whatever is there (an interrupted pip, another
+  // version) is started over from an empty venv rather than patched up.
+  if (fs.existsSync(venvDir)) {
+    const entries = fs.readdirSync(venvDir);
+    if (entries.length > 0 && !entries.includes('pyvenv.cfg')) {
+      throw new UserError(`Refusing to replace ${venvDir}: it is not empty and is not a virtualenv.`, 'Pass another venvDir, or remove that directory.');
+    }
+    log(`no completed install in ${venvDir}: recreating it`);
+    fs.rmSync(venvDir, { recursive: true, force: true });
+  }
+  log(`creating virtualenv ${venvDir}`);
+  fs.mkdirSync(path.dirname(venvDir), { recursive: true });
+  const mk = run(hostPython, ['-m', 'venv', venvDir]);
+  if (mk.status !== 0 || run(python, ['-m', 'pip', '--version']).status !== 0) {
+    fs.rmSync(venvDir, { recursive: true, force: true });
+    throw new UserError(
+      `Cannot create a virtualenv with pip at ${venvDir}: ${tail(mk.stderr || mk.stdout, 10) || 'pip is missing in it'}`,
+      'Install the venv module and pip (Debian/Ubuntu: `apt-get install python3-venv python3-pip`).',
+    );
+  }
+
+  log(`pip install litellm[proxy]==${version} ${extras.join(' ')} (takes a minute or so)`);
+  const started = Date.now();
+  const pip = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    const child = spawn(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', `litellm[proxy]==${version}`, ...extras], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONDONTWRITEBYTECODE: '1' },
+    });
+    let output = '';
+    const keep = (c: Buffer) => {
+      output += c.toString('utf8');
+      if (output.length > 1_000_000) output = output.slice(-500_000);
+    };
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+  const installSeconds = (Date.now() - started) / 1000;
+  if (pip.code !== 0) {
+    throw new UserError(
+      `pip could not install litellm[proxy]==${version} into ${venvDir} (exit ${pip.code}):\n${tail(pip.output, 30)}`,
+      'Check that the Python package index is reachable; rerunning retries the install.',
+    );
+  }
+  const got = installedVersion(python);
+  if (got !== version || !fs.existsSync(litellmBin)) {
+    throw new UserError(`After pip install, the venv at ${venvDir} reports litellm ${got ?? '(none)'} and ${fs.existsSync(litellmBin) ? 'has' : 'lacks'} ${litellmBin}; expected ${version}.`);
+  }
+  fs.writeFileSync(marker, JSON.stringify({ version, extras, installedAt: new Date().toISOString(), installSeconds }, null, 2) + '\n');
+  log(`installed litellm ${version} in ${installSeconds.toFixed(1)} s`);
+  return { litellmBin, venvDir, version, installed: true, installSeconds };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config
+
+export interface LitellmModel {
+  /** Public model name (what clients send). */
+  name: string;
+  /** Model id sent to the backend; default `name`. */
+  backendModel?: string;
+  /**
+   * LiteLLM provider prefix: `openai` (default; /v1/responses passes through to the backend's
+   * /v1/responses) or `custom_openai` (/v1/responses is bridged to the backend's chat completions).
+   */
+  provider?: 'openai' | 'custom_openai';
+  inputCostPerToken?: number;
+  outputCostPerToken?: number;
+  cacheReadInputTokenCost?: number;
+  maxInputTokens?: number;
+  maxOutputTokens?: number;
+}
+
+export const DEFAULT_COSTS = {
+  inputCostPerToken: 0.000001,
+  outputCostPerToken: 0.000002,
+  cacheReadInputTokenCost: 0.0000005,
+  maxInputTokens: 32000,
+  maxOutputTokens: 4096,
+} as const;
+
+export const DEFAULT_PROXY_MODELS: readonly LitellmModel[] = [{ name: 'fake-model' }, { name: 'fake-tools' }];
+
+export interface LitellmCacheOptions {
+  type: 'local' | 'redis';
+  /** Port of a redis on 127.0.0.1 (type 'redis' only; default 6379). */
+  redisPort?: number;
+}
+
+export interface StartLitellmOptions {
+  /** Base URL of the OpenAI-compatible backend, without /v1 (e.g. the fake backend's `url`). */
+  backendUrl: string;
+  /** The proxy's master key (`general_settings.master_key`). Never logged. */
+  masterKey: string;
+  /** Models to expose (names or full specs); default fake-model and fake-tools via `openai/`. */
+  models?: ReadonlyArray<string | LitellmModel>;
+  /** Response cache (`litellm_settings.cache`). */
+  cache?: LitellmCacheOptions;
+  /** Router retries on backend errors; LiteLLM's default (2) when unset. */
+  numRetries?: number;
+  /** Port on 127.0.0.1; default: a free one. */
+  port?: number;
+  /** The `litellm` executable; default: ensureLitellm() (installs on first use). */
+  litellmBin?: string;
+  /** Directory for config.yaml and the log; default a new temp dir. */
+  workDir?: string;
+  /** Log file for the proxy's stdout+stderr; default `<workDir>/litellm.log`. */
+  logFile?: string;
+  /** How long to wait for /health/liveliness; default 120 s. */
+  startTimeoutMs?: number;
+  /** Extra environment for the proxy process. */
+  env?: Record<string, string>;
+  /** Extra top-level sections merged into litellm_settings / general_settings / router_settings. */
+  litellmSettings?: Record<string, unknown>;
+  generalSettings?: Record<string, unknown>;
+  routerSettings?: Record<string, unknown>;
+}
+
+export interface LitellmProxy {
+  /** Base URL, e.g. http://127.0.0.1:4000 (append /v1/...). */
+  url: string;
+  port: number;
+  masterKey: string;
+  logFile: string;
+  configFile: string;
+  pid: number;
+  /** Seconds from spawn to a healthy /health/liveliness. */
+  startupSeconds: number;
+  /** Stops the whole process group (SIGTERM, then SIGKILL after 10 s) and removes config.yaml. */
+  stop(): Promise<void>;
+}
+
+function normalizeModel(m: string | LitellmModel): LitellmModel {
+  return typeof m === 'string' ? { name: m } : m;
+}
+
+/** Builds the proxy config as a plain object (exported for tests). */
+export function buildLitellmConfig(opts: Pick<StartLitellmOptions, 'backendUrl' | 'masterKey' | 'models' | 'cache' | 'numRetries' | 'litellmSettings' | 'generalSettings' | 'routerSettings'>): Record<string, unknown> {
+  const apiBase = `${opts.backendUrl.replace(/\/+$/, '')}/v1`;
+  const models = (opts.models ?? DEFAULT_PROXY_MODELS).map(normalizeModel);
+  const modelList = models.map((m) => ({
+    model_name: m.name,
+    litellm_params: {
+      model: `${m.provider ?? 'openai'}/${m.backendModel ?? m.name}`,
+      api_base: apiBase,
+      api_key: 'sk-fake-backend-key',
+    },
+    model_info: {
+      input_cost_per_token: m.inputCostPerToken ?? DEFAULT_COSTS.inputCostPerToken,
+      output_cost_per_token: m.outputCostPerToken ?? DEFAULT_COSTS.outputCostPerToken,
+      cache_read_input_token_cost: m.cacheReadInputTokenCost ?? DEFAULT_COSTS.cacheReadInputTokenCost,
+      max_input_tokens: m.maxInputTokens ?? DEFAULT_COSTS.maxInputTokens,
+      max_output_tokens: m.maxOutputTokens ?? DEFAULT_COSTS.maxOutputTokens,
+    },
+  }));
+  const litellmSettings: Record<string, unknown> = { ...(opts.litellmSettings ?? {}) };
+  if (opts.cache) {
+    litellmSettings.cache = true;
+    litellmSettings.cache_params =
+      opts.cache.type === 'redis' ? { type: 'redis', host: '127.0.0.1', port: opts.cache.redisPort ?? 6379 } : { type: 'local' };
+  }
+  const routerSettings: Record<string, unknown> = { ...(opts.routerSettings ?? {}) };
+  if (opts.numRetries !== undefined) routerSettings.num_retries = opts.numRetries;
+  const config: Record<string, unknown> = {
+    model_list: modelList,
+    litellm_settings: litellmSettings,
+    general_settings: { master_key: opts.masterKey, ...(opts.generalSettings ?? {}) },
+  };
+  if (Object.keys(routerSettings).length > 0) config.router_settings = routerSettings;
+  return config;
+}
+
+/** Number in a form PyYAML (YAML 1.1) reads as a number: no bare exponents like 1e-7. */
+function yamlNumber(n: number): string {
+  if (!Number.isFinite(n)) throw new Error(`cannot write ${n} to YAML`);
+  if (Number.isInteger(n)) return String(n);
+  const s = String(n);
+  if (!/e/i.test(s)) return s;
+  return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '.0');
+}
+
+function yamlScalar(v: unknown): string {
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'number') return yamlNumber(v);
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return JSON.stringify(String(v)); // a JSON string is a valid YAML double-quoted scalar
+}
+
+/** A small YAML writer for plain data (maps, lists, scalars). */
+export function toYaml(value: unknown, indent = 0): string {
+  const pad = ' '.repeat(indent);
+  if (Array.isArray(value)) {
+    if (value.length === 0) return `${pad}[]\n`;
+    return value
+      .map((item) => {
+        if (item !== null && typeof item === 'object' && (Array.isArray(item) ? item.length > 0 : Object.keys(item).length > 0)) {
+          const inner = toYaml(item, indent + 2);
+          return `${pad}- ${inner.slice(indent + 2)}`;
+        }
+        return `${pad}- ${item !== null && typeof item === 'object' ? (Array.isArray(item) ? '[]' : '{}') : yamlScalar(item)}\n`;
+      })
+      .join('');
+  }
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return `${pad}{}\n`;
+    return entries
+      .map(([k, v]) => {
+        const key = /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(k) ? k : JSON.stringify(k);
+        if (v !== null && typeof v === 'object' && (Array.isArray(v) ? v.length > 0 : Object.keys(v).length > 0)) {
+          return `${pad}${key}:\n${toYaml(v, indent + 2)}`;
+        }
+        const scalar = v !== null && typeof v === 'object' ? (Array.isArray(v) ? '[]' : '{}') : yamlScalar(v);
+        return `${pad}${key}: ${scalar}\n`;
+      })
+      .join('');
+  }
+  return `${pad}${yamlScalar(value)}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process
+
+/** A free TCP port on 127.0.0.1 (closed again before returning; a small race is accepted). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => (port ? resolve(port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function readLogTail(file: string, lines = 40): string {
+  try {
+    return tail(fs.readFileSync(file, 'utf8'), lines);
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Every proxy still running, killed if this process exits without stopping them. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  const killAll = () => {
+    for (const child of running) killGroup(child, 'SIGKILL');
+  };
+  process.on('exit', killAll);
+  // The proxy runs in its own process group, so a Ctrl-C in the terminal does not reach it:
+  // pass the signal on, then let it do what it would have done (re-raised when nobody else listens).
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    try {
+      child.kill(signal);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/**
+ * Writes a config for the fake backend, starts `litellm --config ... --host 127.0.0.1 --port N`
+ * in its own process group with the offline environment, and waits until /health/liveliness
+ * answers 200 (or the process dies, or startTimeoutMs passes).
+ */
+export async function startLitellm(opts: StartLitellmOptions): Promise<LitellmProxy> {
+  const backend = new URL(opts.backendUrl);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(backend.hostname) && !backend.hostname.startsWith('127.')) {
+    throw new UserError(`startLitellm: backendUrl must be a loopback address, got ${backend.hostname}`);
+  }
+  const litellmBin = opts.litellmBin ?? (await ensureLitellm()).litellmBin;
+  const workDir = opts.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'codex-litellm-proxy-'));
+  fs.mkdirSync(workDir, { recursive: true });
+  const configFile = path.join(workDir, 'config.yaml');
+  const logFile = opts.logFile ?? path.join(workDir, 'litellm.log');
+  const config = buildLitellmConfig(opts);
+  fs.writeFileSync(configFile, `# generated by scripts/e2e/litellm-proxy.ts\n${toYaml(config)}`, { mode: 0o600 });
+
+  const port = opts.port ?? (await freePort());
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of STRIPPED_ENV) delete env[k];
+  Object.assign(env, LITELLM_OFFLINE_ENV, opts.env ?? {});
+
+  const logFd = fs.openSync(logFile, 'a', 0o600);
+  const started = Date.now();
+  let child: ChildProcess;
+  try {
+    child = spawn(litellmBin, ['--config', configFile, '--host', '127.0.0.1', '--port', String(port)], {
+      cwd: workDir,
+      env,
+      detached: true, // own process group, so stop() reaches uvicorn's workers too
+      stdio: ['ignore', logFd, logFd],
+    });
+  } finally {
+    fs.closeSync(logFd);
+  }
+  installExitHook();
+  running.add(child);
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  let spawnError: Error | undefined;
+  const exitPromise = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      running.delete(child);
+      resolve();
+    });
+    child.once('error', (e) => {
+      spawnError = e;
+      running.delete(child);
+      resolve();
+    });
+  });
+
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (exited === undefined && spawnError === undefined) {
+      killGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 10_000);
+      await exitPromise;
+      clearTimeout(timer);
+      killGroup(child, 'SIGKILL'); // any straggler left in the group
+    }
+    fs.rmSync(configFile, { force: true });
+  };
+
+  const deadline = started + (opts.startTimeoutMs ?? 120_000);
+  for (;;) {
+    if (spawnError) {
+      await stop();
+      throw new UserError(`Could not start ${litellmBin}: ${spawnError.message}`, 'Run ensureLitellm() first, or pass litellmBin.');
+    }
+    if (exited) {
+      await stop();
+      throw new UserError(`LiteLLM exited during startup (code ${exited.code}, signal ${exited.signal}). Log ${logFile}:\n${readLogTail(logFile)}`);
+    }
+    try {
+      const res = await fetch(`${url}/health/liveliness`, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new UserError(`LiteLLM did not become healthy on ${url} within ${Math.round((opts.startTimeoutMs ?? 120_000) / 1000)} s. Log ${logFile}:\n${readLogTail(logFile)}`);
+    }
+    await sleep(250);
+  }
+
+  return {
+    url,
+    port,
+    masterKey: opts.masterKey,
+    logFile,
+    configFile,
+    pid: child.pid ?? -1,
+    startupSeconds: (Date.now() - started) / 1000,
+    stop,
+  };
+}

@@ -1,0 +1,226 @@
+/**
+ * `npm run e2e`: the heavy check. The pinned upstream (from a local mirror: --upstream or the
+ * user file), our series, a real host build through the orchestrator, and the real binary
+ * against a real LiteLLM proxy in front of the project's fake OpenAI-compatible backend.
+ *
+ *   npm run e2e                               dev profile, sources from ~/.config/codex-litellm/build.json
+ *   npm run e2e -- --upstream /srv/codex.git --git-mirror https://github.com/nornagon/ratatui=/srv/ratatui.git
+ *
+ * Prints one line per check and a closing `N passed, N failed` line; exits non-zero on failure.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { REPO_ROOT } from '../project.ts';
+import { hostTriple } from '../targets.ts';
+import { PARIS_ANSWER, startFakeBackend, type FakeBackend } from './fake-backend.ts';
+import { ensureLitellm, startLitellm, type LitellmProxy } from './litellm-proxy.ts';
+
+export interface Outcome {
+  name: string;
+  ok: boolean;
+  ms: number;
+  detail?: string;
+}
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the binary with a timeout; never through a shell. */
+export function runBinary(bin: string, args: string[], opts: { env: Record<string, string>; cwd: string; timeoutMs?: number }): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn(bin, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ status: code ?? (signal ? 128 : 1), stdout, stderr });
+    });
+  });
+}
+
+/** A clean environment for the binary: no keys or endpoints of the caller leak in. */
+export function cleanEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'LANG', 'TERM', 'TMPDIR']) if (process.env[k]) env[k] = process.env[k]!;
+  return { ...env, RUST_LOG: 'error', ...extra };
+}
+
+export function codexHome(config: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-home-'));
+  fs.writeFileSync(path.join(dir, 'config.toml'), config);
+  return dir;
+}
+
+/** JSONL events of `exec --json`. */
+export function events(stdout: string): Array<Record<string, any>> {
+  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => {
+    try {
+      return JSON.parse(l) as Record<string, any>;
+    } catch {
+      return {};
+    }
+  });
+}
+
+export function agentText(evs: Array<Record<string, any>>): string {
+  return evs.filter((e) => e.type === 'item.completed' && e.item?.type === 'agent_message').map((e) => String(e.item.text)).join('\n');
+}
+
+export function turnUsage(evs: Array<Record<string, any>>): { input_tokens: number; output_tokens: number; cached_input_tokens: number } | undefined {
+  return evs.filter((e) => e.type === 'turn.completed').map((e) => e.usage).pop();
+}
+
+function build(extraArgs: string[]): string {
+  const profile = process.env.E2E_PROFILE ?? 'dev';
+  const tsx = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
+  const r = spawnSync(process.execPath, [tsx, path.join(REPO_ROOT, 'build.ts'), '--profile', profile, ...extraArgs], { stdio: 'inherit', env: { ...process.env, CI: '1' } });
+  if (r.status !== 0) throw new Error(`the build failed (exit ${r.status}); see its output above`);
+  return path.join(REPO_ROOT, 'dist', hostTriple(), 'codex-litellm');
+}
+
+export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  const check = async (name: string, fn: () => Promise<string | void>): Promise<void> => {
+    const t = performance.now();
+    try {
+      const detail = await fn();
+      outcomes.push({ name, ok: true, ms: performance.now() - t, detail: detail || undefined });
+      console.log(`  ok    ${name} (${((performance.now() - t) / 1000).toFixed(1)} s)${detail ? `: ${detail}` : ''}`);
+    } catch (e) {
+      outcomes.push({ name, ok: false, ms: performance.now() - t, detail: (e as Error).message });
+      console.log(`  FAIL  ${name}: ${(e as Error).message}`);
+    }
+  };
+  const assert = (cond: unknown, msg: string): void => {
+    if (!cond) throw new Error(msg);
+  };
+
+  let t = performance.now();
+  const bin = build(extraArgs);
+  console.log(`built ${bin} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  t = performance.now();
+  const install = await ensureLitellm();
+  console.log(`LiteLLM ${install.version} ready in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+
+  const backend: FakeBackend = await startFakeBackend();
+  const masterKey = `sk-e2e-${Math.random().toString(36).slice(2)}`;
+  let proxy: LitellmProxy | undefined;
+  try {
+    t = performance.now();
+    proxy = await startLitellm({ backendUrl: backend.url, masterKey, litellmBin: install.litellmBin, numRetries: 0 });
+    console.log(`LiteLLM proxy on ${proxy.url} in ${((performance.now() - t) / 1000).toFixed(1)} s\n`);
+    const px = proxy;
+
+    const version = await runBinary(bin, ['--version'], { env: cleanEnv({}), cwd: os.tmpdir() });
+    await check('--version names upstream tag, commit and series', async () => {
+      assert(/^codex-litellm 0\.53\.0-litellm\.\d+ \(upstream rust-v0\.53\.0 ca80bc4902b7, series [0-9a-f]{12}\)$/.test(version.stdout.trim()), `got ${JSON.stringify(version.stdout)}`);
+      return version.stdout.trim();
+    });
+
+    for (const wire of ['responses', 'chat'] as const) {
+      const home = codexHome(`[litellm]\napi_base = "${px.url}"\nmodel = "fake-model"\nwire_api = "${wire}"\n`);
+      const env = cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey });
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-work-'));
+      const marker = `only-here-${Math.random().toString(36).slice(2, 8)}.txt`;
+      fs.writeFileSync(path.join(work, marker), 'x\n');
+      const execArgs = ['exec', '--json', '--skip-git-repo-check', '--dangerously-bypass-approvals-and-sandbox', '-C', work];
+
+      await check(`[${wire}] exec "What is the capital of France?" prints the scripted answer, with usage`, async () => {
+        backend.reset();
+        const r = await runBinary(bin, [...execArgs, 'What is the capital of France?'], { env, cwd: work });
+        const evs = events(r.stdout);
+        assert(r.status === 0, `exit ${r.status}: ${r.stderr.slice(-800)}`);
+        assert(agentText(evs).includes(PARIS_ANSWER), `answer was ${JSON.stringify(agentText(evs))}`);
+        const usage = turnUsage(evs);
+        assert(usage && usage.input_tokens > 0 && usage.output_tokens > 0, `no token usage recorded: ${JSON.stringify(usage)}`);
+        const path = wire === 'chat' ? '/v1/chat/completions' : '/v1/responses';
+        assert(backend.requests.some((q) => q.path === path), `the backend saw no ${path} (saw ${backend.requests.map((q) => q.path).join(', ')})`);
+        return `usage in=${usage!.input_tokens} out=${usage!.output_tokens}`;
+      });
+
+      await check(`[${wire}] exec "List files in current directory" runs the shell tool and names a workspace file`, async () => {
+        backend.reset();
+        const r = await runBinary(bin, [...execArgs, 'List files in current directory'], { env, cwd: work });
+        const evs = events(r.stdout);
+        assert(r.status === 0, `exit ${r.status}: ${r.stderr.slice(-800)}`);
+        assert(evs.some((e) => e.type === 'item.completed' && e.item?.type === 'command_execution'), 'no command was executed');
+        assert(agentText(evs).includes(marker), `final answer does not name ${marker}: ${JSON.stringify(agentText(evs))}`);
+        const posts = backend.requests.filter((q) => q.method === 'POST');
+        assert(posts.length >= 2, `expected a tool call and a follow-up, saw ${posts.length} request(s)`);
+        assert(JSON.stringify(posts[posts.length - 1]!.body).includes(marker), 'the tool output did not travel back through LiteLLM');
+        const usage = turnUsage(evs);
+        assert(usage && usage.input_tokens > 0, `no token usage recorded: ${JSON.stringify(usage)}`);
+        return `${posts.length} model calls, usage in=${usage!.input_tokens}`;
+      });
+    }
+
+    const home = codexHome(`[litellm]\napi_base = "${px.url}"\nmodel = "fake-model"\n`);
+    await check('models lists the proxy models with context window and prices', async () => {
+      const r = await runBinary(bin, ['models'], { env: cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey }), cwd: os.tmpdir() });
+      assert(r.status === 0, `exit ${r.status}: ${r.stderr}`);
+      assert(/fake-model/.test(r.stdout) && /fake-tools/.test(r.stdout), r.stdout);
+      assert(/32(\.0)?k|32,?000/i.test(r.stdout), `no context window in ${r.stdout}`);
+      return r.stdout.trim().split('\n').length + ' lines';
+    });
+    await check('status shows a healthy proxy and the model', async () => {
+      const r = await runBinary(bin, ['status'], { env: cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey }), cwd: os.tmpdir() });
+      assert(r.status === 0, `exit ${r.status}: ${r.stderr}`);
+      assert(/Health:\s+alive/.test(r.stdout) && /Model:\s+fake-model/.test(r.stdout), r.stdout);
+    });
+    await check('a wrong key gives the documented error and a non-zero exit', async () => {
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: 'sk-wrong' }), cwd: os.tmpdir() });
+      assert(r.status !== 0, 'exit 0');
+      assert(/rejected the API key/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
+      assert(!r.stderr.includes(masterKey) && !r.stderr.includes('sk-wrong'), 'a key reached the output');
+    });
+    await check('an unknown model is refused with the list of known ones', async () => {
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', '-m', 'fake-modle', 'hi'], { env: cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey }), cwd: os.tmpdir() });
+      assert(r.status !== 0, 'exit 0');
+      assert(/fake-modle/.test(r.stderr) && /fake-model/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
+    });
+    await check('nothing configured, non-interactive: says exactly what to set', async () => {
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: codexHome('') }), cwd: os.tmpdir() });
+      assert(r.status !== 0, 'exit 0');
+      assert(/LITELLM_BASE_URL/.test(r.stderr) && /\[litellm\]/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
+    });
+    const proxyUrl = px.url;
+    await px.stop();
+    proxy = undefined;
+    await check('a stopped proxy gives the documented error and a non-zero exit', async () => {
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey, LITELLM_BASE_URL: proxyUrl }), cwd: os.tmpdir() });
+      assert(r.status !== 0, 'exit 0');
+      assert(/could not connect to the LiteLLM proxy/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
+    });
+  } finally {
+    await proxy?.stop();
+    await backend.close();
+  }
+  return outcomes;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  let outcomes: Outcome[];
+  try {
+    outcomes = await runE2E(process.argv.slice(2));
+  } catch (e) {
+    console.error(`e2e could not run: ${(e as Error).message}`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+  const passed = outcomes.filter((o) => o.ok).length;
+  const failed = outcomes.length - passed;
+  console.log(`\ne2e finished in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
