@@ -49,7 +49,8 @@ export function runBinary(bin: string, args: string[], opts: { env: Record<strin
 /** A clean environment for the binary: no keys or endpoints of the caller leak in. */
 export function cleanEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const k of ['PATH', 'HOME', 'LANG', 'TERM', 'TMPDIR']) if (process.env[k]) env[k] = process.env[k]!;
+  // RUST_BACKTRACE is kept on purpose: errors meant for users must read cleanly even with it set.
+  for (const k of ['PATH', 'HOME', 'LANG', 'TERM', 'TMPDIR', 'RUST_BACKTRACE']) if (process.env[k]) env[k] = process.env[k]!;
   return { ...env, RUST_LOG: 'error', ...extra };
 }
 
@@ -76,6 +77,40 @@ export function agentText(evs: Array<Record<string, any>>): string {
 
 export function turnUsage(evs: Array<Record<string, any>>): { input_tokens: number; output_tokens: number; cached_input_tokens: number } | undefined {
   return evs.filter((e) => e.type === 'turn.completed').map((e) => e.usage).pop();
+}
+
+interface TuiStep {
+  text?: string;
+  keys: string[];
+  waitFor: RegExp;
+}
+
+/** Drive the TUI in tmux as a person would: type, press keys, read the screen. */
+async function tuiSession(bin: string, cwd: string, env: Record<string, string>, steps: TuiStep[]): Promise<string> {
+  if (spawnSync('tmux', ['-V']).status !== 0) throw new Error('tmux is not installed (apt-get install tmux)');
+  const name = `cl-e2e-${process.pid}`;
+  const tmux = (...args: string[]): string => spawnSync('tmux', args, { encoding: 'utf8' }).stdout;
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  spawnSync('tmux', ['new-session', '-d', '-s', name, '-x', '120', '-y', '40', '-c', cwd, 'env', ...vars, bin], { encoding: 'utf8' });
+  let screen = '';
+  try {
+    await new Promise((r) => setTimeout(r, 1500));
+    for (const step of steps) {
+      if (step.text) tmux('send-keys', '-t', name, '-l', step.text);
+      await new Promise((r) => setTimeout(r, 300));
+      for (const k of step.keys) tmux('send-keys', '-t', name, k);
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        screen = tmux('capture-pane', '-p', '-t', name);
+        if (step.waitFor.test(screen)) break;
+        if (Date.now() > deadline) throw new Error(`the screen never showed ${step.waitFor}; last screen:\n${screen}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    return screen;
+  } finally {
+    tmux('kill-session', '-t', name);
+  }
 }
 
 function build(extraArgs: string[]): string {
@@ -163,6 +198,36 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
     }
 
     const home = codexHome(`[litellm]\napi_base = "${px.url}"\nmodel = "fake-model"\n`);
+    await check('the interactive TUI answers through the proxy and /status shows the discovered context window', async () => {
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-tui-'));
+      const screen = await tuiSession(bin, work, { CODEX_HOME: home, LITELLM_API_KEY: masterKey }, [
+        { keys: ['Enter'], waitFor: /describe a task|To get started/ }, // the folder-trust question
+        { text: 'What is the capital of France', keys: ['Enter'], waitFor: new RegExp(PARIS_ANSWER.replace('.', '\\.')) },
+        { text: '/status', keys: ['Enter'], waitFor: /Context window:.*\/ 32K/ },
+      ]);
+      return screen.split('\n').find((l) => l.includes('Context window'))?.replace(/[│\s]+/g, ' ').trim();
+    });
+    await check('first run in a terminal: the setup wizard probes the proxy and saves settings and a 0600 key file', async () => {
+      const fresh = codexHome('# my settings\n');
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-setup-'));
+      await tuiSession(bin, work, { CODEX_HOME: fresh }, [
+        { keys: [], waitFor: /LiteLLM proxy URL/ },
+        { text: px.url, keys: ['Enter'], waitFor: /API key/ },
+        { text: masterKey, keys: ['Enter'], waitFor: /Default model/ },
+        { text: 'fake-tools', keys: ['Enter'], waitFor: /Wire API/ },
+        { text: 'chat', keys: ['Enter'], waitFor: /Codex|trust|approval/i },
+      ]);
+      const config = fs.readFileSync(path.join(fresh, 'config.toml'), 'utf8');
+      assert(config.includes('# my settings'), `the existing comment was lost:\n${config}`);
+      assert(config.includes(`api_base = "${px.url}/v1"`) || config.includes(`api_base = "${px.url}"`), `no api_base:\n${config}`);
+      assert(/model = "fake-tools"/.test(config) && /wire_api = "chat"/.test(config), config);
+      assert(!config.includes(masterKey), 'the key was written into config.toml');
+      const keyFile = path.join(fresh, 'litellm', 'api_key');
+      const mode = fs.statSync(keyFile).mode & 0o777;
+      assert(mode === 0o600, `key file mode ${mode.toString(8)}`);
+      assert(fs.readFileSync(keyFile, 'utf8').trim() === masterKey, 'key file does not hold the key');
+      return `config.toml + ${keyFile.replace(fresh, 'CODEX_HOME')} (0600)`;
+    });
     await check('models lists the proxy models with context window and prices', async () => {
       const r = await runBinary(bin, ['models'], { env: cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey }), cwd: os.tmpdir() });
       assert(r.status === 0, `exit ${r.status}: ${r.stderr}`);
@@ -180,11 +245,18 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
       assert(r.status !== 0, 'exit 0');
       assert(/rejected the API key/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
       assert(!r.stderr.includes(masterKey) && !r.stderr.includes('sk-wrong'), 'a key reached the output');
+      assert(!/backtrace/i.test(r.stderr), 'a backtrace reached the user');
     });
     await check('an unknown model is refused with the list of known ones', async () => {
       const r = await runBinary(bin, ['exec', '--skip-git-repo-check', '-m', 'fake-modle', 'hi'], { env: cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey }), cwd: os.tmpdir() });
       assert(r.status !== 0, 'exit 0');
       assert(/fake-modle/.test(r.stderr) && /fake-model/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
+    });
+    await check('an https URL against the plain-http proxy suggests http://', async () => {
+      const https = px.url.replace(/^http:/, 'https:');
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey, LITELLM_BASE_URL: https }), cwd: os.tmpdir() });
+      assert(r.status !== 0, 'exit 0');
+      assert(/plain HTTP/.test(r.stderr) && r.stderr.includes(px.url), `stderr: ${r.stderr.slice(-600)}`);
     });
     await check('nothing configured, non-interactive: says exactly what to set', async () => {
       const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: codexHome('') }), cwd: os.tmpdir() });

@@ -147,6 +147,19 @@ fn choose_model(settings: &LiteLlmSettings, models: &[ModelInfo]) -> Result<Stri
     Ok(model)
 }
 
+/// Ends the process with the error's message (what is wrong and what to do)
+/// and exit status 1: these are a user's setup problems, not crashes, so no
+/// backtrace or "Caused by" chain belongs on screen.
+pub fn or_exit<T>(result: Result<T, LiteLlmError>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(err) => {
+            eprintln!("Error: {err}");
+            std::process::exit(1);
+        }
+    }
+}
+
 /// CODEX_HOME as upstream finds it (the variable, else ~/.codex).
 pub fn codex_home() -> PathBuf {
     match std::env::var_os("CODEX_HOME").filter(|v| !v.is_empty()) {
