@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from './errors.ts';
-import { gitBytes, gitRaw, gitReason } from './git.ts';
+import { gitRaw, gitReason, readBlobs } from './git.ts';
 import { listFiles, sha256 } from './fsutil.ts';
 import { locateHunk, parsePatchFile, type PatchEntry } from './series.ts';
 
@@ -74,19 +74,15 @@ export function applySeries(opts: { gitDir: string; commit: string; entries: Pat
     const dt = gitRaw(['diff-tree', '-r', '--no-renames', '-z', commit, tree], { env });
     if (dt.status !== 0) throw new UserError(`cannot diff the patched tree: ${gitReason(dt.stderr)}`);
     const parts = dt.stdout.split('\0');
+    const diffs: { file: string; mode: number; oid: string; deleted: boolean }[] = [];
     for (let i = 0; i + 1 < parts.length; i += 2) {
       const meta = parts[i]!.replace(/^:/, '').split(' ');
-      const file = parts[i + 1]!;
-      const newMode = parseInt(meta[1]!, 8);
-      const newOid = meta[3]!;
-      const status = meta[4]!;
-      if (status === 'D') {
-        changes.set(file, { path: file, content: undefined, mode: 0 });
-      } else {
-        const blob = gitBytes(['cat-file', 'blob', newOid], { env });
-        if (blob.status !== 0) throw new UserError(`cannot read ${file} from the patched tree: ${blob.stderr.trim()}`);
-        changes.set(file, { path: file, content: blob.stdout, mode: newMode & 0o111 ? 0o755 : 0o644 });
-      }
+      diffs.push({ file: parts[i + 1]!, mode: parseInt(meta[1]!, 8), oid: meta[3]!, deleted: meta[4] === 'D' });
+    }
+    const blobs = readBlobs(diffs.filter((e) => !e.deleted).map((e) => e.oid), { env });
+    for (const e of diffs) {
+      if (e.deleted) changes.set(e.file, { path: e.file, content: undefined, mode: 0 });
+      else changes.set(e.file, { path: e.file, content: blobs.get(e.oid)!, mode: e.mode & 0o111 ? 0o755 : 0o644 });
     }
     return { tree, changes, perPatch };
   });

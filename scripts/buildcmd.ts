@@ -5,10 +5,11 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { cargoCommand, renderCommand } from './cargo.ts';
+import { digestChanges } from './apply.ts';
+import { cargoCommand, renderCommand, type CargoCommand } from './cargo.ts';
 import type { Context } from './context.ts';
 import { UserError } from './errors.ts';
-import { copyFileAtomic, fileSha256, writeFileAtomic } from './fsutil.ts';
+import { copyFileAtomic, fileSha256, sha256, writeFileAtomic } from './fsutil.ts';
 import { acquire, applyAll, lintOrThrow, refreshLock, syncBuildTree, treeToolchainFile, type Prepared } from './prepare.ts';
 import type { Profile } from './profiles.ts';
 import { UPSTREAM_FACTS } from './project.ts';
@@ -27,6 +28,8 @@ export interface BuildResult {
   treeFilesWritten: number;
   lockRefreshed: boolean;
   binaryChanged: boolean;
+  /** false when nothing changed since the last build and Cargo was not run at all. */
+  cargoRan: boolean;
 }
 
 /** Why this machine cannot build a target, or undefined when it can. */
@@ -53,6 +56,7 @@ interface TargetState {
   version?: VersionInfo;
   written?: number;
   lockRefreshed?: boolean;
+  cargoRan?: boolean;
 }
 
 /** The steps for one target. `plan` strings are what --dry-run prints. */
@@ -118,8 +122,14 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
       plan: [`cd ${planCmd.cwd}`, renderCommand(planCmd), `log: ${logFile(target)}`],
       run: async () => {
         const cmd = cargoCommand(ctx, target, profile, s.toolchain!.name, s.version!);
+        const stampFile = path.join(ctx.treeDir, `.codex-litellm-build-${target.triple}-${profile.name}.json`);
+        const stamp = buildStamp(cmd, s.toolchain!.rustc, s.prepared!);
+        s.cargoRan = false;
+        if (isUpToDate(stampFile, stamp, path.join(ctx.treeDir, ctx.lock.workspace), cmd.output)) return 'up to date, cargo not needed';
+        s.cargoRan = true;
         await runLogged(cmd.program, cmd.args, cmd.cwd, cmd.env, logFile(target));
         if (!fs.existsSync(cmd.output)) throw new UserError(`cargo finished but ${cmd.output} is missing`, `See ${logFile(target)}.`);
+        recordBuild(stampFile, stamp, path.join(ctx.treeDir, ctx.lock.workspace), cmd.output);
         return undefined;
       },
     },
@@ -128,16 +138,29 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
       plan: [`copy ${planCmd.output} -> ${dist} (atomic; untouched when identical)`, `write ${path.join(path.dirname(dist), 'BUILDINFO.json')}`],
       run: () => {
         const cmd = cargoCommand(ctx, target, profile, s.toolchain!.name, s.version!);
-        const changed = fileSha256(dist) !== fileSha256(cmd.output);
-        if (changed) copyFileAtomic(cmd.output, dist);
+        const infoFile = path.join(path.dirname(dist), 'BUILDINFO.json');
+        // The copy carries Cargo's mtime, so "same size and mtime" proves it is current without
+        // hashing a binary of 100+ MB on every no-op run.
+        const out = fs.statSync(cmd.output);
+        const cur = fs.existsSync(dist) ? fs.statSync(dist) : undefined;
+        const changed = !cur || cur.size !== out.size || Math.trunc(cur.mtimeMs) !== Math.trunc(out.mtimeMs);
+        if (changed) {
+          copyFileAtomic(cmd.output, dist);
+          fs.utimesSync(dist, out.atime, out.mtime);
+        }
+        let previous: { sha256?: string } = {};
+        try {
+          previous = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { sha256?: string };
+        } catch {
+          previous = {};
+        }
         const info = {
           target: target.triple,
           profile: profile.name,
           ...s.version!,
           toolchain: s.toolchain!.rustc,
-          sha256: fileSha256(dist),
+          sha256: !changed && previous.sha256 ? previous.sha256 : fileSha256(dist),
         };
-        const infoFile = path.join(path.dirname(dist), 'BUILDINFO.json');
         const text = JSON.stringify(info, null, 2) + '\n';
         if (!fs.existsSync(infoFile) || fs.readFileSync(infoFile, 'utf8') !== text) writeFileAtomic(infoFile, text);
         results.push({
@@ -149,11 +172,76 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
           treeFilesWritten: s.written ?? 0,
           lockRefreshed: s.lockRefreshed ?? false,
           binaryChanged: changed,
+          cargoRan: s.cargoRan ?? true,
         });
         return changed ? 'updated' : 'unchanged';
       },
     },
   ];
+}
+
+/**
+ * Skipping Cargo when nothing can have changed. Cargo's own no-op check stats every source of
+ * 700+ crates; ours compares one digest of everything we feed it (tree contents by git tree id,
+ * toolchain, command, environment) plus a stat walk of the tree, which also catches hand edits.
+ */
+const STAMP_ENV = /^(CARGO|RUST|CC|CXX|AR|CFLAGS|CXXFLAGS|LDFLAGS|PKG_CONFIG|OPENSSL|TARGET_|HOST_)/;
+
+function buildStamp(cmd: CargoCommand, rustc: string, prepared: Prepared): string {
+  const env = Object.entries(process.env).filter(([k]) => STAMP_ENV.test(k)).sort();
+  // The digest of every change (patches and crates), so a crate edit counts too.
+  const changes = digestChanges(prepared.changes);
+  return sha256(JSON.stringify({ program: cmd.program, args: cmd.args, env: cmd.env, callerEnv: env, rustc, changes }));
+}
+
+function treeSignature(dir: string): string {
+  let count = 0;
+  let newest = 0;
+  let bytes = 0;
+  const walk = (d: string): void => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else {
+        const st = fs.statSync(p);
+        count += 1;
+        bytes += st.size;
+        newest = Math.max(newest, st.mtimeMs);
+      }
+    }
+  };
+  walk(dir);
+  return `${count}:${bytes}:${newest}`;
+}
+
+interface BuildRecord {
+  stamp: string;
+  tree: string;
+  output: string;
+}
+
+function outputSignature(file: string): string | undefined {
+  try {
+    const st = fs.statSync(file);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function isUpToDate(stampFile: string, stamp: string, treeDir: string, output: string): boolean {
+  let rec: BuildRecord;
+  try {
+    rec = JSON.parse(fs.readFileSync(stampFile, 'utf8')) as BuildRecord;
+  } catch {
+    return false;
+  }
+  return rec.stamp === stamp && rec.output === outputSignature(output) && rec.tree === treeSignature(treeDir);
+}
+
+function recordBuild(stampFile: string, stamp: string, treeDir: string, output: string): void {
+  const text = JSON.stringify({ stamp, tree: treeSignature(treeDir), output: outputSignature(output) } satisfies Partial<BuildRecord>, null, 2) + '\n';
+  if (!fs.existsSync(stampFile) || fs.readFileSync(stampFile, 'utf8') !== text) writeFileAtomic(stampFile, text);
 }
 
 /** Run a command with its output in a log file; on failure, show the log's tail. */

@@ -55,3 +55,23 @@ export function gitReason(stderr: string): string {
   const fatal = lines.find((l) => l.startsWith('fatal:') || l.startsWith('error:'));
   return (fatal ?? lines[0] ?? 'unknown git error').replace(/^(fatal|error): /, '');
 }
+
+/** Read many blobs in one `git cat-file --batch` process (one spawn, not one per file). */
+export function readBlobs(oids: string[], opts: { env?: Record<string, string> } = {}): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  if (oids.length === 0) return out;
+  const r = spawnSync('git', ['cat-file', '--batch'], { env: gitEnv(opts.env), input: oids.join('\n') + '\n', maxBuffer: 1024 * 1024 * 1024 });
+  if (r.error) throw r.error;
+  const buf = r.stdout;
+  let pos = 0;
+  for (const oid of oids) {
+    const nl = buf.indexOf(0x0a, pos);
+    const header = buf.subarray(pos, nl).toString('utf8');
+    const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
+    if (!m) throw new Error(`git cat-file --batch: ${header || r.stderr.toString()} (for ${oid})`);
+    const size = Number(m[3]);
+    out.set(oid, buf.subarray(nl + 1, nl + 1 + size));
+    pos = nl + 1 + size + 1;
+  }
+  return out;
+}

@@ -89,8 +89,20 @@ describe('build', () => {
     expect(doc.results[0].binaryChanged).toBe(false);
     expect(snapshot(tree)).toEqual(before);
     expect(snapshot(path.join(p.root, 'dist'))).toEqual(distBefore);
-    const log = fs.readFileSync(path.join(p.cache, 'logs', `build-${hostTriple()}-dev.log`), 'utf8');
-    expect(log).not.toMatch(/Compiling/);
+    // Nothing changed since the last build: Cargo is not even started.
+    expect(doc.results[0].cargoRan).toBe(false);
+  });
+
+  it('a hand edit in the build tree is noticed: Cargo runs and finds its own no-op', () => {
+    const tree = treeOf(p);
+    const file = path.join(tree, 'ws', 'cli', 'src', 'other.rs');
+    const later = new Date(Date.now() + 5_000);
+    fs.utimesSync(file, later, later);
+    const r = runBuild(p, ['--profile', 'dev', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).results[0].cargoRan).toBe(true);
+    const again = JSON.parse(runBuild(p, ['--profile', 'dev', '--json']).stdout);
+    expect(again.results[0].cargoRan).toBe(false);
   });
 
   it('when one patch changes, only the files it touches are rewritten', () => {

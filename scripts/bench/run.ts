@@ -6,6 +6,7 @@
  *   npm run bench                 all sections
  *   npm run bench -- orchestrator only that section (names below)
  */
+import { litellmBench } from './litellm.ts';
 import { orchestratorBench } from './orchestrator.ts';
 
 export interface BenchRow {
@@ -19,6 +20,7 @@ export type Bench = () => Promise<BenchRow[] | string>;
 
 const SECTIONS: Record<string, Bench> = {
   orchestrator: orchestratorBench,
+  litellm: litellmBench,
 };
 
 export function median(xs: number[]): number {

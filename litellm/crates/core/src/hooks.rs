@@ -116,6 +116,20 @@ pub async fn startup(args: Startup<'_>) -> Result<(), LiteLlmError> {
     Ok(())
 }
 
+/// Installs start-up state without a proxy, for benchmarks and tests of the
+/// lookups that run per request.
+#[doc(hidden)]
+pub fn install_session(settings: LiteLlmSettings, models: Vec<ModelInfo>, model: String) {
+    activate();
+    if let Ok(mut session) = SESSION.write() {
+        *session = Some(Session {
+            settings,
+            models,
+            model,
+        });
+    }
+}
+
 /// The model: `-m`, else LITELLM_MODEL / `[litellm].model`, else the proxy's
 /// only model. It must be one the proxy serves.
 fn choose_model(settings: &LiteLlmSettings, models: &[ModelInfo]) -> Result<String, LiteLlmError> {
