@@ -16,6 +16,7 @@ import { REPO_ROOT } from '../project.ts';
 import { hostTriple } from '../targets.ts';
 import { PARIS_ANSWER, startFakeBackend, type FakeBackend } from './fake-backend.ts';
 import { ensureLitellm, startLitellm, type LitellmProxy } from './litellm-proxy.ts';
+import { startRedis } from './redis.ts';
 
 export interface Outcome {
   name: string;
@@ -77,6 +78,133 @@ export function agentText(evs: Array<Record<string, any>>): string {
 
 export function turnUsage(evs: Array<Record<string, any>>): { input_tokens: number; output_tokens: number; cached_input_tokens: number } | undefined {
   return evs.filter((e) => e.type === 'turn.completed').map((e) => e.usage).pop();
+}
+
+type Check = (name: string, fn: () => Promise<string | void>) => Promise<void>;
+type Assert = (cond: unknown, msg: string) => void;
+
+interface SessionLine {
+  session_id: string;
+  model: string;
+  status: string;
+  cache_tier: string | null;
+  tokens_in: number;
+  tokens_cached: number;
+  tokens_out: number;
+  cost_usd: number | null;
+  tier0_key: string;
+  error: string | null;
+}
+
+function sessionLines(dir: string): SessionLine[] {
+  const file = path.join(dir, 'sessions.jsonl');
+  if (!fs.existsSync(file)) return [];
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SessionLine);
+}
+
+function dirBytes(dir: string): number {
+  return fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+}
+
+/**
+ * Caching tiers, cost and telemetry against a LiteLLM proxy with a Redis cache: a repeated exec is
+ * a LiteLLM cache hit (tier 1) recorded in the session JSONL; the local tier-0 cache answers a
+ * repeat without calling the model; `status` reports usage, hit rates and cost at the fake
+ * backend's prices; the telemetry directory stays under its cap through a long run.
+ */
+async function cachingChecks(check: Check, assert: Assert, bin: string, backend: FakeBackend, litellmBin: string, masterKey: string): Promise<void> {
+  const redis = await startRedis();
+  let cached: LitellmProxy | undefined;
+  try {
+    cached = await startLitellm({ backendUrl: backend.url, masterKey, litellmBin, numRetries: 0, cache: { type: 'redis', redisPort: redis.port } });
+    const url = cached.url;
+    for (const wire of ['responses', 'chat'] as const) {
+      await check(`[${wire}] the same exec twice is a LiteLLM (Redis) cache hit, recorded in the session JSONL`, async () => {
+        const tdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-tel-'));
+        const home = codexHome(`[litellm]\napi_base = "${url}"\nmodel = "fake-model"\nwire_api = "${wire}"\n\n[telemetry]\ndir = "${tdir}"\n`);
+        const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-work-'));
+        const env = cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey });
+        const args = ['exec', '--skip-git-repo-check', '-C', work, `What is the capital of France? (${wire} cache probe)`];
+        backend.reset();
+        const first = await runBinary(bin, args, { env, cwd: work });
+        assert(first.status === 0, `first run: exit ${first.status}: ${first.stderr.slice(-500)}`);
+        const calls = backend.stats.completions;
+        const second = await runBinary(bin, args, { env, cwd: work });
+        assert(second.status === 0, `second run: exit ${second.status}: ${second.stderr.slice(-500)}`);
+        assert(second.stdout.includes(PARIS_ANSWER), 'the cached answer is not the scripted one');
+        assert(backend.stats.completions === calls, `the backend was called again (${calls} -> ${backend.stats.completions})`);
+        const lines = sessionLines(tdir);
+        assert(lines.length === 2, `expected 2 session records, got ${lines.length}`);
+        assert(lines[0]!.cache_tier !== 'litellm' && lines[1]!.cache_tier === 'litellm', `tiers: ${lines.map((l) => l.cache_tier).join(', ')}`);
+        assert(lines[0]!.tier0_key === lines[1]!.tier0_key, 'the two requests got different exact-match keys');
+        assert(lines[1]!.cost_usd === 0, `a cache hit should cost nothing, got ${JSON.stringify(lines[1])}`);
+        return `keys equal, second answered by LiteLLM's cache`;
+      });
+    }
+
+    await check('the local tier-0 cache answers a repeat with zero model calls', async () => {
+      const tdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-tel-'));
+      const home = codexHome(`[litellm]\napi_base = "${url}"\nmodel = "fake-model"\n\n[litellm.cache.local]\nenabled = true\n\n[litellm.cache]\nno-cache = true\n\n[telemetry]\ndir = "${tdir}"\n`);
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-work-'));
+      const env = cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey });
+      const args = ['exec', '--skip-git-repo-check', '-C', work, 'What is the capital of France? (tier-0 probe)'];
+      const first = await runBinary(bin, args, { env, cwd: work });
+      assert(first.status === 0, `first run: exit ${first.status}: ${first.stderr.slice(-500)}`);
+      backend.reset();
+      const second = await runBinary(bin, args, { env, cwd: work });
+      assert(second.status === 0, `second run: exit ${second.status}: ${second.stderr.slice(-500)}`);
+      assert(second.stdout.includes(PARIS_ANSWER), 'the tier-0 answer is not the scripted one');
+      assert(backend.stats.completions === 0, `the model was called ${backend.stats.completions} time(s)`);
+      const lines = sessionLines(tdir);
+      assert(lines[lines.length - 1]!.cache_tier === 'tier0', `tiers: ${lines.map((l) => l.cache_tier).join(', ')}`);
+      return 'second run made no model call';
+    });
+
+    await check('status shows health, usage, hit rates and cost at the backend prices', async () => {
+      const tdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-tel-'));
+      const home = codexHome(`[litellm]\napi_base = "${url}"\nmodel = "fake-model"\n\n[litellm.cache]\nno-cache = true\n\n[telemetry]\ndir = "${tdir}"\n`);
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-work-'));
+      const env = cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey });
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', '-C', work, 'What is the capital of France? (cost probe)'], { env, cwd: work });
+      assert(r.status === 0, `exec: exit ${r.status}: ${r.stderr.slice(-500)}`);
+      const line = sessionLines(tdir).pop()!;
+      const expected = ((line.tokens_in - line.tokens_cached) * 1e-6) + line.tokens_cached * 5e-7 + line.tokens_out * 2e-6;
+      assert(line.cost_usd !== null && Math.abs(line.cost_usd - expected) < 1e-9, `cost ${line.cost_usd} != ${expected} from tokens`);
+      const st = await runBinary(bin, ['status', '--json'], { env, cwd: work });
+      assert(st.status === 0, `status: exit ${st.status}: ${st.stderr}`);
+      const doc = JSON.parse(st.stdout);
+      assert(doc.healthy === true, `not healthy: ${st.stdout}`);
+      assert(doc.session?.requests >= 1 && Math.abs(doc.session.cost_usd - expected) < 1e-9, `session: ${JSON.stringify(doc.session)}`);
+      assert(doc.session.hit_rates && 'tier0' in doc.session.hit_rates, `no hit rates: ${JSON.stringify(doc.session)}`);
+      const text = await runBinary(bin, ['status'], { env, cwd: work });
+      assert(/Cost:/.test(text.stdout) && /Cache hits:/.test(text.stdout), text.stdout);
+      return `cost $${expected.toFixed(6)} = tokens x prices`;
+    });
+
+    await check('the telemetry directory stays under max_total_bytes through a long run', async () => {
+      const tdir = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-tel-'));
+      const cap = 6000;
+      const home = codexHome(`[litellm]\napi_base = "${url}"\nmodel = "fake-model"\n\n[litellm.cache]\nno-cache = true\n\n[telemetry]\ndir = "${tdir}"\nmax_total_bytes = ${cap}\n\n[telemetry.logs.debug]\nenabled = true\n`);
+      const work = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-e2e-work-'));
+      const env = cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey });
+      let max = 0;
+      for (let i = 0; i < 12; i += 1) {
+        const r = await runBinary(bin, ['exec', '--skip-git-repo-check', '-C', work, `Say something ${i}`], { env, cwd: work });
+        assert(r.status === 0, `run ${i}: exit ${r.status}: ${r.stderr.slice(-300)}`);
+        max = Math.max(max, dirBytes(tdir));
+      }
+      assert(max <= cap, `the directory reached ${max} bytes (cap ${cap})`);
+      const files = fs.readdirSync(tdir);
+      assert(files.some((f) => /sessions\.jsonl\.\d+$/.test(f)), `no rotation happened: ${files.join(', ')}`);
+      for (const f of files) assert((fs.statSync(path.join(tdir, f)).mode & 0o777) === 0o600, `${f} is not 0600`);
+      const all = files.map((f) => fs.readFileSync(path.join(tdir, f), 'utf8')).join('');
+      assert(!all.includes(masterKey), 'the API key reached the telemetry files');
+      return `max ${max} bytes of ${cap}, files: ${files.length}`;
+    });
+  } finally {
+    await cached?.stop();
+    await redis.stop();
+  }
 }
 
 interface TuiStep {
@@ -215,7 +343,7 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
         { text: px.url, keys: ['Enter'], waitFor: /API key/ },
         { text: masterKey, keys: ['Enter'], waitFor: /Default model/ },
         { text: 'fake-tools', keys: ['Enter'], waitFor: /Wire API/ },
-        { text: 'chat', keys: ['Enter'], waitFor: /Codex|trust|approval/i },
+        { text: 'chat', keys: ['Enter'], waitFor: /Saved .*config\.toml/ },
       ]);
       const config = fs.readFileSync(path.join(fresh, 'config.toml'), 'utf8');
       assert(config.includes('# my settings'), `the existing comment was lost:\n${config}`);
@@ -263,6 +391,8 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
       assert(r.status !== 0, 'exit 0');
       assert(/LITELLM_BASE_URL/.test(r.stderr) && /\[litellm\]/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
     });
+    await cachingChecks(check, assert, bin, backend, install.litellmBin, masterKey);
+
     const proxyUrl = px.url;
     await px.stop();
     proxy = undefined;

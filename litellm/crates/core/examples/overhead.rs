@@ -68,5 +68,8 @@ fn main() {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let median = samples[runs / 2];
     let p99 = samples[runs * 99 / 100];
-    println!("{}", json!({"runs": runs, "median_ns": median, "p99_ns": p99}));
+    println!(
+        "{}",
+        json!({"runs": runs, "median_ns": median, "p99_ns": p99})
+    );
 }

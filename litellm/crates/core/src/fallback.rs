@@ -261,53 +261,6 @@ fn unexpected(api: WireApi, detail: impl Into<String>) -> LiteLlmError {
     }
 }
 
-/// The body of a successful streaming request as SSE bytes, whatever the
-/// server sent: an event stream passes through untouched; a JSON body is read
-/// whole and converted with [`json_to_sse`]. This is what the patches put in
-/// place of `resp.bytes_stream()`, so upstream's parsers stay as they are.
-pub fn sse_body(
-    resp: reqwest::Response,
-    api: WireApi,
-) -> futures::stream::BoxStream<'static, Result<bytes::Bytes, reqwest::Error>> {
-    use futures::StreamExt;
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    if is_event_stream(content_type.as_deref()) {
-        return resp.bytes_stream().boxed();
-    }
-    futures::stream::once(async move {
-        let body = resp.bytes().await?;
-        Ok(match json_to_sse(api, &body) {
-            Ok(sse) => bytes::Bytes::from(sse),
-            Err(err) => {
-                // Hand the parser an error event it understands rather than
-                // a body it would silently drop.
-                tracing::warn!("non-streaming answer could not be converted: {err}");
-                bytes::Bytes::from(error_sse(api, &err.to_string()))
-            }
-        })
-    })
-    .boxed()
-}
-
-fn error_sse(api: WireApi, message: &str) -> String {
-    match api {
-        WireApi::Responses => format!(
-            "event: response.failed\ndata: {}\n\n",
-            json!({"type": "response.failed", "response": {"id": "", "status": "failed", "error": {"code": "litellm_error", "message": message}}})
-        ),
-        // Chat has no error event; an empty finish ends the turn, and the
-        // warning above is in the log.
-        WireApi::Chat => format!(
-            "data: {}\n\ndata: [DONE]\n\n",
-            json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": format!("[LiteLLM error] {message}")}, "finish_reason": "stop"}]})
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

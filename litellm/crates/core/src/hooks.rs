@@ -26,12 +26,23 @@ use crate::config::Source;
 use crate::config::load_config_file;
 use crate::config::provider_spec;
 use crate::config::resolve_from_process_env;
+use crate::cost::CacheTier;
+use crate::cost::SessionTotals;
+use crate::cost::Totals;
 use crate::discovery::Client;
 use crate::discovery::ModelInfo;
 use crate::errors::LiteLlmError;
 use crate::errors::rank_models;
+use crate::exchange;
+use crate::exchange::Runtime;
 use crate::models_cmd;
 use crate::setup::run_setup;
+use crate::telemetry::RequestRecord;
+use crate::telemetry::Telemetry;
+use crate::telemetry::TelemetryConfig;
+use crate::telemetry::read_records;
+use crate::tier0::Tier0Cache;
+use crate::tier0::Tier0Config;
 
 /// How long the start-up probe waits for the proxy.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(15);
@@ -106,6 +117,12 @@ pub async fn startup(args: Startup<'_>) -> Result<(), LiteLlmError> {
     let models = client.discover().await?;
     let model = choose_model(&settings, &models)?;
     tracing::info!(base_url = %settings.base_url, model = %model, models = models.len(), "LiteLLM proxy ready");
+    exchange::install(build_runtime(
+        &codex_home,
+        &config,
+        &settings,
+        models.clone(),
+    )?);
     if let Ok(mut session) = SESSION.write() {
         *session = Some(Session {
             settings,
@@ -130,6 +147,140 @@ pub fn install_session(settings: LiteLlmSettings, models: Vec<ModelInfo>, model:
     }
 }
 
+/// The per-request machinery (caches, budget, telemetry) from config.toml.
+fn build_runtime(
+    codex_home: &Path,
+    config: &toml::Value,
+    settings: &LiteLlmSettings,
+    models: Vec<ModelInfo>,
+) -> Result<Runtime, LiteLlmError> {
+    let litellm = config.get("litellm");
+    let telemetry = TelemetryConfig::from_toml(config.get("telemetry"), codex_home, None)?;
+    let secrets: Vec<String> = settings.api_key.iter().cloned().collect();
+    let telemetry = Telemetry::open(telemetry, &secrets)?;
+    let tier0 = Tier0Cache::open(Tier0Config::from_toml(litellm, codex_home)?)?;
+    // [litellm.cache] goes to the proxy as the body's `cache` object, minus
+    // the `local` table, which configures our own tier 0.
+    let proxy_cache = litellm
+        .and_then(|l| l.get("cache"))
+        .and_then(toml::Value::as_table)
+        .map(|t| {
+            t.iter()
+                .filter(|(k, _)| k.as_str() != "local")
+                .filter_map(|(k, v)| serde_json::to_value(v).ok().map(|v| (k.clone(), v)))
+                .collect::<serde_json::Map<String, Value>>()
+        })
+        .filter(|m| !m.is_empty())
+        .map(Value::Object);
+    let cache_control = litellm
+        .and_then(|l| l.get("prompt_cache"))
+        .and_then(|p| p.get("cache_control"))
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(false);
+    let max_session_cost_usd = match litellm.and_then(|l| l.get("max_session_cost_usd")) {
+        None => None,
+        Some(toml::Value::Float(f)) if *f > 0.0 => Some(*f),
+        Some(toml::Value::Integer(i)) if *i > 0 => Some(*i as f64),
+        Some(other) => {
+            return Err(LiteLlmError::invalid(
+                "[litellm].max_session_cost_usd",
+                format!("expected a positive number of US dollars, got {other}"),
+            ));
+        }
+    };
+    let session_id = format!(
+        "{}-{}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    );
+    Ok(Runtime::new(
+        session_id,
+        settings.base_url.clone(),
+        telemetry,
+        tier0,
+        models,
+        proxy_cache,
+        cache_control,
+        max_session_cost_usd,
+    ))
+}
+
+/// Lines for the TUI's /status (label, value); none unless a LiteLLM
+/// session is running in this process.
+pub fn status_lines() -> Vec<(&'static str, String)> {
+    let Some(rt) = exchange::runtime() else {
+        return Vec::new();
+    };
+    let mut lines = vec![("LiteLLM", rt.base_url.clone())];
+    if let Some(meta) = rt.last_meta.lock().ok().and_then(|m| m.clone()) {
+        let id = meta.model_id.unwrap_or_else(|| "?".into());
+        let short = id.get(..12).unwrap_or(&id).to_string();
+        let base = meta.api_base.unwrap_or_else(|| "?".into());
+        lines.push(("Routed to", format!("deployment {short} at {base}")));
+    }
+    if let Ok(totals) = rt.totals.lock() {
+        let t = &totals.total;
+        lines.push(("Requests", format!("{} ({} failed)", t.requests, t.errors)));
+        lines.push(("Cache hits", hit_rates_text(t)));
+        let lower = if t.uncosted_requests > 0 {
+            " (at least)"
+        } else {
+            ""
+        };
+        let limit = rt
+            .max_session_cost_usd
+            .map(|l| format!(" of ${l:.2} budget"))
+            .unwrap_or_default();
+        lines.push(("Cost", format!("${:.4}{lower}{limit}", t.cost_usd)));
+    }
+    lines
+}
+
+fn hit_rates_text(t: &Totals) -> String {
+    format!(
+        "local {:.0}% · LiteLLM {:.0}% · provider prompt cache {:.0}%",
+        t.hit_rate_percent(CacheTier::Tier0),
+        t.hit_rate_percent(CacheTier::Litellm),
+        t.hit_rate_percent(CacheTier::Provider),
+    )
+}
+
+/// The last session recorded in telemetry: its id, the last record and totals.
+fn last_session(
+    config: &toml::Value,
+    codex_home: &Path,
+) -> Option<(String, RequestRecord, SessionTotals)> {
+    let cfg = TelemetryConfig::from_toml(config.get("telemetry"), codex_home, Some(true)).ok()?;
+    let records = read_records(&cfg.dir, &cfg.session_file);
+    let last = records.last()?.clone();
+    let mut totals = SessionTotals::new();
+    for r in records.iter().filter(|r| r.session_id == last.session_id) {
+        totals.add(&r.model, &r.outcome());
+    }
+    Some((last.session_id.clone(), last, totals))
+}
+
+fn session_json(id: &str, last: &RequestRecord, totals: &SessionTotals) -> Value {
+    let t = &totals.total;
+    json!({
+        "id": id,
+        "last_request": last.ts,
+        "requests": t.requests,
+        "errors": t.errors,
+        "tokens_in": t.tokens_in,
+        "tokens_cached": t.tokens_cached,
+        "tokens_out": t.tokens_out,
+        "cost_usd": t.cost_usd,
+        "cost_is_lower_bound": t.uncosted_requests > 0,
+        "hit_rates": {
+            "tier0": t.hit_rate_percent(CacheTier::Tier0),
+            "litellm": t.hit_rate_percent(CacheTier::Litellm),
+            "provider": t.hit_rate_percent(CacheTier::Provider),
+        },
+        "per_model": totals.per_model,
+        "routed_to": {"model_id": last.litellm_model_id, "api_base": last.api_base},
+    })
+}
 /// The model: `-m`, else LITELLM_MODEL / `[litellm].model`, else the proxy's
 /// only model. It must be one the proxy serves.
 fn choose_model(settings: &LiteLlmSettings, models: &[ModelInfo]) -> Result<String, LiteLlmError> {
@@ -196,7 +347,10 @@ fn effective_config(
             continue;
         };
         let path: Vec<&str> = key.trim().split('.').collect();
-        if !matches!(path.first(), Some(&"litellm") | Some(&"general")) {
+        if !matches!(
+            path.first(),
+            Some(&"litellm") | Some(&"general") | Some(&"telemetry")
+        ) {
             continue;
         }
         // The same rule as upstream: a TOML value if it parses, else a string.
@@ -369,17 +523,17 @@ pub fn max_output_tokens(provider_id: &str, model: &str) -> Option<i64> {
 
 fn settings_for_command(
     raw_overrides: &[String],
-) -> Result<(LiteLlmSettings, Client), LiteLlmError> {
+) -> Result<(LiteLlmSettings, Client, toml::Value, PathBuf), LiteLlmError> {
     let codex_home = codex_home();
     let config = effective_config(&codex_home, raw_overrides)?;
     let settings = resolve_from_process_env(&CliOverrides::default(), &config, &codex_home)?;
     let client = Client::from_settings(&settings)?.with_timeout(PROBE_TIMEOUT)?;
-    Ok((settings, client))
+    Ok((settings, client, config, codex_home))
 }
 
 /// `codex-litellm models [--json]`.
 pub async fn run_models(raw_overrides: &[String], json: bool) -> Result<String, LiteLlmError> {
-    let (_, client) = settings_for_command(raw_overrides)?;
+    let (_, client, _, _) = settings_for_command(raw_overrides)?;
     models_cmd::run(&client, json).await
 }
 
@@ -390,7 +544,8 @@ pub async fn run_status(
     json: bool,
     version: &str,
 ) -> Result<String, LiteLlmError> {
-    let (settings, client) = settings_for_command(raw_overrides)?;
+    let (settings, client, config, codex_home) = settings_for_command(raw_overrides)?;
+    let session = last_session(&config, &codex_home);
     let liveliness = client.health_liveliness().await;
     let readiness = client.health_readiness().await;
     let models = client.discover().await;
@@ -420,6 +575,7 @@ pub async fn run_status(
             "model_info": model_info,
             "models": models.as_ref().map(Vec::len).unwrap_or(0),
             "error": models.as_ref().err().map(err_text),
+            "session": session.as_ref().map(|(id, last, totals)| session_json(id, last, totals)),
         });
         return serde_json::to_string_pretty(&doc)
             .map_err(|e| LiteLlmError::invalid("status", e.to_string()));
@@ -471,6 +627,29 @@ pub async fn run_status(
         )),
         (Some(m), None) => out.push(format!("Model:      {m} (not served by the proxy)")),
         (None, _) => out.push("Model:      none chosen (set [litellm].model or pass -m)".into()),
+    }
+    match &session {
+        Some((id, last, totals)) => {
+            let t = &totals.total;
+            out.push(format!("Session:    {id} (last request {})", last.ts));
+            if let (Some(model_id), Some(base)) = (&last.litellm_model_id, &last.api_base) {
+                out.push(format!("Routed to:  deployment {model_id} at {base}"));
+            }
+            out.push(format!(
+                "Usage:      {} request(s), {} failed; tokens {} in ({} cached), {} out",
+                t.requests, t.errors, t.tokens_in, t.tokens_cached, t.tokens_out
+            ));
+            out.push(format!("Cache hits: {}", hit_rates_text(t)));
+            let lower = if t.uncosted_requests > 0 {
+                " (at least)"
+            } else {
+                ""
+            };
+            out.push(format!("Cost:       ${:.6}{lower}", t.cost_usd));
+        }
+        None => {
+            out.push("Session:    none recorded yet (telemetry off, or no request made)".into())
+        }
     }
     Ok(out.join("\n"))
 }

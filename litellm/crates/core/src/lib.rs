@@ -14,15 +14,24 @@
 //! - [`models_cmd`]: the `codex-litellm models` listing.
 //! - [`setup`]: the first-run wizard.
 //! - [`hooks`]: the functions upstream's patched code calls.
+//! - [`exchange`]: one model request through the cache tiers, cost and telemetry.
+//! - [`canonical`], [`tier0`]: the exact-match key and the local cache.
+//! - [`cost`], [`stream_observer`], [`telemetry`]: what a request cost and the logs.
 
+pub mod canonical;
 pub mod config;
+pub mod cost;
 pub mod discovery;
 pub mod errors;
+pub mod exchange;
 pub mod fallback;
 pub mod headers;
 pub mod hooks;
 pub mod models_cmd;
 pub mod setup;
+pub mod stream_observer;
+pub mod telemetry;
+pub mod tier0;
 pub mod usage;
 
 pub use config::CliOverrides;
