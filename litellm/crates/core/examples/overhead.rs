@@ -1,6 +1,7 @@
 //! The work our layer adds to each request, measured in-process: the
 //! discovery lookup (context window and max output of the model), LiteLLM
-//! header parsing and usage recording. Prints one JSON line for `npm run bench`.
+//! header parsing and usage recording; a tier-0 hit; and telemetry per
+//! request. Prints one JSON line for `npm run bench`.
 //!
 //! cargo run --release --example overhead
 
@@ -11,9 +12,18 @@ use std::time::Instant;
 
 use codex_litellm_core::LiteLlmSettings;
 use codex_litellm_core::ModelInfo;
+use codex_litellm_core::WireApi;
+use codex_litellm_core::canonical::request_key;
 use codex_litellm_core::config::Source;
+use codex_litellm_core::cost::SessionTotals;
 use codex_litellm_core::headers::parse_proxy_headers;
 use codex_litellm_core::hooks;
+use codex_litellm_core::stream_observer::StreamObserver;
+use codex_litellm_core::telemetry::RequestRecord;
+use codex_litellm_core::telemetry::Telemetry;
+use codex_litellm_core::telemetry::TelemetryConfig;
+use codex_litellm_core::tier0::Tier0Cache;
+use codex_litellm_core::tier0::Tier0Config;
 use codex_litellm_core::usage::parse_chat_usage;
 use serde_json::json;
 
@@ -65,11 +75,90 @@ fn main() {
         black_box((window, max_out, meta, u));
         samples.push(t.elapsed().as_nanos() as f64);
     }
-    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let median = samples[runs / 2];
-    let p99 = samples[runs * 99 / 100];
+    let (median, p99) = stats(&mut samples);
+
+    // Tier 0: what a local hit costs (read the stored answer, observe it).
+    let home = tempfile::tempdir().unwrap();
+    let mut cfg = Tier0Config::defaults(home.path());
+    cfg.enabled = true;
+    let cache = Tier0Cache::open(cfg).unwrap().unwrap();
+    let answer = sample_answer();
+    let key = request_key(&json!({"model": model, "input": "What is the capital of France?"}));
+    cache.put(&key, answer.as_bytes()).unwrap();
+    let mut hit = Vec::with_capacity(2_000);
+    for _ in 0..2_000 {
+        let t = Instant::now();
+        let body = cache.get(black_box(&key)).unwrap();
+        let mut obs = StreamObserver::new(WireApi::Responses);
+        obs.feed(&body);
+        black_box(obs.usage());
+        hit.push(t.elapsed().as_nanos() as f64);
+    }
+    let (hit_median, _) = stats(&mut hit);
+
+    // Telemetry: one session record written (with rotation) and totals updated.
+    let mut tcfg = TelemetryConfig::defaults(home.path());
+    tcfg.max_total_bytes = 256 * 1024;
+    tcfg.debug_enabled = true;
+    let telemetry = Telemetry::open(tcfg, &["sk-bench-secret".to_string()])
+        .unwrap()
+        .unwrap();
+    let mut totals = SessionTotals::new();
+    let mut tel = Vec::with_capacity(5_000);
+    for i in 0..5_000u64 {
+        let rec = RequestRecord {
+            session_id: "bench".into(),
+            seq: i,
+            model: model.clone(),
+            wire_api: "responses".into(),
+            litellm_model_id: Some("4b2b8f0c0c1e4d5d9e1f".into()),
+            api_base: Some("https://api.example.com/v1".into()),
+            call_id: Some("5e1c4f1e-8a0b-4a47-9c55-3f0f7b6a1d2e".into()),
+            latency_ms: 812,
+            status: "ok".into(),
+            http_status: Some(200),
+            tokens_in: 3988,
+            tokens_cached: 3072,
+            tokens_out: 7,
+            cost_usd: Some(0.000123),
+            tier0_key: key.clone(),
+            ..RequestRecord::default()
+        };
+        let t = Instant::now();
+        telemetry.record(black_box(&rec)).unwrap();
+        telemetry.debug(
+            "request",
+            json!({"seq": i, "model": rec.model, "status": "ok"}),
+        );
+        totals.add(&rec.model, &rec.outcome());
+        tel.push(t.elapsed().as_nanos() as f64);
+    }
+    let (tel_median, tel_p99) = stats(&mut tel);
     println!(
         "{}",
-        json!({"runs": runs, "median_ns": median, "p99_ns": p99})
+        json!({"runs": runs, "median_ns": median, "p99_ns": p99,
+               "tier0_hit_median_ns": hit_median,
+               "telemetry_median_ns": tel_median, "telemetry_p99_ns": tel_p99})
     );
+}
+
+fn stats(samples: &mut [f64]) -> (f64, f64) {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (
+        samples[samples.len() / 2],
+        samples[samples.len() * 99 / 100],
+    )
+}
+
+/// A Responses stream like the proxy sends for a short answer.
+fn sample_answer() -> String {
+    let mut out = String::new();
+    out.push_str("data: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\"}}\n\n");
+    for word in ["The", " capital", " of", " France", " is", " Paris."] {
+        out.push_str(&format!(
+            "data: {{\"type\":\"response.output_text.delta\",\"delta\":\"{word}\"}}\n\n"
+        ));
+    }
+    out.push_str("data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"usage\":{\"input_tokens\":3988,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":7,\"output_tokens_details\":{\"reasoning_tokens\":0},\"total_tokens\":3995}}}\n\n");
+    out
 }
