@@ -732,6 +732,61 @@ mod tests {
     }
 
     #[test]
+    fn status_renders_usage_hit_rates_and_cost() {
+        let mut totals = SessionTotals::new();
+        let hit = |tier| crate::cost::RequestOutcome {
+            error: false,
+            usage: None,
+            cost_usd: Some(0.0),
+            cache_tier: tier,
+        };
+        totals.add("m", &hit(Some(CacheTier::Tier0)));
+        totals.add("m", &hit(Some(CacheTier::Litellm)));
+        totals.add(
+            "m",
+            &crate::cost::RequestOutcome {
+                error: false,
+                usage: Some(crate::usage::Usage {
+                    input_tokens: 1000,
+                    cached_input_tokens: 200,
+                    output_tokens: 10,
+                    reasoning_output_tokens: 0,
+                    total_tokens: 1010,
+                }),
+                cost_usd: Some(0.00092),
+                cache_tier: Some(CacheTier::Provider),
+            },
+        );
+        totals.add(
+            "m",
+            &crate::cost::RequestOutcome {
+                error: true,
+                usage: None,
+                cost_usd: None,
+                cache_tier: None,
+            },
+        );
+        assert_eq!(
+            hit_rates_text(&totals.total),
+            "local 25% · LiteLLM 25% · provider prompt cache 25%"
+        );
+        let last = RequestRecord {
+            session_id: "s1".into(),
+            ts: "2026-11-24T10:00:00Z".into(),
+            litellm_model_id: Some("dep".into()),
+            api_base: Some("https://api.example.com/v1".into()),
+            ..RequestRecord::default()
+        };
+        let doc = session_json("s1", &last, &totals);
+        assert_eq!(doc["requests"], 4);
+        assert_eq!(doc["errors"], 1);
+        assert_eq!(doc["tokens_cached"], 200);
+        assert!((doc["cost_usd"].as_f64().unwrap() - 0.00092).abs() < 1e-12);
+        assert_eq!(doc["hit_rates"]["tier0"], 25.0);
+        assert_eq!(doc["routed_to"]["api_base"], "https://api.example.com/v1");
+    }
+
+    #[test]
     fn inactive_hooks_do_nothing() {
         // Tests run in one process; activation is a one-way switch, so this
         // test only checks the inactive path when nothing activated yet.
