@@ -14,7 +14,7 @@ import { acquire, applyAll, lintOrThrow, refreshLock, syncBuildTree, treeToolcha
 import type { Profile } from './profiles.ts';
 import { UPSTREAM_FACTS } from './project.ts';
 import type { Step } from './steps.ts';
-import { hostTriple, type Target } from './targets.ts';
+import { hostCannotBuild, hostTriple, type Target } from './targets.ts';
 import { chooseToolchain, pinnedChannel, type Toolchain } from './toolchain.ts';
 import type { Upstream } from './upstream.ts';
 import { seriesHash, versionInfo, type VersionInfo } from './version.ts';
@@ -36,6 +36,8 @@ export interface BuildResult {
 export function cannotBuildHere(target: Target, toolchain: string | undefined): string | undefined {
   const host = hostTriple();
   if (target.triple === host) return undefined;
+  const hostProblem = hostCannotBuild(target, host);
+  if (hostProblem) return hostProblem;
   if (target.tool === 'cross' || target.tool === 'cargo-zigbuild') {
     const prog = target.tool === 'cross' ? 'cross' : 'cargo-zigbuild';
     if (spawnSync(prog, ['--version']).status !== 0) return `it is built with ${prog}, which is not installed here`;

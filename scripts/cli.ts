@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildSteps, type BuildResult } from './buildcmd.ts';
+import { buildSteps, cannotBuildHere, type BuildResult } from './buildcmd.ts';
 import { makeContext, type CommonOptions, type Context } from './context.ts';
 import { describeError, UserError } from './errors.ts';
 import { acquire, applyAll, lintOrThrow } from './prepare.ts';
@@ -13,10 +13,12 @@ import { findProfile } from './profiles.ts';
 import { REPO_ROOT } from './project.ts';
 import { lintSeries } from './series.ts';
 import { outputMode, printPlan, runSteps, type Step } from './steps.ts';
-import { findTarget, hostTriple, TARGETS, type Target } from './targets.ts';
+import { ciJob, ciMatrix, findTarget, hostTriple, selectTargets, TARGETS, type Target } from './targets.ts';
 import { UPSTREAM_FACTS } from './project.ts';
 import { seriesHash, versionInfo } from './version.ts';
 import { compareExport, defaultWorktree, formatPatches, makeWorktree, writeExport } from './worktree.ts';
+import { formatResult, packagePlan, packageTargets } from './package/command.ts';
+import { cmdUpstream, UPSTREAM_HELP } from './track/command.ts';
 
 const HELP = `codex-litellm build orchestrator
 
@@ -25,7 +27,10 @@ Usage:
   npx tsx build.ts patches check             apply the series to the locked commit in memory and lint it
   npx tsx build.ts patches apply [--force]   make a git worktree with the series as commits, for editing
   npx tsx build.ts patches export [--check]  write patches/ back from the worktree's commits
-  npx tsx build.ts --help | --version
+  npx tsx build.ts package [--target ...|--all]  archives, npm, .deb, Termux .deb, OpenWrt .ipk and SHA256SUMS
+                                             from dist/<target>/ into dist/packages/ (default: this machine's target)
+  npx tsx build.ts matrix [--target ...]     the release CI matrix as JSON ({"include": [...]}, one line)
+${UPSTREAM_HELP}  npx tsx build.ts --help | --version
 
 Build options:
   --target <triple|alias>   target to build (repeatable); default: this machine (${hostTriple()})
@@ -64,6 +69,10 @@ const OPTIONS = {
   root: { type: 'string' },
   check: { type: 'boolean', default: false },
   force: { type: 'boolean', default: false },
+  pre: { type: 'boolean', default: false },
+  from: { type: 'string' },
+  to: { type: 'string' },
+  continue: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
   version: { type: 'boolean', short: 'V', default: false },
 } as const;
@@ -108,10 +117,16 @@ async function cmdBuild(v: Values): Promise<void> {
   const log = (t: Target): string => path.join(ctx.cache.logsDir, `build-${t.triple}-${profile.name}.log`);
   const steps: Step[] = targets.flatMap((t) => buildSteps(ctx, t, profile, results, log).map((s) => (targets.length > 1 ? { ...s, title: `[${t.alias}] ${s.title}` } : s)));
   const version = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+  // Targets this machine cannot build, said before anything runs (and in the plan), with the CI job that can.
+  const blocked = targets.map((t) => ({ t, why: cannotBuildHere(t, ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN) })).filter((b) => b.why);
+  const blockedLines = blocked.map((b) => `${b.t.triple}: cannot build here: ${b.why}; CI job "${ciJob(b.t)}" on ${b.t.runner} builds it`);
   if (v['dry-run']) {
-    if (v.json) return out(true, { dryRun: true, version, targets: targets.map((t) => t.triple), steps: steps.map((s) => ({ title: s.title, plan: s.plan })) }, '');
-    printPlan(steps, `Plan: codex-litellm ${version.display}\nTargets: ${targets.map((t) => `${t.triple} (${t.tool})`).join(', ')}; profile ${profile.name}`);
+    if (v.json) return out(true, { dryRun: true, version, targets: targets.map((t) => t.triple), cannotBuildHere: blockedLines, steps: steps.map((s) => ({ title: s.title, plan: s.plan })) }, '');
+    printPlan(steps, `Plan: codex-litellm ${version.display}\nTargets: ${targets.map((t) => `${t.triple} (${t.tool})`).join(', ')}; profile ${profile.name}${blockedLines.map((l) => `\nNote: ${l}`).join('')}`);
     return;
+  }
+  if (blocked.length) {
+    throw new UserError(`this machine cannot build ${blocked.length === 1 ? 'this target' : 'these targets'}:\n  - ${blockedLines.join('\n  - ')}`, 'Build them in CI (npx tsx build.ts matrix), or pass --target for the ones this machine can build.');
   }
   const started = Date.now();
   await runSteps(steps, outputMode(v.json));
@@ -193,6 +208,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const [cmd, sub, ...rest] = positionals;
+    if (cmd === 'upstream') {
+      return await cmdUpstream(makeContext(common(v)), sub, rest, { json, pre: v.pre, from: v.from, to: v.to, force: v.force, continue: v.continue, worktree: v.worktree });
+    }
     if (rest.length > 0) throw new UserError(`unexpected argument \`${rest[0]}\``, 'See `npx tsx build.ts --help`.');
     switch (cmd) {
       case undefined:
@@ -203,8 +221,25 @@ export async function main(argv: string[]): Promise<number> {
       case 'patches':
         await cmdPatches(sub, v);
         return 0;
+      case 'package': {
+        if (sub !== undefined) throw new UserError(`unexpected argument \`${sub}\``, 'See `npx tsx build.ts --help`.');
+        const ctx = makeContext(common(v));
+        const opts = { targets: v.target ?? [], all: v.all };
+        if (v['dry-run']) {
+          const plan = packagePlan(ctx, opts);
+          out(v.json, { dryRun: true, plan }, plan);
+          return 0;
+        }
+        const r = await packageTargets(ctx, opts);
+        out(v.json, { ok: true, ...r }, formatResult(r));
+        return 0;
+      }
+      case 'matrix':
+        if (sub !== undefined) throw new UserError(`unexpected argument \`${sub}\``, 'See `npx tsx build.ts --help`.');
+        process.stdout.write(`${JSON.stringify(ciMatrix(v.all || !v.target?.length ? undefined : selectTargets(v.target, false), v.profile))}\n`);
+        return 0;
       default:
-        throw new UserError(`unknown command \`${cmd}\``, 'Commands: build (default), patches check|apply|export. See --help.');
+        throw new UserError(`unknown command \`${cmd}\``, 'Commands: build (default), patches check|apply|export, upstream check|try|bump|drift, package, matrix. See --help.');
     }
   } catch (e) {
     const d = describeError(e);

@@ -1,6 +1,7 @@
 /**
  * The release targets: one table drives builds, packages and CI (as cargo-dist does). Add a row
- * here and the build, the packagers and the release matrix all learn about it.
+ * here and the build (`--target`, `--all`), the packagers (`package`) and the release matrix
+ * (`matrix`) all learn about it.
  */
 import { UserError } from './errors.ts';
 
@@ -12,72 +13,140 @@ export interface Target {
   tool: BuildTool;
   /** GitHub Actions runner that builds it. */
   runner: string;
-  /** Extra environment for the build (static OpenSSL, NDK linker, lighter LTO on slow runners). */
-  env: Record<string, string>;
+  /**
+   * Host triples that can build it with `tool` (`*` matches one dash-separated part). A native
+   * `cargo` build of another Linux architecture needs a cross linker, so those rows name only
+   * their own architecture; zig and the Apple SDK cross-compile from any of their hosts.
+   */
+  hosts: readonly string[];
+  /**
+   * Extra environment for the build (NDK linker, lighter LTO on slow runners), with `$VAR`
+   * references expanded from the caller's environment when they are set (Cargo does not
+   * expand variables itself). `envTemplate` is the same before expansion, for CI.
+   */
+  readonly env: Record<string, string>;
+  envTemplate: Readonly<Record<string, string>>;
+  /** Commands CI runs before the build to get the tool and the standard library. */
+  setup: readonly string[];
+  /**
+   * How OpenSSL gets in: `system` (a shared libssl the package depends on), `vendored` (built
+   * from source into the binary: upstream's Cargo.toml asks for openssl-sys/vendored on musl;
+   * openssl-sys has no environment switch that turns vendoring on), `native` (the platform's TLS,
+   * no OpenSSL).
+   */
+  openssl: 'system' | 'vendored' | 'native';
   archive: 'tar.gz' | 'zip';
   exe: string;
+  /** npm platform package `@avikalpa/codex-litellm-<pkg>` and the os/cpu/libc npm matches it by. */
   npm: { pkg: string; os: string; cpu: string; libc?: 'glibc' | 'musl' };
   /** OpenWrt architecture names served by this binary (musl targets only). */
   openwrt: string[];
   termux?: string;
   debian?: string;
+  /** What is known not to work yet, printed by `matrix` and the dry run. */
+  notes?: string;
 }
 
-const VENDORED_OPENSSL = { OPENSSL_STATIC: '1', OPENSSL_VENDORED: '1' };
+/** Fat LTO of codex-rs takes upstream's ARM runners past an hour; thin LTO is what upstream uses there. */
+const LIGHT_LTO = { CARGO_PROFILE_RELEASE_LTO: 'thin', CARGO_PROFILE_RELEASE_CODEGEN_UNITS: '16' };
+const NDK_BIN = '$ANDROID_NDK_HOME/toolchains/llvm/prebuilt/linux-x86_64/bin';
+const LINUX_OR_MAC = ['*-unknown-linux-*', '*-apple-darwin'];
+
+type Row = Omit<Target, 'env' | 'setup'> & { setup?: readonly string[] };
+
+function row(r: Row): Target {
+  const setup = r.setup ?? defaultSetup(r);
+  return {
+    ...r,
+    setup,
+    get env(): Record<string, string> {
+      return expandEnv(r.envTemplate);
+    },
+  };
+}
+
+function defaultSetup(r: Row): string[] {
+  const add = `rustup target add ${r.triple}`;
+  switch (r.tool) {
+    case 'cargo':
+    case 'android-ndk':
+      return [add];
+    case 'cross':
+      return ['cargo install cross --locked'];
+    case 'cargo-zigbuild':
+      // A venv: Ubuntu 24.04's system pip refuses installs (PEP 668). cargo-zigbuild runs zig as
+      // `python3 -m ziglang`, so the venv's bin goes on PATH for the build step.
+      return [add, 'python3 -m venv "$HOME/.zigbuild" && "$HOME/.zigbuild/bin/pip" install ziglang cargo-zigbuild && echo "$HOME/.zigbuild/bin" >> "${GITHUB_PATH:-/dev/null}"'];
+  }
+}
 
 export const TARGETS: readonly Target[] = [
-  {
-    triple: 'x86_64-unknown-linux-gnu', alias: 'linux-x64', tool: 'cargo', runner: 'ubuntu-24.04', env: {},
-    archive: 'tar.gz', exe: '', npm: { pkg: 'linux-x64', os: 'linux', cpu: 'x64', libc: 'glibc' }, openwrt: [], debian: 'amd64',
-  },
-  {
-    triple: 'aarch64-unknown-linux-gnu', alias: 'linux-arm64', tool: 'cross', runner: 'ubuntu-24.04-arm', env: {},
-    archive: 'tar.gz', exe: '', npm: { pkg: 'linux-arm64', os: 'linux', cpu: 'arm64', libc: 'glibc' }, openwrt: [], debian: 'arm64',
-  },
-  {
-    triple: 'x86_64-unknown-linux-musl', alias: 'linux-x64-musl', tool: 'cargo-zigbuild', runner: 'ubuntu-24.04', env: { ...VENDORED_OPENSSL },
-    archive: 'tar.gz', exe: '', npm: { pkg: 'linux-x64-musl', os: 'linux', cpu: 'x64', libc: 'musl' }, openwrt: ['x86_64'],
-  },
-  {
-    triple: 'aarch64-unknown-linux-musl', alias: 'linux-arm64-musl', tool: 'cargo-zigbuild', runner: 'ubuntu-24.04', env: { ...VENDORED_OPENSSL },
-    archive: 'tar.gz', exe: '', npm: { pkg: 'linux-arm64-musl', os: 'linux', cpu: 'arm64', libc: 'musl' },
+  row({
+    triple: 'x86_64-unknown-linux-gnu', alias: 'linux-x64', tool: 'cargo', runner: 'ubuntu-24.04', hosts: ['x86_64-unknown-linux-gnu'],
+    envTemplate: {}, openssl: 'system', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'linux-x64', os: 'linux', cpu: 'x64', libc: 'glibc' }, openwrt: [], debian: 'amd64',
+  }),
+  row({
+    triple: 'aarch64-unknown-linux-gnu', alias: 'linux-arm64', tool: 'cargo', runner: 'ubuntu-24.04-arm', hosts: ['aarch64-unknown-linux-gnu'],
+    envTemplate: { ...LIGHT_LTO }, openssl: 'system', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'linux-arm64', os: 'linux', cpu: 'arm64', libc: 'glibc' }, openwrt: [], debian: 'arm64',
+  }),
+  row({
+    triple: 'x86_64-unknown-linux-musl', alias: 'linux-x64-musl', tool: 'cargo-zigbuild', runner: 'ubuntu-24.04', hosts: LINUX_OR_MAC,
+    envTemplate: {}, openssl: 'vendored', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'linux-x64-musl', os: 'linux', cpu: 'x64', libc: 'musl' }, openwrt: ['x86_64'],
+  }),
+  row({
+    triple: 'aarch64-unknown-linux-musl', alias: 'linux-arm64-musl', tool: 'cargo-zigbuild', runner: 'ubuntu-24.04', hosts: LINUX_OR_MAC,
+    envTemplate: {}, openssl: 'vendored', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'linux-arm64-musl', os: 'linux', cpu: 'arm64', libc: 'musl' },
     openwrt: ['aarch64_generic', 'aarch64_cortex-a53', 'aarch64_cortex-a72'],
-  },
-  {
-    triple: 'x86_64-apple-darwin', alias: 'darwin-x64', tool: 'cargo', runner: 'macos-13', env: {},
-    archive: 'tar.gz', exe: '', npm: { pkg: 'darwin-x64', os: 'darwin', cpu: 'x64' }, openwrt: [],
-  },
-  {
-    triple: 'aarch64-apple-darwin', alias: 'darwin-arm64', tool: 'cargo', runner: 'macos-14', env: {},
-    archive: 'tar.gz', exe: '', npm: { pkg: 'darwin-arm64', os: 'darwin', cpu: 'arm64' }, openwrt: [],
-  },
-  {
-    triple: 'x86_64-pc-windows-msvc', alias: 'win32-x64', tool: 'cargo', runner: 'windows-2022', env: {},
-    archive: 'zip', exe: '.exe', npm: { pkg: 'win32-x64', os: 'win32', cpu: 'x64' }, openwrt: [],
-  },
-  {
-    triple: 'aarch64-pc-windows-msvc', alias: 'win32-arm64', tool: 'cargo', runner: 'windows-11-arm', env: {},
-    archive: 'zip', exe: '.exe', npm: { pkg: 'win32-arm64', os: 'win32', cpu: 'arm64' }, openwrt: [],
-  },
-  {
-    triple: 'x86_64-unknown-freebsd', alias: 'freebsd-x64', tool: 'cross', runner: 'ubuntu-24.04', env: { ...VENDORED_OPENSSL },
-    archive: 'tar.gz', exe: '', npm: { pkg: 'freebsd-x64', os: 'freebsd', cpu: 'x64' }, openwrt: [],
-  },
-  {
-    triple: 'x86_64-unknown-illumos', alias: 'illumos-x64', tool: 'cross', runner: 'ubuntu-24.04', env: { ...VENDORED_OPENSSL },
-    archive: 'tar.gz', exe: '', npm: { pkg: 'sunos-x64', os: 'sunos', cpu: 'x64' }, openwrt: [],
-  },
-  {
-    triple: 'aarch64-linux-android', alias: 'android-arm64', tool: 'android-ndk', runner: 'ubuntu-24.04',
-    env: {
-      ...VENDORED_OPENSSL,
+  }),
+  row({
+    // Built on Apple silicon like upstream does: the macOS SDK targets both architectures.
+    triple: 'x86_64-apple-darwin', alias: 'darwin-x64', tool: 'cargo', runner: 'macos-15', hosts: ['*-apple-darwin'],
+    envTemplate: {}, openssl: 'native', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'darwin-x64', os: 'darwin', cpu: 'x64' }, openwrt: [],
+  }),
+  row({
+    triple: 'aarch64-apple-darwin', alias: 'darwin-arm64', tool: 'cargo', runner: 'macos-15', hosts: ['*-apple-darwin'],
+    envTemplate: {}, openssl: 'native', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'darwin-arm64', os: 'darwin', cpu: 'arm64' }, openwrt: [],
+  }),
+  row({
+    triple: 'x86_64-pc-windows-msvc', alias: 'win32-x64', tool: 'cargo', runner: 'windows-2022', hosts: ['*-pc-windows-msvc'],
+    envTemplate: {}, openssl: 'native', archive: 'zip', exe: '.exe',
+    npm: { pkg: 'win32-x64', os: 'win32', cpu: 'x64' }, openwrt: [],
+  }),
+  row({
+    triple: 'aarch64-pc-windows-msvc', alias: 'win32-arm64', tool: 'cargo', runner: 'windows-11-arm', hosts: ['aarch64-pc-windows-msvc'],
+    envTemplate: { ...LIGHT_LTO }, openssl: 'native', archive: 'zip', exe: '.exe',
+    npm: { pkg: 'win32-arm64', os: 'win32', cpu: 'arm64' }, openwrt: [],
+  }),
+  row({
+    triple: 'x86_64-unknown-freebsd', alias: 'freebsd-x64', tool: 'cross', runner: 'ubuntu-24.04', hosts: ['x86_64-unknown-linux-gnu'],
+    envTemplate: {}, openssl: 'system', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'freebsd-x64', os: 'freebsd', cpu: 'x64' }, openwrt: [],
+    notes: "links the FreeBSD base system's OpenSSL from cross's sysroot; not yet built in CI",
+  }),
+  row({
+    triple: 'x86_64-unknown-illumos', alias: 'illumos-x64', tool: 'cross', runner: 'ubuntu-24.04', hosts: ['x86_64-unknown-linux-gnu'],
+    envTemplate: {}, openssl: 'system', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'sunos-x64', os: 'sunos', cpu: 'x64' }, openwrt: [],
+    notes: "links OpenSSL from cross's illumos sysroot; not yet built in CI",
+  }),
+  row({
+    triple: 'aarch64-linux-android', alias: 'android-arm64', tool: 'android-ndk', runner: 'ubuntu-24.04', hosts: ['x86_64-unknown-linux-gnu'],
+    envTemplate: {
       // API 24 is Termux's minimum; the NDK's clang wrapper for it is the linker and C compiler.
-      CARGO_TARGET_AARCH64_LINUX_ANDROID_LINKER: '$ANDROID_NDK_HOME/toolchains/llvm/prebuilt/linux-x86_64/bin/aarch64-linux-android24-clang',
-      CC_aarch64_linux_android: '$ANDROID_NDK_HOME/toolchains/llvm/prebuilt/linux-x86_64/bin/aarch64-linux-android24-clang',
-      AR_aarch64_linux_android: '$ANDROID_NDK_HOME/toolchains/llvm/prebuilt/linux-x86_64/bin/llvm-ar',
+      CARGO_TARGET_AARCH64_LINUX_ANDROID_LINKER: `${NDK_BIN}/aarch64-linux-android24-clang`,
+      CC_aarch64_linux_android: `${NDK_BIN}/aarch64-linux-android24-clang`,
+      AR_aarch64_linux_android: `${NDK_BIN}/llvm-ar`,
     },
-    archive: 'tar.gz', exe: '', npm: { pkg: 'android-arm64', os: 'android', cpu: 'arm64' }, openwrt: [], termux: 'aarch64',
-  },
+    openssl: 'vendored', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'android-arm64', os: 'android', cpu: 'arm64' }, openwrt: [], termux: 'aarch64',
+    notes: 'needs openssl-sys/vendored for android (upstream enables it only for musl): a series patch, as for musl upstream',
+  }),
 ];
 
 export function findTarget(name: string): Target {
@@ -89,6 +158,13 @@ export function findTarget(name: string): Target {
     );
   }
   return t;
+}
+
+/** Targets named by --target (triples or aliases, repeatable, deduplicated in table order) or --all. */
+export function selectTargets(names: readonly string[] | undefined, all: boolean): Target[] {
+  if (all) return [...TARGETS];
+  const wanted = new Set((names ?? []).map((n) => findTarget(n)));
+  return TARGETS.filter((t) => wanted.has(t));
 }
 
 export function hostTriple(): string {
@@ -110,4 +186,84 @@ export function hostTriple(): string {
     default:
       return `${arch}-unknown-${process.platform}`;
   }
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  const p = pattern.split('-');
+  const h = host.split('-');
+  return p.length === h.length && p.every((part, i) => part === '*' || part === h[i]);
+}
+
+/** Why `host` cannot build `target` with its tool at all (missing tools are checked elsewhere), or undefined. */
+export function hostCannotBuild(target: Target, host: string): string | undefined {
+  if (target.triple === host || target.hosts.some((p) => hostMatches(p, host))) return undefined;
+  return `${target.tool} builds it only on ${target.hosts.join(' or ')}; this machine is ${host}`;
+}
+
+/** The CI job that builds a target (the release workflow's matrix names jobs this way). */
+export function ciJob(t: Target): string {
+  return `build (${t.alias})`;
+}
+
+/**
+ * `$VAR` and `${VAR}` from env; references to unset variables are left as written, so a plan
+ * still shows what is missing (and cannotBuildHere refuses the build before Cargo sees it).
+ */
+export function expandEnv(values: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) {
+    out[k] = v.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g, (m, a: string | undefined, b: string | undefined) => env[(a ?? b)!] ?? m);
+  }
+  return out;
+}
+
+/** One row of the GitHub Actions matrix (`strategy.matrix: ${{ fromJSON(...) }}`). */
+export interface MatrixEntry {
+  target: string;
+  alias: string;
+  runner: string;
+  tool: BuildTool;
+  /** Unexpanded: `$ANDROID_NDK_HOME` is the runner's. build.ts applies it itself; this is for display and caching keys. */
+  env: Record<string, string>;
+  setup: string[];
+  openssl: Target['openssl'];
+  archive: Target['archive'];
+  binary: string;
+  npm_package: string;
+  debian: string;
+  termux: string;
+  openwrt: string[];
+  build: string;
+  package: string;
+  notes: string;
+}
+
+export const NPM_SCOPE = '@avikalpa';
+export const NPM_MAIN = `${NPM_SCOPE}/codex-litellm`;
+
+export function npmPackageName(t: Target): string {
+  return `${NPM_MAIN}-${t.npm.pkg}`;
+}
+
+export function ciMatrix(targets: readonly Target[] = TARGETS, profile = 'release'): { include: MatrixEntry[] } {
+  return {
+    include: targets.map((t) => ({
+      target: t.triple,
+      alias: t.alias,
+      runner: t.runner,
+      tool: t.tool,
+      env: { ...t.envTemplate },
+      setup: [...t.setup],
+      openssl: t.openssl,
+      archive: t.archive,
+      binary: `dist/${t.triple}/codex-litellm${t.exe}`,
+      npm_package: npmPackageName(t),
+      debian: t.debian ?? '',
+      termux: t.termux ?? '',
+      openwrt: [...t.openwrt],
+      build: `npx tsx build.ts --target ${t.triple} --profile ${profile}`,
+      package: `npx tsx build.ts package --target ${t.triple}`,
+      notes: t.notes ?? '',
+    })),
+  };
 }

@@ -8,6 +8,8 @@
  */
 import { litellmBench } from './litellm.ts';
 import { orchestratorBench } from './orchestrator.ts';
+import { packageBench } from './package.ts';
+import { driftBench } from './drift.ts';
 
 export interface BenchRow {
   name: string;
@@ -21,6 +23,8 @@ export type Bench = () => Promise<BenchRow[] | string>;
 const SECTIONS: Record<string, Bench> = {
   orchestrator: orchestratorBench,
   litellm: litellmBench,
+  package: packageBench,
+  drift: driftBench,
 };
 
 export function median(xs: number[]): number {

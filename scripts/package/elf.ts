@@ -1,0 +1,100 @@
+/**
+ * Just enough ELF to compute a .deb's Depends the way dpkg-shlibdeps would, without needing
+ * dpkg-dev: the shared libraries a binary needs (DT_NEEDED) and the symbol versions it needs
+ * from each (GLIBC_2.34, GCC_4.2.0, OPENSSL_3.0.0 in .gnu.version_r). 64-bit little-endian only,
+ * which covers every Linux target in the table.
+ */
+import { UserError } from '../errors.ts';
+import { compareDebianVersions } from '../version.ts';
+
+export interface ElfDeps {
+  /** DT_NEEDED, in file order. */
+  needed: string[];
+  /** Version names needed, per library file. */
+  versions: Map<string, string[]>;
+  /** Has a symbol table (.symtab): not stripped, which Debian's lintian reports as an error. */
+  symbols: boolean;
+}
+
+const SHT_SYMTAB = 2;
+const SHT_DYNAMIC = 6;
+const SHT_GNU_VERNEED = 0x6ffffffe;
+const DT_NEEDED = 1;
+
+/** undefined when the file is not a 64-bit little-endian ELF (a script, a Mach-O, a PE file). */
+export function readElfDeps(buf: Buffer): ElfDeps | undefined {
+  if (buf.length < 64 || buf.readUInt32BE(0) !== 0x7f454c46 || buf[4] !== 2 || buf[5] !== 1) return undefined;
+  const shoff = Number(buf.readBigUInt64LE(0x28));
+  const shentsize = buf.readUInt16LE(0x3a);
+  const shnum = buf.readUInt16LE(0x3c);
+  const sections = Array.from({ length: shnum }, (_, i) => {
+    const o = shoff + i * shentsize;
+    return { type: buf.readUInt32LE(o + 4), offset: Number(buf.readBigUInt64LE(o + 0x18)), size: Number(buf.readBigUInt64LE(o + 0x20)), link: buf.readUInt32LE(o + 0x28), info: buf.readUInt32LE(o + 0x2c) };
+  });
+  const str = (sec: number, off: number): string => {
+    const base = sections[sec]!.offset + off;
+    return buf.toString('latin1', base, buf.indexOf(0, base));
+  };
+  const needed: string[] = [];
+  const versions = new Map<string, string[]>();
+  for (const s of sections) {
+    if (s.type === SHT_DYNAMIC) {
+      for (let o = s.offset; o + 16 <= s.offset + s.size; o += 16) {
+        const tag = buf.readBigInt64LE(o);
+        if (tag === 0n) break;
+        if (tag === BigInt(DT_NEEDED)) needed.push(str(s.link, Number(buf.readBigUInt64LE(o + 8))));
+      }
+    } else if (s.type === SHT_GNU_VERNEED) {
+      let o = s.offset;
+      for (let i = 0; i < s.info; i += 1) {
+        const cnt = buf.readUInt16LE(o + 2);
+        const file = str(s.link, buf.readUInt32LE(o + 4));
+        const names: string[] = versions.get(file) ?? [];
+        let a = o + buf.readUInt32LE(o + 8);
+        for (let j = 0; j < cnt; j += 1) {
+          names.push(str(s.link, buf.readUInt32LE(a + 8)));
+          a += buf.readUInt32LE(a + 12);
+        }
+        versions.set(file, names);
+        const next = buf.readUInt32LE(o + 12);
+        if (next === 0) break;
+        o += next;
+      }
+    }
+  }
+  return { needed, versions, symbols: sections.some((s) => s.type === SHT_SYMTAB) };
+}
+
+/**
+ * Shared libraries we know, the Debian package that ships each, and how a symbol version becomes
+ * the minimum package version (what the packages' symbols files say for the symbols we use).
+ * libssl3 is right on Debian 12 / Ubuntu 22.04 and also on Debian 13 / Ubuntu 24.04, whose
+ * libssl3t64 Provides `libssl3 (= version)` on 64-bit architectures.
+ */
+const LIBRARIES: { soname: RegExp; pkg: string; prefix: string; min: (v: string) => string }[] = [
+  { soname: /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1|libresolv\.so\.2|ld-linux[-\w.]*\.so\.\d)$/, pkg: 'libc6', prefix: 'GLIBC_', min: (v) => v },
+  { soname: /^libgcc_s\.so\.1$/, pkg: 'libgcc-s1', prefix: 'GCC_', min: (v) => v.split('.').slice(0, 2).join('.') },
+  { soname: /^lib(ssl|crypto)\.so\.3$/, pkg: 'libssl3', prefix: 'OPENSSL_', min: (v) => v },
+];
+
+/** The Depends field for a dynamically linked glibc binary, e.g. `libc6 (>= 2.34), libssl3 (>= 3.0.0)`. */
+export function debianDepends(deps: ElfDeps): string {
+  const minimum = new Map<string, string | undefined>();
+  for (const lib of deps.needed) {
+    const known = LIBRARIES.find((l) => l.soname.test(lib));
+    if (!known) {
+      throw new UserError(
+        `the binary needs ${lib}, and the .deb packager does not know which Debian package provides it`,
+        'Add the library to LIBRARIES in scripts/package/elf.ts (dpkg -S <path from ldd> names the package).',
+      );
+    }
+    const vers = (deps.versions.get(lib) ?? []).filter((v) => v.startsWith(known.prefix) && /^\d+(\.\d+)*$/.test(v.slice(known.prefix.length))).map((v) => known.min(v.slice(known.prefix.length)));
+    let best = minimum.get(known.pkg);
+    for (const v of vers) if (best === undefined || compareDebianVersions(v, best) > 0) best = v;
+    minimum.set(known.pkg, best);
+  }
+  return [...minimum.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([pkg, v]) => (v ? `${pkg} (>= ${v})` : pkg))
+    .join(', ');
+}
