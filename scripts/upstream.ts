@@ -16,9 +16,9 @@ export interface Upstream {
   fetched: boolean;
 }
 
-const isUrl = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^[^/]+@[^:]+:/.test(s);
+export const isUrl = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^[^/]+@[^:]+:/.test(s);
 
-function sourceUrl(source: string): string {
+export function sourceUrl(source: string): string {
   if (isUrl(source)) return source;
   // file:// (not a plain path) makes git use upload-pack, which is what honours --filter.
   return `file://${path.resolve(source)}`;
@@ -31,7 +31,7 @@ function run(gitDir: string, args: string[], what: string, hint?: string, env?: 
 }
 
 /** Create the bare cache repository if needed (in a temporary dir, renamed into place). */
-function ensureBare(gitDir: string): void {
+export function ensureBare(gitDir: string): void {
   if (fs.existsSync(path.join(gitDir, 'HEAD'))) return;
   fs.mkdirSync(path.dirname(gitDir), { recursive: true });
   const tmp = `${gitDir}.tmp-${process.pid}`;
@@ -41,7 +41,7 @@ function ensureBare(gitDir: string): void {
   fs.renameSync(tmp, gitDir);
 }
 
-function configureRemote(gitDir: string, source: string): void {
+export function configureRemote(gitDir: string, source: string): void {
   const url = sourceUrl(source);
   const set = (k: string, v: string): void => void run(gitDir, ['config', k, v], `cannot configure ${gitDir}`);
   set('remote.origin.url', url);

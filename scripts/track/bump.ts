@@ -1,0 +1,186 @@
+/**
+ * `upstream bump <tag>`: move the pin to another upstream release. The series is first tried in a
+ * scratch index; then it is replayed as commits on the new tag in a worktree (`git am --3way`, so
+ * patches that only need a merge go in), re-exported from those commits (new index lines and
+ * offsets), checked once more with zero fuzz against the new commit, and only then are patches/ and
+ * upstream.lock rewritten. On a conflict the worktree is left in the middle of `git am`, with
+ * conflict markers, for a maintainer to finish; `upstream bump <tag> --continue` then pins and exports.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { applySeries } from '../apply.ts';
+import type { Context } from '../context.ts';
+import { UserError } from '../errors.ts';
+import { writeFileAtomic } from '../fsutil.ts';
+import { gitRaw, gitReason } from '../git.ts';
+import { renderLock, type UpstreamLock } from '../lockfile.ts';
+import { UPSTREAM_FACTS } from '../project.ts';
+import { lintSeries, readSeries } from '../series.ts';
+import { acquireUpstream } from '../upstream.ts';
+import { formatPatches, isDirty, writeExport, type ExportDiff } from '../worktree.ts';
+import { fetchedRef } from './fetch.ts';
+import { tagVersion } from './tags.ts';
+import { prepareSession, resolveTag, runTry, type TryResult } from './track.ts';
+import semver from 'semver';
+import { versionInfo } from '../version.ts';
+
+const IDENTITY = {
+  GIT_COMMITTER_NAME: 'codex-litellm',
+  GIT_COMMITTER_EMAIL: 'codex-litellm@users.noreply.github.com',
+};
+
+export interface BumpResult {
+  tag: string;
+  commit: string;
+  worktree: string;
+  /** True when the pin moved and patches/ was re-exported. */
+  pinned: boolean;
+  tryResult?: TryResult;
+  export?: ExportDiff;
+  /** The patch `git am` stopped at, and its conflicted files. */
+  stoppedAt?: { patch: string; files: string[] };
+  next: string[];
+}
+
+/** The context as it will be once the pin moved (for formatPatches, which exports against ctx.lock.commit). */
+function movedContext(ctx: Context, tag: string, commit: string): Context {
+  const lock: UpstreamLock = { ...ctx.lock, tag, commit, release: 1 };
+  const treeName = `${tag.replace(/[^A-Za-z0-9._-]/g, '_')}-${commit.slice(0, 12)}`;
+  return { ...ctx, lock, treeDir: path.join(ctx.cache.treesDir, treeName) };
+}
+
+export function bumpWorktreeDir(ctx: Context, tag: string, commit: string): string {
+  return path.join(ctx.cache.worktreesDir, path.basename(movedContext(ctx, tag, commit).treeDir));
+}
+
+function wt(dir: string, args: string[], what: string, env: Record<string, string> = {}): string {
+  const r = gitRaw(['-C', dir, ...args], { env });
+  if (r.status !== 0) throw new UserError(`${what}: ${gitReason(r.stderr)}`);
+  return r.stdout;
+}
+
+const amInProgress = (dir: string): boolean => fs.existsSync(path.join(dir, '.git', 'rebase-apply'));
+
+/**
+ * Upstream at `commit` with the series replayed by `git am --3way`. Returns where am stopped, if it
+ * did; the worktree is kept either way (in the conflict case, mid-am, for a maintainer).
+ */
+function replay(ctx: Context, dir: string, commit: string, force: boolean): { stoppedAt?: BumpResult['stoppedAt'] } {
+  if (fs.existsSync(dir)) {
+    if (!fs.existsSync(path.join(dir, '.git'))) throw new UserError(`${dir} exists and is not a git worktree`, 'Choose another --worktree, or remove it.');
+    if (!force && (amInProgress(dir) || isDirty(dir))) {
+      throw new UserError(`the worktree ${dir} has work in progress (uncommitted changes or an unfinished git am)`, 'Finish it and run `upstream bump <tag> --continue`, or pass --force to start over.');
+    }
+  }
+  const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  try {
+    wt(path.dirname(tmp), ['clone', '--quiet', '--shared', '--no-checkout', ctx.cache.upstreamGit, tmp], 'cannot clone the upstream cache');
+    wt(tmp, ['config', 'extensions.partialclone', 'origin'], 'cannot configure the worktree');
+    wt(tmp, ['config', 'remote.origin.promisor', 'true'], 'cannot configure the worktree');
+    wt(tmp, ['sparse-checkout', 'set', '--no-cone', `/${ctx.lock.workspace}/`], 'cannot limit the checkout to the workspace');
+    wt(tmp, ['checkout', '--quiet', '-B', 'litellm-series', commit], `cannot check out ${commit}`);
+    wt(tmp, ['tag', '-f', 'litellm-base', commit], 'cannot tag the base');
+    const link = path.join(tmp, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
+    fs.symlinkSync(ctx.project.cratesDir, link, 'dir');
+    fs.appendFileSync(path.join(tmp, '.git', 'info', 'exclude'), `/${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}\n`);
+    if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
+    fs.renameSync(tmp, dir);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const patches = readSeries(ctx.project.seriesFile);
+  if (patches.length === 0) return {};
+  const r = gitRaw(['-C', dir, 'am', '--quiet', '--3way', '--keep-cr', '--committer-date-is-author-date', ...patches.map((p) => p.file)], { env: IDENTITY });
+  if (r.status === 0) return {};
+  if (!amInProgress(dir)) throw new UserError(`git am failed in ${dir}: ${gitReason(r.stderr)}`);
+  const applied = Number(wt(dir, ['rev-list', '--count', 'litellm-base..HEAD'], 'cannot count commits').trim());
+  const files = wt(dir, ['diff', '--name-only', '--diff-filter=U'], 'cannot list conflicts').split('\n').filter(Boolean);
+  return { stoppedAt: { patch: patches[applied]?.name ?? '(unknown)', files } };
+}
+
+/**
+ * Export the worktree's commits as the new series, prove the result applies with zero fuzz to the
+ * new commit, then write patches/ and upstream.lock (in that order; nothing is written before the proof).
+ */
+function pinAndExport(ctx: Context, moved: Context, dir: string): ExportDiff {
+  const wanted = formatPatches(moved, dir);
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-litellm-bump-'));
+  try {
+    const entries = [...wanted].map(([name, text], i) => {
+      const file = path.join(scratch, name);
+      fs.writeFileSync(file, text);
+      return { name, file, line: i + 1 };
+    });
+    applySeries({ gitDir: ctx.cache.upstreamGit, commit: moved.lock.commit, entries });
+  } catch (e) {
+    throw new UserError(`the re-exported series does not apply to ${moved.lock.tag} with zero fuzz: ${(e as Error).message}`, `Nothing was changed. Inspect the worktree ${dir}.`);
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
+  }
+  const diff = writeExport(ctx, wanted);
+  writeFileAtomic(ctx.project.lockFile, renderLock(moved.lock));
+  return diff;
+}
+
+/** What a maintainer does after the pin moved. */
+function afterPin(moved: Context): string[] {
+  const version = versionInfo(moved.lock, '').version;
+  return [
+    'npx tsx build.ts patches check',
+    'npx tsx build.ts            # build against the new upstream (our crates may need changes too)',
+    'npm test && npm run e2e',
+    `# add \`## [${version}] - <date>\` to CHANGELOG.md, commit, and tag v${version} to release`,
+  ];
+}
+
+export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktree?: string }): BumpResult {
+  if (tag === ctx.lock.tag) throw new UserError(`upstream.lock already pins ${tag}`, 'Nothing to do.');
+  if (semver.lt(tagVersion(tag), tagVersion(ctx.lock.tag)) && !opts.force) {
+    throw new UserError(`${tag} is older than the pinned ${ctx.lock.tag}`, 'Pass --force to pin an older release.');
+  }
+  const problems = lintSeries(ctx.project.seriesFile, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
+  if (problems.length > 0) throw new UserError(`the patch series has ${problems.length} problem(s):\n  - ${problems.map((p) => p.message).join('\n  - ')}`, 'Fix them first (`npx tsx build.ts patches check`).');
+  const session = prepareSession(ctx, [resolveTag(ctx, tag)], { refetch: true });
+  const tryResult = runTry(session, tag);
+  const commit = tryResult.commit;
+  const moved = movedContext(ctx, tag, commit);
+  // The worktree checks out the whole workspace at the new tag: bring its blobs (one batched fetch).
+  acquireUpstream({ gitDir: ctx.cache.upstreamGit, source: ctx.upstreamSource, lock: moved.lock, offline: ctx.opts.offline });
+  const dir = opts.worktree ? path.resolve(opts.worktree) : bumpWorktreeDir(ctx, tag, commit);
+  const { stoppedAt } = replay(moved, dir, commit, opts.force ?? false);
+  if (stoppedAt) {
+    return {
+      tag, commit, worktree: dir, pinned: false, tryResult, stoppedAt,
+      next: [
+        `cd ${dir}`,
+        `# resolve the conflict markers in: ${stoppedAt.files.join(', ') || '(see git status)'}`,
+        'git add <files> && git am --continue      # repeat for each patch that stops',
+        `npx tsx build.ts upstream bump ${tag} --continue${opts.worktree ? ` --worktree ${dir}` : ''}   # pins ${tag} in upstream.lock, then \`patches export\``,
+      ],
+    };
+  }
+  const exp = pinAndExport(ctx, moved, dir);
+  return { tag, commit, worktree: dir, pinned: true, tryResult, export: exp, next: afterPin(moved) };
+}
+
+/** After a maintainer finished `git am` in the bump worktree: pin the tag and export the patches. */
+export function bumpContinue(ctx: Context, tag: string, opts: { worktree?: string }): BumpResult {
+  const r = gitRaw(['--git-dir', ctx.cache.upstreamGit, 'rev-parse', '--verify', '--quiet', `${fetchedRef(tag)}^{commit}`]);
+  if (r.status !== 0) throw new UserError(`${tag} is not in the cache`, `Start with \`npx tsx build.ts upstream bump ${tag}\`.`);
+  const commit = r.stdout.trim();
+  const dir = opts.worktree ? path.resolve(opts.worktree) : bumpWorktreeDir(ctx, tag, commit);
+  if (!fs.existsSync(path.join(dir, '.git'))) throw new UserError(`no bump worktree at ${dir}`, `Start with \`npx tsx build.ts upstream bump ${tag}\`.`);
+  if (amInProgress(dir)) {
+    throw new UserError(`git am is still in progress in ${dir}`, 'Resolve the conflicts, `git add` the files and `git am --continue` until every patch is a commit.');
+  }
+  if (isDirty(dir)) throw new UserError(`the worktree ${dir} has uncommitted changes`, 'Commit them (amend the patch they belong to) first.');
+  const base = wt(dir, ['rev-parse', 'litellm-base^{commit}'], 'the worktree has no litellm-base tag').trim();
+  if (base !== commit) throw new UserError(`the worktree ${dir} is based on ${base.slice(0, 12)}, not on ${tag} (${commit.slice(0, 12)})`);
+  const moved = movedContext(ctx, tag, commit);
+  const exp = pinAndExport(ctx, moved, dir);
+  return { tag, commit, worktree: dir, pinned: true, export: exp, next: afterPin(moved) };
+}

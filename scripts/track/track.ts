@@ -1,0 +1,152 @@
+/**
+ * Upstream tracking operations: `upstream check` (newer releases than the pin), `upstream try`
+ * (our series on one tag, 3-way where needed) and `upstream drift` (the same for every release in
+ * a range). All of them work on the bare partial cache: no checkout, and the repo is not changed.
+ */
+import type { Context } from '../context.ts';
+import { UserError } from '../errors.ts';
+import { readSeries } from '../series.ts';
+import { emptyStats, ensureTags, fetchBlobs, blobsAt, localObjects, prepareCache, type FetchStats, type IndexEntry } from './fetch.ts';
+import { loadPatches, seedIntermediateBlobs, touchedFiles, trySeries, type LoadedPatch, type ScratchResult } from './scratch.ts';
+import { listTagsLsRemote, listUpstreamTags, newerThan, tagsInRange, type ReleaseTag, type RemoteTag, type TagListing } from './tags.ts';
+
+export interface CheckResult {
+  pinned: string;
+  via: TagListing['via'];
+  note?: string;
+  newer: ReleaseTag[];
+  latest?: string;
+}
+
+export async function checkUpstream(ctx: Context, opts: { pre?: boolean; fetch?: typeof globalThis.fetch } = {}): Promise<CheckResult> {
+  const listing = await listUpstreamTags(ctx.upstreamSource, { offline: ctx.opts.offline, fetch: opts.fetch });
+  const newer = newerThan(listing.tags, ctx.lock.tag, { pre: opts.pre });
+  return { pinned: ctx.lock.tag, via: listing.via, note: listing.note, newer, latest: newer.at(-1)?.name };
+}
+
+/** Everything a scratch apply needs, prepared once for any number of tags. */
+export interface Session {
+  gitDir: string;
+  patches: LoadedPatch[];
+  commits: Map<string, string>;
+  /** Per commit: the series' files as upstream has them there (the scratch index holds only these). */
+  entries: Map<string, Map<string, IndexEntry>>;
+  stats: FetchStats;
+  /** Patches that do not apply to the pinned commit itself (then their 3-way merges cannot work). */
+  brokenOnBase: string[];
+  prepareMs: number;
+}
+
+/**
+ * Bring the pinned commit and `tags` into the cache (one fetch for all missing tags), the blobs of
+ * the files the series touches at each of them (one fetch), and the series' intermediate blobs.
+ */
+export function prepareSession(ctx: Context, tags: RemoteTag[], opts: { refetch?: boolean } = {}): Session {
+  const started = performance.now();
+  const gitDir = prepareCache(ctx);
+  const stats = emptyStats();
+  const patches = loadPatches(readSeries(ctx.project.seriesFile));
+  // The pin comes along in the same single fetch, and is verified like the build does: its tag
+  // must still resolve to the locked commit.
+  const wantTags = [{ name: ctx.lock.tag, commit: ctx.lock.commit }, ...tags.filter((t) => t.name !== ctx.lock.tag)];
+  let commits: Map<string, string>;
+  try {
+    commits = ensureTags(ctx, gitDir, wantTags, stats, opts);
+  } catch (e) {
+    if (e instanceof UserError && e.message.startsWith(`tag ${ctx.lock.tag} resolves to`)) {
+      throw new UserError(`tag ${ctx.lock.tag} from ${ctx.upstreamSource} does not resolve to ${ctx.lock.commit}, which upstream.lock pins`, 'The tag moved or the mirror is wrong; check the source.');
+    }
+    throw e;
+  }
+  const files = touchedFiles(patches);
+  const wanted: string[] = [];
+  const entries = blobsAt(gitDir, [...commits.values()], files);
+  for (const m of entries.values()) wanted.push(...[...m.values()].map((e) => e.oid));
+  fetchBlobs(ctx, gitDir, wanted, stats);
+  const have = localObjects(gitDir);
+  const needSeed = patches.some((p) => p.preimages.some((o) => !have.has(o)));
+  const brokenOnBase = needSeed ? seedIntermediateBlobs(gitDir, ctx.lock.commit, patches) : [];
+  return { gitDir, patches, commits, entries, stats, brokenOnBase, prepareMs: performance.now() - started };
+}
+
+export interface TryResult extends ScratchResult {
+  tag: string;
+}
+
+export function runTry(session: Session, tag: string, opts: { tree?: boolean } = {}): TryResult {
+  const commit = session.commits.get(tag);
+  if (!commit) throw new UserError(`tag ${tag} was not prepared`);
+  return { tag, ...trySeries({ gitDir: session.gitDir, commit, patches: session.patches, files: session.entries.get(commit), tree: opts.tree }) };
+}
+
+/** One tag, with its commit as the source lists it (so a moved tag is noticed). */
+export function resolveTag(ctx: Context, tag: string): RemoteTag {
+  const listed = listTagsLsRemote(ctx.upstreamSource).find((t) => t.name === tag);
+  if (!listed) throw new UserError(`upstream ${ctx.upstreamSource} has no tag ${tag}`, 'See `npx tsx build.ts upstream check` (add --pre for prereleases) for the tags upstream has.');
+  return listed;
+}
+
+export function tryTag(ctx: Context, tag: string): { result: TryResult; session: Session } {
+  const session = prepareSession(ctx, [resolveTag(ctx, tag)]);
+  return { result: runTry(session, tag), session };
+}
+
+export interface DriftRow {
+  tag: string;
+  commit: string;
+  outcome: ScratchResult['outcome'];
+  failing: number;
+  merged: number;
+  patches: number;
+  conflicts: string[];
+  ms: number;
+}
+
+export interface DriftResult {
+  pinned: string;
+  from: string;
+  to: string;
+  via: TagListing['via'];
+  /** The series, in order (rows name patches from it). */
+  series: string[];
+  /** Patches that do not even apply to the pinned commit (then the rows say little about them). */
+  brokenOnBase: string[];
+  rows: DriftRow[];
+  stats: FetchStats;
+  prepareMs: number;
+  totalMs: number;
+}
+
+export function drift(ctx: Context, opts: { from?: string; to?: string; pre?: boolean } = {}): DriftResult {
+  const started = performance.now();
+  // ls-remote gives each tag's commit, so cached tags are reused only while upstream agrees.
+  const listing = listTagsLsRemote(ctx.upstreamSource);
+  const range = tagsInRange(listing, ctx.lock.tag, opts);
+  if (range.length === 0) throw new UserError(`no release tags between ${opts.from ?? ctx.lock.tag} and ${opts.to ?? 'the latest'}`, 'Check --from/--to (add --pre for prereleases).');
+  const session = prepareSession(ctx, range);
+  const rows = range.map((t): DriftRow => {
+    const r = runTry(session, t.name);
+    return {
+      tag: t.name,
+      commit: r.commit,
+      outcome: r.outcome,
+      failing: r.failing,
+      merged: r.merged,
+      patches: r.patches.length,
+      conflicts: r.patches.filter((p) => p.outcome === 'conflict').map((p) => p.name),
+      ms: r.ms,
+    };
+  });
+  return {
+    pinned: ctx.lock.tag,
+    from: range[0]!.name,
+    to: range.at(-1)!.name,
+    via: 'ls-remote',
+    series: session.patches.map((p) => p.entry.name),
+    brokenOnBase: session.brokenOnBase,
+    rows,
+    stats: session.stats,
+    prepareMs: session.prepareMs,
+    totalMs: performance.now() - started,
+  };
+}
