@@ -62,9 +62,19 @@ export function applySeries(opts: { gitDir: string; commit: string; entries: Pat
     const perPatch: AppliedSeries['perPatch'] = [];
     for (const e of entries) {
       if (!fs.existsSync(e.file)) throw new UserError(`patches/series:${e.line} names ${e.name}, which does not exist`, 'Add the patch, or remove the line.');
-      const r = gitRaw(['apply', '--cached', '--whitespace=nowarn', e.file], { env });
-      if (r.status !== 0) throw explainApplyFailure(e, r.stderr);
       perPatch.push({ name: e.name, files: parsePatchFile(e.name, fs.readFileSync(e.file, 'utf8')).files });
+    }
+    // The whole series in one git process (git applies the files in order, all or nothing); only
+    // when that fails, one patch at a time to name the one that does not apply.
+    const all = entries.length ? gitRaw(['apply', '--cached', '--whitespace=nowarn', ...entries.map((e) => e.file)], { env }) : undefined;
+    if (all && all.status !== 0) {
+      const reset = gitRaw(['read-tree', commit], { env });
+      if (reset.status !== 0) throw new UserError(`cannot read upstream commit ${commit}: ${gitReason(reset.stderr)}`);
+      for (const e of entries) {
+        const r = gitRaw(['apply', '--cached', '--whitespace=nowarn', e.file], { env });
+        if (r.status !== 0) throw explainApplyFailure(e, r.stderr);
+      }
+      throw explainApplyFailure(entries[entries.length - 1]!, all.stderr);
     }
     // --missing-ok: blobs outside the workspace dir may be absent from a partial clone.
     const wt = gitRaw(['write-tree', '--missing-ok'], { env });

@@ -145,10 +145,11 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
         // hashing a binary of 100+ MB on every no-op run.
         const out = fs.statSync(cmd.output);
         const cur = fs.existsSync(dist) ? fs.statSync(dist) : undefined;
-        const changed = !cur || cur.size !== out.size || Math.trunc(cur.mtimeMs) !== Math.trunc(out.mtimeMs);
+        // utimes keeps about a millisecond of precision, so "same" means within one.
+        const changed = !cur || cur.size !== out.size || Math.abs(cur.mtimeMs - out.mtimeMs) >= 1;
         if (changed) {
           copyFileAtomic(cmd.output, dist);
-          fs.utimesSync(dist, out.atime, out.mtime);
+          fs.utimesSync(dist, out.atimeMs / 1000, out.mtimeMs / 1000);
         }
         let previous: { sha256?: string } = {};
         try {

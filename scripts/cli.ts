@@ -17,8 +17,7 @@ import { ciJob, ciMatrix, findTarget, hostTriple, selectTargets, TARGETS, type T
 import { UPSTREAM_FACTS } from './project.ts';
 import { seriesHash, versionInfo } from './version.ts';
 import { compareExport, defaultWorktree, formatPatches, makeWorktree, writeExport } from './worktree.ts';
-import { formatResult, packagePlan, packageTargets } from './package/command.ts';
-import { cmdUpstream, UPSTREAM_HELP } from './track/command.ts';
+import { UPSTREAM_HELP } from './track/help.ts';
 
 const HELP = `codex-litellm build orchestrator
 
@@ -209,6 +208,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     const [cmd, sub, ...rest] = positionals;
     if (cmd === 'upstream') {
+      // Loaded on demand: a plain build should not pay for the tracking or packaging code.
+      const { cmdUpstream } = await import('./track/command.ts');
       return await cmdUpstream(makeContext(common(v)), sub, rest, { json, pre: v.pre, from: v.from, to: v.to, force: v.force, continue: v.continue, worktree: v.worktree });
     }
     if (rest.length > 0) throw new UserError(`unexpected argument \`${rest[0]}\``, 'See `npx tsx build.ts --help`.');
@@ -225,6 +226,7 @@ export async function main(argv: string[]): Promise<number> {
         if (sub !== undefined) throw new UserError(`unexpected argument \`${sub}\``, 'See `npx tsx build.ts --help`.');
         const ctx = makeContext(common(v));
         const opts = { targets: v.target ?? [], all: v.all };
+        const { formatResult, packagePlan, packageTargets } = await import('./package/command.ts');
         if (v['dry-run']) {
           const plan = packagePlan(ctx, opts);
           out(v.json, { dryRun: true, plan }, plan);

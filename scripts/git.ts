@@ -3,7 +3,7 @@
  * status without an exception (checks that are expected to fail).
  */
 import { spawnSync } from 'node:child_process';
-import { simpleGit, type SimpleGit } from 'simple-git';
+import type { SimpleGit } from 'simple-git';
 
 /** Environment that keeps git quiet and deterministic: no prompts, no pager, no background gc. */
 export function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -19,7 +19,9 @@ export function gitEnv(extra: Record<string, string> = {}): Record<string, strin
   };
 }
 
-export function git(baseDir: string, env: Record<string, string> = {}): SimpleGit {
+/** simple-git for callers that want its API; loaded on demand so start-up stays small. */
+export async function git(baseDir: string, env: Record<string, string> = {}): Promise<SimpleGit> {
+  const { simpleGit } = await import('simple-git');
   return simpleGit({ baseDir, config: ['gc.auto=0', 'maintenance.auto=false'] }).env(gitEnv(env));
 }
 

@@ -2,7 +2,6 @@
  * Steps and how they are shown: listr2 with timings on a terminal, plain lines under CI or when
  * piped, nothing with --json (the caller prints one JSON document instead).
  */
-import { Listr, PRESET_TIMER } from 'listr2';
 
 export interface Step {
   title: string;
@@ -29,6 +28,7 @@ export function printPlan(steps: Step[], header: string, write: (s: string) => v
 }
 
 export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
+  const { Listr, PRESET_TIMER } = await import('listr2');
   const list = new Listr(
     steps.map((st) => ({
       title: st.title,
@@ -43,7 +43,7 @@ export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {
       renderer: mode === 'tty' ? 'default' : mode === 'plain' ? 'simple' : 'silent',
       rendererOptions: { timer: PRESET_TIMER },
       fallbackRendererOptions: { timer: PRESET_TIMER },
-    } as ConstructorParameters<typeof Listr>[1],
+    } as ConstructorParameters<typeof import('listr2').Listr>[1],
   );
   await list.run();
 }

@@ -37,6 +37,27 @@ export function isDirty(dir: string): boolean {
   return r.status !== 0 || r.stdout.trim() !== '';
 }
 
+/**
+ * A fresh worktree at `commit` on branch litellm-series, with no patches yet: a shared clone of the
+ * cache limited to the workspace, and our crates linked in. Used by `patches apply` and by
+ * `upstream bump` (at the new tag).
+ */
+export function seedWorktree(ctx: Context, dir: string, commit: string): void {
+  // --shared: objects come from the cache by reference; nothing is copied or fetched.
+  wt(path.dirname(dir), ['clone', '--quiet', '--shared', '--no-checkout', ctx.cache.upstreamGit, dir], 'cannot clone the upstream cache');
+  // Partial like the cache: blobs outside the workspace are absent, and git must accept that
+  // when it writes trees for our commits.
+  wt(dir, ['config', 'extensions.partialclone', 'origin'], 'cannot configure the worktree');
+  wt(dir, ['config', 'remote.origin.promisor', 'true'], 'cannot configure the worktree');
+  wt(dir, ['sparse-checkout', 'set', '--no-cone', `/${ctx.lock.workspace}/`], 'cannot limit the checkout to the workspace');
+  wt(dir, ['checkout', '--quiet', '-B', BRANCH, commit], `cannot check out ${commit}`);
+  wt(dir, ['tag', '-f', 'litellm-base', commit], 'cannot tag the base');
+  // Our crates are linked, not copied: edits land in this repo directly and are never exported.
+  const link = path.join(dir, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
+  fs.symlinkSync(ctx.project.cratesDir, link, 'dir');
+  fs.appendFileSync(path.join(dir, '.git', 'info', 'exclude'), `/${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}\n`);
+}
+
 /** Create (or re-create) the worktree with the series applied as commits. */
 export function makeWorktree(ctx: Context, dir: string, opts: { force: boolean; isStale: () => boolean }): { commits: number } {
   if (fs.existsSync(dir)) {
@@ -52,19 +73,7 @@ export function makeWorktree(ctx: Context, dir: string, opts: { force: boolean; 
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   try {
-    // --shared: objects come from the cache by reference; nothing is copied or fetched.
-    wt(path.dirname(tmp), ['clone', '--quiet', '--shared', '--no-checkout', ctx.cache.upstreamGit, tmp], 'cannot clone the upstream cache');
-    // Partial like the cache: blobs outside the workspace are absent, and git must accept that
-    // when it writes trees for our commits.
-    wt(tmp, ['config', 'extensions.partialclone', 'origin'], 'cannot configure the worktree');
-    wt(tmp, ['config', 'remote.origin.promisor', 'true'], 'cannot configure the worktree');
-    wt(tmp, ['sparse-checkout', 'set', '--no-cone', `/${ctx.lock.workspace}/`], 'cannot limit the checkout to the workspace');
-    wt(tmp, ['checkout', '--quiet', '-B', BRANCH, ctx.lock.commit], `cannot check out ${ctx.lock.commit}`);
-    wt(tmp, ['tag', '-f', 'litellm-base', ctx.lock.commit], 'cannot tag the base');
-    // Our crates are linked, not copied: edits land in this repo directly and are never exported.
-    const link = path.join(tmp, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
-    fs.symlinkSync(ctx.project.cratesDir, link, 'dir');
-    fs.appendFileSync(path.join(tmp, '.git', 'info', 'exclude'), `/${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}\n`);
+    seedWorktree(ctx, tmp, ctx.lock.commit);
     const patches = readSeries(ctx.project.seriesFile).map((e) => e.file);
     if (patches.length > 0) {
       const r = gitRaw(['-C', tmp, 'am', '--quiet', '--keep-cr', '--committer-date-is-author-date', ...patches], { env: IDENTITY });

@@ -18,7 +18,7 @@ import { renderLock, type UpstreamLock } from '../lockfile.ts';
 import { UPSTREAM_FACTS } from '../project.ts';
 import { lintSeries, readSeries } from '../series.ts';
 import { acquireUpstream } from '../upstream.ts';
-import { formatPatches, isDirty, writeExport, type ExportDiff } from '../worktree.ts';
+import { formatPatches, isDirty, seedWorktree, writeExport, type ExportDiff } from '../worktree.ts';
 import { fetchedRef } from './fetch.ts';
 import { tagVersion } from './tags.ts';
 import { prepareSession, resolveTag, runTry, type TryResult } from './track.ts';
@@ -77,15 +77,7 @@ function replay(ctx: Context, dir: string, commit: string, force: boolean): { st
   fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   try {
-    wt(path.dirname(tmp), ['clone', '--quiet', '--shared', '--no-checkout', ctx.cache.upstreamGit, tmp], 'cannot clone the upstream cache');
-    wt(tmp, ['config', 'extensions.partialclone', 'origin'], 'cannot configure the worktree');
-    wt(tmp, ['config', 'remote.origin.promisor', 'true'], 'cannot configure the worktree');
-    wt(tmp, ['sparse-checkout', 'set', '--no-cone', `/${ctx.lock.workspace}/`], 'cannot limit the checkout to the workspace');
-    wt(tmp, ['checkout', '--quiet', '-B', 'litellm-series', commit], `cannot check out ${commit}`);
-    wt(tmp, ['tag', '-f', 'litellm-base', commit], 'cannot tag the base');
-    const link = path.join(tmp, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
-    fs.symlinkSync(ctx.project.cratesDir, link, 'dir');
-    fs.appendFileSync(path.join(tmp, '.git', 'info', 'exclude'), `/${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}\n`);
+    seedWorktree(ctx, tmp, commit);
     if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
   } catch (e) {

@@ -19,12 +19,7 @@ export interface UpstreamOptions {
   worktree?: string;
 }
 
-export const UPSTREAM_HELP = `  npx tsx build.ts upstream check [--pre]    upstream releases newer than the pin (GitHub API, else git ls-remote)
-  npx tsx build.ts upstream try <tag>        apply the series to <tag> in a scratch index, 3-way where needed; changes nothing
-  npx tsx build.ts upstream bump <tag>       re-pin upstream.lock to <tag> and re-export patches/ (on conflict: a worktree to finish)
-  npx tsx build.ts upstream bump <tag> --continue   after resolving that worktree: pin and export
-  npx tsx build.ts upstream drift [--from <tag>] [--to <tag>] [--pre]   per release: does the series apply (clean/merge/conflict)
-`;
+export { UPSTREAM_HELP } from './help.ts';
 
 function write(json: boolean, doc: unknown, text: string): void {
   process.stdout.write(json ? `${JSON.stringify(doc, null, 2)}\n` : text.endsWith('\n') ? text : `${text}\n`);
