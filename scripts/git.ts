@@ -1,9 +1,9 @@
 /**
- * Git access. simple-git for ordinary commands; a raw spawn where we need stdin or the exit
- * status without an exception (checks that are expected to fail).
+ * Git access through the git CLI, synchronously: the orchestrator's git work is plumbing
+ * (temporary indexes, partial-clone fetches by object id, batched stdin) where exit status and raw
+ * bytes matter, and a wrapper library adds nothing but an async boundary.
  */
 import { spawnSync } from 'node:child_process';
-import type { SimpleGit } from 'simple-git';
 
 /** Environment that keeps git quiet and deterministic: no prompts, no pager, no background gc. */
 export function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -19,11 +19,6 @@ export function gitEnv(extra: Record<string, string> = {}): Record<string, strin
   };
 }
 
-/** simple-git for callers that want its API; loaded on demand so start-up stays small. */
-export async function git(baseDir: string, env: Record<string, string> = {}): Promise<SimpleGit> {
-  const { simpleGit } = await import('simple-git');
-  return simpleGit({ baseDir, config: ['gc.auto=0', 'maintenance.auto=false'] }).env(gitEnv(env));
-}
 
 export interface RawResult {
   status: number;
