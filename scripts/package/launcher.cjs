@@ -86,18 +86,21 @@ function findBinary() {
 }
 
 const binary = findBinary();
-const child = spawn(binary, process.argv.slice(2), { stdio: 'inherit' });
 
 // Forward signals sent to the launcher (kill <pid>, a supervisor, a CI timeout). Ctrl-C and Ctrl-\
 // from a terminal already reach the child, which shares our process group, so those two are
 // forwarded only when there is no terminal; otherwise the child would get each of them twice.
-// (SIGUSR1 is left alone: Node reserves it for its inspector.)
+// (SIGUSR1 is left alone: Node reserves it for its inspector.) The handlers go in before the child
+// starts: a signal that arrived in between would otherwise kill the launcher and orphan the child.
 const FORWARD = process.platform === 'win32' ? ['SIGINT', 'SIGBREAK'] : ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2'];
 const FROM_TERMINAL = new Set(['SIGINT', 'SIGQUIT']);
 const handlers = {};
+const early = [];
+let child;
 for (const sig of FORWARD) {
   handlers[sig] = () => {
     if (FROM_TERMINAL.has(sig) && process.stdin.isTTY) return;
+    if (!child) return void early.push(sig);
     try {
       child.kill(sig);
     } catch (e) {
@@ -106,6 +109,9 @@ for (const sig of FORWARD) {
   };
   process.on(sig, handlers[sig]);
 }
+
+child = spawn(binary, process.argv.slice(2), { stdio: 'inherit' });
+for (const sig of early) handlers[sig]();
 
 child.on('error', (e) => {
   const why = e.code === 'EACCES' ? 'it is not executable' : e.code === 'ENOEXEC' || e.code === 'EBADARCH' ? 'it is not a binary for this machine' : e.message;
