@@ -145,7 +145,7 @@ export const TARGETS: readonly Target[] = [
     },
     openssl: 'vendored', archive: 'tar.gz', exe: '',
     npm: { pkg: 'android-arm64', os: 'android', cpu: 'arm64' }, openwrt: [], termux: 'aarch64',
-    notes: 'needs openssl-sys/vendored for android (upstream enables it only for musl): a series patch, as for musl upstream',
+    notes: 'OpenSSL is built from source (openssl-sys/vendored, our series patch core-build-openssl-from-source-for-android); not yet built in CI',
   }),
 ];
 
