@@ -7,17 +7,18 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { digestChanges } from './apply.ts';
 import { cargoCommand, renderCommand, type CargoCommand } from './cargo.ts';
-import type { Context } from './context.ts';
+import { contextVersion, type Context } from './context.ts';
 import { UserError } from './errors.ts';
 import { copyFileAtomic, fileSha256, sha256, writeFileAtomic } from './fsutil.ts';
 import { acquire, applyAll, lintOrThrow, refreshLock, syncBuildTree, treeToolchainFile, type Prepared } from './prepare.ts';
 import type { Profile } from './profiles.ts';
 import { UPSTREAM_FACTS } from './project.ts';
 import type { Step } from './steps.ts';
+import { describeSubstitutions } from './substitutions.ts';
 import { hostCannotBuild, hostTriple, type Target } from './targets.ts';
 import { chooseToolchain, pinnedChannel, type Toolchain } from './toolchain.ts';
 import type { Upstream } from './upstream.ts';
-import { seriesHash, versionInfo, type VersionInfo } from './version.ts';
+import type { VersionInfo } from './version.ts';
 
 export interface BuildResult {
   target: string;
@@ -64,7 +65,7 @@ interface TargetState {
 /** The steps for one target. `plan` strings are what --dry-run prints. */
 export function buildSteps(ctx: Context, target: Target, profile: Profile, results: BuildResult[], logFile: (t: Target) => string): Step[] {
   const s: TargetState = {};
-  const version = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+  const version = contextVersion(ctx);
   const planToolchain = ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN ?? ctx.user.toolchain ?? "upstream's pin if installed, else stable";
   const planCmd = cargoCommand(ctx, target, profile, planToolchain, version);
   const dist = path.join(ctx.project.distDir, target.triple, `${UPSTREAM_FACTS.binName}${target.exe}`);
@@ -83,11 +84,17 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
     },
     {
       title: 'Apply the patch series',
-      plan: [`lint ${ctx.project.seriesFile}`, `git apply --cached each patch onto a temporary index at ${ctx.lock.commit.slice(0, 12)} (zero fuzz)`, `place ${ctx.project.cratesDir}/* at ${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}/`],
+      plan: [
+        `lint ${ctx.project.seriesFile}`,
+        `git apply --cached each patch onto a temporary index at ${ctx.lock.commit.slice(0, 12)} (zero fuzz)`,
+        ...ctx.substitutions.map((sub) => `substitute ${sub.replaces.url}@${sub.replaces.rev.slice(0, 12)} with ${sub.with} (${path.relative(ctx.project.root, sub.file)})`),
+        `place ${ctx.project.cratesDir}/* at ${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}/`,
+      ],
       run: () => {
         lintOrThrow(ctx);
         s.prepared = applyAll(ctx, s.up!);
-        return `${s.prepared.applied.perPatch.length} patch(es), ${s.prepared.changes.size} file(s) differ from upstream`;
+        const substituted = ctx.substitutions.length ? `; SUBSTITUTED ${describeSubstitutions(ctx.substitutions)}` : '';
+        return `${s.prepared.applied.perPatch.length - ctx.substitutions.length} patch(es), ${s.prepared.changes.size} file(s) differ from upstream${substituted}`;
       },
     },
     {
@@ -111,7 +118,7 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
       plan: [`tree: ${ctx.treeDir} (only files whose content changed are written)`, `refresh ${ctx.lock.workspace}/Cargo.lock workspace entries (cargo update --workspace) when manifests changed; refuse new external packages`],
       run: () => {
         const sync = syncBuildTree(ctx, s.up!, s.prepared!);
-        s.version = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+        s.version = contextVersion(ctx);
         const env = cargoCommand(ctx, target, profile, s.toolchain!.name, s.version).env;
         const lock = refreshLock(ctx, s.up!, s.prepared!, env);
         s.written = sync.written.length + sync.restored.length + sync.deleted.length;

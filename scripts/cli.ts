@@ -6,16 +6,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildSteps, cannotBuildHere, type BuildResult } from './buildcmd.ts';
-import { makeContext, type CommonOptions, type Context } from './context.ts';
+import { contextVersion, makeContext, type CommonOptions, type Context } from './context.ts';
 import { describeError, UserError } from './errors.ts';
 import { acquire, applyAll, lintOrThrow } from './prepare.ts';
 import { findProfile } from './profiles.ts';
 import { REPO_ROOT } from './project.ts';
 import { lintSeries } from './series.ts';
+import { availableSubstitutions } from './substitutions.ts';
 import { outputMode, printPlan, runSteps, type Step } from './steps.ts';
 import { ciJob, ciMatrix, findTarget, hostTriple, selectTargets, TARGETS, type Target } from './targets.ts';
 import { UPSTREAM_FACTS } from './project.ts';
-import { seriesHash, versionInfo } from './version.ts';
 import { compareExport, defaultWorktree, formatPatches, makeWorktree, writeExport } from './worktree.ts';
 import { UPSTREAM_HELP } from './track/help.ts';
 
@@ -44,6 +44,10 @@ Sources (for machines without GitHub; none of this is ever committed):
   --upstream <path|url>     upstream openai/codex clone or mirror   (env CODEX_LITELLM_UPSTREAM)
   --git-mirror <url>=<path> mirror for a Cargo git dependency, repeatable (env CODEX_LITELLM_GIT_MIRRORS, ';'-separated)
   --offline                 never fetch; fail if something is missing from the caches
+  --substitute <name>       replace a git dependency that cannot be mirrored by the crates.io version and patch in
+                            patches/substitutions/<name>.patch (repeatable or comma-separated; env CODEX_LITELLM_SUBSTITUTE,
+                            user file "substitute"); --version and BUILDINFO.json then say so
+  --no-substitute           refuse every substitution (release builds)
   --cache-dir <dir>         cache for upstream, trees and Cargo's target dir (env CODEX_LITELLM_CACHE; default ~/.cache/codex-litellm)
   --worktree <dir>          worktree for patches apply/export (default: under the cache)
   --root <dir>              project checkout to use (default: this one)
@@ -57,6 +61,8 @@ const OPTIONS = {
   all: { type: 'boolean', default: false },
   profile: { type: 'string', default: 'release' },
   toolchain: { type: 'string' },
+  substitute: { type: 'string', multiple: true },
+  'no-substitute': { type: 'boolean', default: false },
   'dry-run': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
@@ -94,6 +100,8 @@ function common(v: Values): CommonOptions {
     gitMirror: v['git-mirror'] ?? [],
     toolchain: v.toolchain,
     offline: v.offline,
+    substitute: v.substitute ?? [],
+    noSubstitute: v['no-substitute'],
   };
 }
 
@@ -115,7 +123,7 @@ async function cmdBuild(v: Values): Promise<void> {
   const results: BuildResult[] = [];
   const log = (t: Target): string => path.join(ctx.cache.logsDir, `build-${t.triple}-${profile.name}.log`);
   const steps: Step[] = targets.flatMap((t) => buildSteps(ctx, t, profile, results, log).map((s) => (targets.length > 1 ? { ...s, title: `[${t.alias}] ${s.title}` } : s)));
-  const version = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+  const version = contextVersion(ctx);
   // Targets this machine cannot build, said before anything runs (and in the plan), with the CI job that can.
   const blocked = targets.map((t) => ({ t, why: cannotBuildHere(t, ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN) })).filter((b) => b.why);
   const blockedLines = blocked.map((b) => `${b.t.triple}: cannot build here: ${b.why}; CI job "${ciJob(b.t)}" on ${b.t.runner} builds it`);
@@ -142,7 +150,9 @@ async function cmdPatches(sub: string | undefined, v: Values): Promise<void> {
       const problems = lintSeries(ctx.project.seriesFile, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
       if (problems.length > 0) lintOrThrow(ctx);
       const up = acquire(ctx);
-      const prepared = applyAll(ctx, up);
+      // Every substitution the repo has is checked too (on top of the series), asked for or not,
+      // so a bump finds a stale one before an air-gapped user does.
+      const prepared = applyAll({ ...ctx, substitutions: availableSubstitutions(ctx.project.patchesDir) }, up);
       const ms = performance.now() - started;
       const lines = prepared.applied.perPatch.map((p) => `  ok  ${p.name} (${p.files.length} file(s))`);
       out(
@@ -202,7 +212,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (v.version) {
       const ctx: Context = makeContext(common(v));
-      const ver = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+      const ver = contextVersion(ctx);
       out(json, { orchestrator: orchestratorVersion(), ...ver }, `codex-litellm ${ver.display}\nbuild orchestrator ${orchestratorVersion()}`);
       return 0;
     }

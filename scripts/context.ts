@@ -6,6 +6,8 @@ import * as path from 'node:path';
 import { readLock, type UpstreamLock } from './lockfile.ts';
 import { cachePaths, defaultCacheDir, projectPaths, type CachePaths, type ProjectPaths } from './project.ts';
 import { readUserConfig, resolveMirrors, resolveUpstreamSource, type UserConfig } from './settings.ts';
+import { requestedSubstitutions, resolveSubstitutions, type Substitution } from './substitutions.ts';
+import { seriesHash, versionInfo, type VersionInfo } from './version.ts';
 
 export interface CommonOptions {
   root?: string;
@@ -14,6 +16,10 @@ export interface CommonOptions {
   gitMirror: string[];
   toolchain?: string;
   offline: boolean;
+  /** --substitute names (repeatable, comma-separated). */
+  substitute?: string[];
+  /** --no-substitute: refuse every substitution (release builds). */
+  noSubstitute?: boolean;
 }
 
 export interface Context {
@@ -26,6 +32,13 @@ export interface Context {
   opts: CommonOptions;
   /** The patched source tree for the locked commit (stable path: Cargo fingerprints depend on it). */
   treeDir: string;
+  /** Git dependencies replaced for this run (asked for explicitly; see substitutions.ts). */
+  substitutions: Substitution[];
+}
+
+/** What the binary built from this context is: version, series hash (substitutions included) and substitutions. */
+export function contextVersion(ctx: Context): VersionInfo {
+  return versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir, ctx.substitutions), ctx.substitutions);
 }
 
 export function makeContext(opts: CommonOptions, env: NodeJS.ProcessEnv = process.env): Context {
@@ -43,5 +56,6 @@ export function makeContext(opts: CommonOptions, env: NodeJS.ProcessEnv = proces
     mirrors: resolveMirrors(opts.gitMirror, env, user),
     opts,
     treeDir: path.join(cache.treesDir, `${lock.tag.replace(/[^A-Za-z0-9._-]/g, '_')}-${lock.commit.slice(0, 12)}`),
+    substitutions: resolveSubstitutions(project.patchesDir, requestedSubstitutions(opts.substitute ?? [], env, user.substitute), opts.noSubstitute ?? false),
   };
 }

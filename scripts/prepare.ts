@@ -12,6 +12,7 @@ import { UserError } from './errors.ts';
 import { fileSha256, sha256 } from './fsutil.ts';
 import { UPSTREAM_FACTS } from './project.ts';
 import { lintSeries, readSeries } from './series.ts';
+import { substitutionEntries, substitutionHint } from './substitutions.ts';
 import { syncTree, setTreeLockState, treeLockState, type SyncResult } from './tree.ts';
 import { acquireUpstream, readAt, type Upstream } from './upstream.ts';
 
@@ -36,7 +37,9 @@ export interface Prepared {
 }
 
 export function applyAll(ctx: Context, up: Upstream): Prepared {
-  const applied = applySeries({ gitDir: up.gitDir, commit: up.commit, entries: readSeries(ctx.project.seriesFile) });
+  // Substitutions (asked for explicitly) go on top of the series.
+  const entries = [...readSeries(ctx.project.seriesFile), ...substitutionEntries(ctx.substitutions)];
+  const applied = applySeries({ gitDir: up.gitDir, commit: up.commit, entries });
   const changes = new Map(applied.changes);
   for (const [p, c] of crateChanges(ctx.project.cratesDir, ctx.lock.workspace, UPSTREAM_FACTS.crateDir)) {
     if (changes.has(p)) throw new UserError(`${p} is both patched and one of our crates`, 'Crates are placed, not patched: drop the patch hunk.');
@@ -66,6 +69,22 @@ export function syncBuildTree(ctx: Context, up: Upstream, prepared: Prepared): S
     // Cargo.lock belongs to the lock step below.
     keep: (file) => file === lp,
   });
+}
+
+/**
+ * Stock upstream at the pinned commit, for running upstream's own tests beside ours
+ * (`npm run upstream-tests`): no series and no crates of ours, only the substitutions asked for
+ * (a fork that cannot be fetched cannot be built on either side). Kept beside the patched tree.
+ */
+export function syncStockTree(ctx: Context, up: Upstream): string {
+  const applied = applySeries({ gitDir: up.gitDir, commit: up.commit, entries: substitutionEntries(ctx.substitutions) });
+  const dir = path.join(ctx.cache.dir, 'stock', path.basename(ctx.treeDir));
+  const lp = lockPath(ctx);
+  syncTree({ gitDir: up.gitDir, commit: up.commit, workspace: ctx.lock.workspace, treeDir: dir, changes: applied.changes, keep: (file) => file === lp });
+  // Cargo refreshes the lock itself there (no --locked): upstream's own lock is the start.
+  const abs = path.join(dir, lp);
+  if (!fs.existsSync(abs)) fs.writeFileSync(abs, applied.changes.get(lp)?.content ?? readAt(up.gitDir, up.commit, lp) ?? '');
+  return dir;
 }
 
 /** What Cargo.lock is refreshed from: the lock as patched, and every manifest we change. */
@@ -98,10 +117,16 @@ export function refreshLock(ctx: Context, up: Upstream, prepared: Prepared, env:
   const args = ['update', '--workspace', ...(ctx.opts.offline ? ['--offline'] : [])];
   const r = spawnSync('cargo', args, { cwd: path.join(ctx.treeDir, ctx.lock.workspace), env: { ...process.env, ...env }, encoding: 'utf8' });
   if (r.status !== 0) {
-    throw new UserError(`cargo ${args.join(' ')} failed in ${ctx.lock.workspace}/:\n${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`, 'Check network access to crates.io (or --offline with a warm Cargo cache) and the git mirrors (--git-mirror).');
+    const output = `${r.stderr}\n${r.stdout}`;
+    throw new UserError(
+      `cargo ${args.join(' ')} failed in ${ctx.lock.workspace}/:\n${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`,
+      substitutionHint(ctx.project.patchesDir, output) ?? 'Check network access to crates.io (or --offline with a warm Cargo cache) and the git mirrors (--git-mirror).',
+    );
   }
   const after = fs.readFileSync(abs, 'utf8');
-  const added = newExternalPackages(base.toString('utf8'), after);
+  // Exactly what the asked-for substitutions declare may come in; nothing else.
+  const allowed = new Set(ctx.substitutions.flatMap((s) => s.lockAdds.map((p) => `${p.name}@${p.version}`)));
+  const added = newExternalPackages(base.toString('utf8'), after).filter((p) => !(p.source?.startsWith('registry+') && allowed.has(`${p.name}@${p.version}`)));
   if (added.length > 0) {
     throw new UserError(
       `our crates pull external packages that upstream's Cargo.lock does not have: ${added.map((p) => `${p.name} ${p.version}`).join(', ')}`,

@@ -13,6 +13,8 @@ export interface UserConfig {
   gitMirrors?: Record<string, string>;
   cacheDir?: string;
   toolchain?: string;
+  /** Substitutions to apply (patches/substitutions/<name>.patch), for git dependencies that cannot be mirrored. */
+  substitute?: string[];
 }
 
 export function readUserConfig(file = userConfigFile()): UserConfig {
@@ -27,12 +29,15 @@ export function readUserConfig(file = userConfigFile()): UserConfig {
     throw new UserError(`${file} must hold a JSON object`, 'e.g. {"upstream": "/srv/mirrors/codex.git"}');
   }
   const o = data as Record<string, unknown>;
-  const known = new Set(['upstream', 'gitMirrors', 'cacheDir', 'toolchain']);
+  const known = new Set(['upstream', 'gitMirrors', 'cacheDir', 'toolchain', 'substitute']);
   for (const k of Object.keys(o)) {
     if (!known.has(k)) throw new UserError(`${file}: unknown setting \`${k}\``, `Known settings: ${[...known].join(', ')}.`);
   }
   for (const k of ['upstream', 'cacheDir', 'toolchain'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'string') throw new UserError(`${file}: \`${k}\` must be a string`);
+  }
+  if (o.substitute !== undefined && (!Array.isArray(o.substitute) || o.substitute.some((v) => typeof v !== 'string'))) {
+    throw new UserError(`${file}: \`substitute\` must be a list of names`, '{"substitute": ["crossterm", "tokio-tungstenite"]}');
   }
   if (o.gitMirrors !== undefined) {
     const m = o.gitMirrors;

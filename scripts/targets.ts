@@ -67,8 +67,12 @@ function row(r: Row): Target {
 
 function defaultSetup(r: Row): string[] {
   const add = `rustup target add ${r.triple}`;
+  // Upstream's vendored bubblewrap (the Linux sandbox, since about 0.100) finds libcap through
+  // pkg-config on the build machine.
+  const libcap = 'sudo apt-get install -y -qq --no-install-recommends libcap-dev';
   switch (r.tool) {
     case 'cargo':
+      return r.triple.includes('-linux-gnu') ? [libcap, add] : [add];
     case 'android-ndk':
       return [add];
     case 'cross':

@@ -9,14 +9,17 @@ import { UserError } from './errors.ts';
 import { listFiles, sha256 } from './fsutil.ts';
 import { upstreamVersion, type UpstreamLock } from './lockfile.ts';
 import { readSeries } from './series.ts';
+import { describeSubstitutions, type Substitution } from './substitutions.ts';
 
 /** Hash of everything of ours that goes into the tree: the ordered patches and the crates. */
-export function seriesHash(seriesFile: string, cratesDir: string): string {
+export function seriesHash(seriesFile: string, cratesDir: string, substitutions: Substitution[] = []): string {
   const parts: string[] = [];
   for (const e of readSeries(seriesFile)) {
     const body = fs.existsSync(e.file) ? sha256(fs.readFileSync(e.file)) : 'missing';
     parts.push(`patch ${e.name} ${body}`);
   }
+  // A substituted build is another build: its hash differs from the plain one.
+  for (const s of substitutions) parts.push(`substitution ${s.name} ${sha256(fs.readFileSync(s.file))}`);
   for (const rel of listFiles(cratesDir, new Set(['target', 'node_modules', '.git']))) {
     parts.push(`crate ${rel} ${sha256(fs.readFileSync(path.join(cratesDir, rel)))}`);
   }
@@ -29,18 +32,22 @@ export interface VersionInfo {
   upstreamTag: string;
   upstreamCommit: string;
   series: string;
+  /** Git dependencies this build replaced (name, what it replaces, with what); empty for a normal build. */
+  substitutions: { name: string; replaces: string; with: string }[];
   /** The line `codex-litellm --version` prints after the program name. */
   display: string;
 }
 
-export function versionInfo(lock: UpstreamLock, series: string): VersionInfo {
+export function versionInfo(lock: UpstreamLock, series: string, substitutions: Substitution[] = []): VersionInfo {
   const version = npmVersion(releaseOf(lock));
+  const substituted = substitutions.length ? `, substituted ${describeSubstitutions(substitutions)}` : '';
   return {
     version,
     upstreamTag: lock.tag,
     upstreamCommit: lock.commit,
     series,
-    display: `${version} (upstream ${lock.tag} ${lock.commit.slice(0, 12)}, series ${series})`,
+    substitutions: substitutions.map((s) => ({ name: s.name, replaces: `${s.replaces.url}@${s.replaces.rev.slice(0, 12)}`, with: s.with })),
+    display: `${version} (upstream ${lock.tag} ${lock.commit.slice(0, 12)}, series ${series}${substituted})`,
   };
 }
 

@@ -237,6 +237,8 @@ describe('release.yml', () => {
     const build = runs(w.jobs.build!);
     expect(JSON.stringify(w.jobs.build!.steps)).toContain('matrix.setup');
     expect(build).toMatch(/npx tsx build\.ts --target "\$TARGET"/);
+    // GitHub reaches the real forks: a release never carries a substituted git dependency.
+    expect(build).toMatch(/npx tsx build\.ts --target "\$TARGET" .*--no-substitute/);
     expect(build).toMatch(/npx tsx build\.ts package --target "\$TARGET"/);
     expect(uses(w.jobs.build!, 'actions/upload-artifact')).toHaveLength(1);
     const release = w.jobs.release!;

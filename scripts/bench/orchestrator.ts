@@ -5,12 +5,11 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { cargoCommand } from '../cargo.ts';
-import { makeContext } from '../context.ts';
+import { contextVersion, makeContext } from '../context.ts';
 import { acquire, applyAll } from '../prepare.ts';
 import { findProfile } from '../profiles.ts';
 import { REPO_ROOT } from '../project.ts';
 import { findTarget, hostTriple } from '../targets.ts';
-import { seriesHash, versionInfo } from '../version.ts';
 import { median, type BenchRow } from './run.ts';
 
 const TSX = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -39,7 +38,7 @@ export async function orchestratorBench(): Promise<BenchRow[] | string> {
   const ours: number[] = [];
   for (let i = 0; i < runs; i += 1) ours.push(timed(() => build(args)));
   const target = findTarget(hostTriple());
-  const cmd = cargoCommand(ctx, target, findProfile('dev'), process.env.RUSTUP_TOOLCHAIN || 'stable', versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir)));
+  const cmd = cargoCommand(ctx, target, findProfile('dev'), process.env.RUSTUP_TOOLCHAIN || 'stable', contextVersion(ctx));
   const cargo: number[] = [];
   for (let i = 0; i < runs; i += 1) {
     cargo.push(timed(() => {

@@ -6,12 +6,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Context } from '../context.ts';
+import { contextVersion, type Context } from '../context.ts';
 import { UserError } from '../errors.ts';
 import { sha256, tmpName, writeFileAtomic } from '../fsutil.ts';
 import { UPSTREAM_FACTS } from '../project.ts';
 import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target } from '../targets.ts';
-import { debianVersion, opkgVersion, releaseOf, seriesHash, versionInfo, type Release, type VersionInfo } from '../version.ts';
+import { debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from '../version.ts';
 import { archiveName, releaseArchive } from './archive.ts';
 import { wrongBinary } from './binformat.ts';
 import { SUMS_FILE, sha256sums } from './checksums.ts';
@@ -81,6 +81,7 @@ interface BuildInfo {
   upstreamTag?: string;
   upstreamCommit?: string;
   series?: string;
+  substitutions?: VersionInfo['substitutions'];
   display?: string;
 }
 
@@ -116,11 +117,16 @@ function binaryVersion(ctx: Context, t: Target, expected: VersionInfo, warnings:
   if (info.series && info.series !== expected.series) {
     warnings.push(`${t.triple}: the binary was built from patch series ${info.series}; the checkout is now at ${expected.series} (rebuild to package the current series)`);
   }
+  const substitutions = info.substitutions ?? [];
+  if (substitutions.length > 0) {
+    warnings.push(`${t.triple}: this binary was built with substituted git dependencies (${substitutions.map((s) => `${s.name}: ${s.with}`).join('; ')}): fine for your own use, never for a release`);
+  }
   return {
     version: expected.version,
     upstreamTag: info.upstreamTag ?? expected.upstreamTag,
     upstreamCommit: info.upstreamCommit ?? expected.upstreamCommit,
     series: info.series ?? expected.series,
+    substitutions,
     display: info.display ?? expected.display,
   };
 }
@@ -168,7 +174,7 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
   const targets = resolveTargets(opts);
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.join(ctx.project.distDir, 'packages');
   const release = releaseOf(ctx.lock);
-  const expected = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+  const expected = contextVersion(ctx);
 
   // Check every input before writing anything.
   const missing = targets.filter((t) => !fs.existsSync(binaryPath(ctx, t)));
@@ -264,7 +270,7 @@ export function packagePlan(ctx: Context, opts: PackageOptions = {}): string {
   const targets = resolveTargets(opts);
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.join(ctx.project.distDir, 'packages');
   const release = releaseOf(ctx.lock);
-  const v = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+  const v = contextVersion(ctx);
   const lines = [`Package codex-litellm ${v.version} (npm ${v.version}, Debian/Termux ${debianVersion(release)}, opkg ${opkgVersion(release)}) into ${outDir}`];
   for (const t of targets) {
     const bin = binaryPath(ctx, t);

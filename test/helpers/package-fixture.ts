@@ -7,9 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
-import { makeContext, type Context } from '../../scripts/context.ts';
+import { contextVersion, makeContext, type Context } from '../../scripts/context.ts';
 import { TARGETS, type Target } from '../../scripts/targets.ts';
-import { seriesHash, versionInfo } from '../../scripts/version.ts';
 import { REPO, tmpDir } from './fixture.ts';
 
 const STAND_IN = String.raw`
@@ -93,7 +92,7 @@ export function makePackageProject(name: string, targets: readonly Target[] = TA
   fs.mkdirSync(path.join(root, 'litellm', 'crates'), { recursive: true });
   const env = { CODEX_LITELLM_CONFIG: path.join(root, 'no-user-config.json'), CODEX_LITELLM_CACHE: path.join(root, '.cache'), SOURCE_DATE_EPOCH: '1767225600', CI: '1' };
   const ctx = makeContext({ root, gitMirror: [], offline: true }, { ...process.env, ...env });
-  const info = versionInfo(ctx.lock, seriesHash(ctx.project.seriesFile, ctx.project.cratesDir));
+  const info = contextVersion(ctx);
   const build = tmpDir(`${name}-cc`);
   const dynamic = compileStandIn(build, info.display);
   const fullyStatic = compileStandIn(build, info.display, { static: true });
