@@ -9,11 +9,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packageTargets } from '../scripts/package/command.ts';
+import { readLock } from '../scripts/lockfile.ts';
+import { REPO_ROOT } from '../scripts/project.ts';
+import { debianVersion, npmVersion, releaseOf } from '../scripts/version.ts';
 import { findTarget, hostTriple } from '../scripts/targets.ts';
 import { tmpDir } from './helpers/fixture.ts';
 import { hasCommand, listTar, makePackageProject, type PackageProject } from './helpers/package-fixture.ts';
 
-const V = '0.53.0-litellm.1';
+// The versions the repo's own upstream.lock makes (the fixture copies it).
+const PIN = releaseOf(readLock(path.join(REPO_ROOT, 'upstream.lock')));
+const V = npmVersion(PIN);
 const hasNpm = hasCommand('npm', ['--version']);
 // The stand-ins only run here: the suite needs an x86_64 glibc Linux host, like CI.
 const runnable = hasNpm && hostTriple() === 'x86_64-unknown-linux-gnu';

@@ -12,12 +12,18 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readAr } from '../scripts/package/ar.ts';
 import { packageTargets, type PackageResult } from '../scripts/package/command.ts';
 import { debianDepends, readElfDeps } from '../scripts/package/elf.ts';
+import { readLock } from '../scripts/lockfile.ts';
+import { REPO_ROOT } from '../scripts/project.ts';
+import { debianVersion, npmVersion, releaseOf } from '../scripts/version.ts';
 import { findTarget, TARGETS } from '../scripts/targets.ts';
 import { runBuild, tmpDir } from './helpers/fixture.ts';
 import { hasCommand, listTar, makePackageProject, readTree, type PackageProject } from './helpers/package-fixture.ts';
 
-const V = '0.53.0-litellm.1';
-const DEB_V = '0.53.0-1';
+// The versions the repo's own upstream.lock makes (the fixture copies it).
+const PIN = releaseOf(readLock(path.join(REPO_ROOT, 'upstream.lock')));
+const V = npmVersion(PIN);
+const DEB_V = debianVersion(PIN);
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const EPOCH = 1767225600;
 const hasDpkg = hasCommand('dpkg-deb', ['--version']);
 const hasLintian = hasCommand('lintian', ['--version']);
@@ -153,7 +159,7 @@ describe('Debian .deb', () => {
   it.skipIf(!hasDpkg)('dpkg-deb reads it: --info and --contents', () => {
     const info = execFileSync('dpkg-deb', ['--info', path.join(out, name)], { encoding: 'utf8' });
     expect(info).toMatch(/^ Package: codex-litellm$/m);
-    expect(info).toMatch(/^ Version: 0\.53\.0-1$/m);
+    expect(info).toMatch(new RegExp(`^ Version: ${esc(DEB_V)}$`, 'm'));
     expect(execFileSync('dpkg-deb', ['--field', path.join(out, name), 'Architecture'], { encoding: 'utf8' }).trim()).toBe('amd64');
     const contents = execFileSync('dpkg-deb', ['--contents', path.join(out, name)], { encoding: 'utf8' });
     expect(contents).toMatch(/^-rwxr-xr-x 0\/0 +\d+ 2026-01-01 00:00 \.\/usr\/bin\/codex-litellm$/m);
@@ -302,7 +308,7 @@ describe('errors', () => {
     const info = path.join(q.root, 'dist', 'x86_64-unknown-linux-gnu', 'BUILDINFO.json');
     const good = fs.readFileSync(info, 'utf8');
     fs.writeFileSync(info, good.replaceAll(V, '0.52.0-litellm.3'));
-    await expect(packageTargets(q.ctx, { env: envOf(q) })).rejects.toThrow(/is version 0\.52\.0-litellm\.3, but upstream\.lock now makes 0\.53\.0-litellm\.1/);
+    await expect(packageTargets(q.ctx, { env: envOf(q) })).rejects.toThrow(new RegExp(`is version 0\\.52\\.0-litellm\\.3, but upstream\\.lock now makes ${esc(V)}`));
     fs.writeFileSync(info, good.replace(/"series": "\w+"/, '"series": "0123456789ab"'));
     const res = await packageTargets(q.ctx, { env: envOf(q) });
     expect(res.warnings.join('\n')).toMatch(/built from patch series 0123456789ab; the checkout is now at/);
@@ -328,7 +334,7 @@ describe('build.ts package (the command)', () => {
     const q = makePackageProject('pkg-cli', [findTarget('linux-x64')]);
     const res = cli(q, ['package']);
     expect(res.status, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(/^codex-litellm 0\.53\.0-litellm\.1 \(Debian\/Termux 0\.53\.0-1, opkg 0\.53\.0-1\); timestamps 2026-01-01T00:00:00\.000Z \(SOURCE_DATE_EPOCH\)$/m);
+    expect(res.stdout).toMatch(new RegExp(`^codex-litellm ${esc(V)} \\(Debian/Termux ${esc(DEB_V)}, opkg ${esc(DEB_V)}\\); timestamps 2026-01-01T00:00:00\\.000Z \\(SOURCE_DATE_EPOCH\\)$`, 'm'));
     for (const n of [`codex-litellm-${V}-x86_64-unknown-linux-gnu.tar.gz`, `codex-litellm_${DEB_V}_amd64.deb`, `avikalpa-codex-litellm-linux-x64-${V}.tgz`, `avikalpa-codex-litellm-${V}.tgz`, 'SHA256SUMS']) {
       expect(res.stdout).toContain(n);
       expect(fs.existsSync(path.join(q.root, 'dist', 'packages', n)), n).toBe(true);

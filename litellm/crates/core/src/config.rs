@@ -33,23 +33,25 @@ pub const ENV_API_KEY: &str = "LITELLM_API_KEY";
 pub const ENV_MODEL: &str = "LITELLM_MODEL";
 pub const ENV_WIRE_API: &str = "LITELLM_WIRE_API";
 
-/// Wire protocol used for model calls. LiteLLM serves both; Responses is the
-/// default because it is what Codex is built around (reasoning items,
-/// encrypted reasoning carry-over), Chat is the escape hatch for backends
-/// whose Responses bridge misbehaves.
+/// Wire protocol used for model calls. Upstream Codex speaks only the
+/// Responses API since about 0.95 ("nuke chat/completions API"), so this is a
+/// single value kept for the settings, telemetry and `status` that name it.
+/// LiteLLM serves `/v1/responses` for every model and bridges it to
+/// chat-completions backends itself, so nothing is lost.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum WireApi {
     #[default]
     Responses,
-    Chat,
 }
+
+/// What a user who still has `wire_api = "chat"` is told.
+pub const CHAT_WIRE_API_REMOVED: &str = "the chat-completions wire API is gone: upstream Codex speaks only the Responses API. LiteLLM serves /v1/responses for every model and bridges it to chat-completions backends itself, so remove the setting (or set it to `responses`)";
 
 impl WireApi {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Responses => "responses",
-            Self::Chat => "chat",
         }
     }
 }
@@ -66,10 +68,10 @@ impl FromStr for WireApi {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "responses" | "response" => Ok(Self::Responses),
-            "chat" | "chat_completions" | "chat-completions" | "chat/completions" => Ok(Self::Chat),
-            other => Err(format!(
-                "`{other}` is not a wire API; use `responses` or `chat`"
-            )),
+            "chat" | "chat_completions" | "chat-completions" | "chat/completions" => {
+                Err(CHAT_WIRE_API_REMOVED.to_string())
+            }
+            other => Err(format!("`{other}` is not a wire API; use `responses`")),
         }
     }
 }
@@ -624,7 +626,7 @@ mod tests {
             api_base = "file:1"
             api_key = "file-key"
             model = "file-model"
-            wire_api = "chat"
+            wire_api = "responses"
             [general]
             context_length = 1000
             "#,
@@ -642,7 +644,7 @@ mod tests {
         assert_eq!(only_file.base_url_source, Source::ConfigFile);
         assert_eq!(only_file.api_key.as_deref(), Some("file-key"));
         assert_eq!(only_file.default_model.as_deref(), Some("file-model"));
-        assert_eq!(only_file.wire_api, WireApi::Chat);
+        assert_eq!(only_file.wire_api, WireApi::Responses);
         assert_eq!(only_file.context_length, Some(1000));
 
         let with_env = resolve(&CliOverrides::default(), env, &file, home.path()).unwrap();
@@ -657,7 +659,7 @@ mod tests {
             base_url: Some("cli:3".to_string()),
             api_key: Some("cli-key".to_string()),
             model: Some("cli-model".to_string()),
-            wire_api: Some(WireApi::Chat),
+            wire_api: Some(WireApi::Responses),
             context_length: Some(5),
         };
         let with_cli = resolve(&cli, env, &file, home.path()).unwrap();
@@ -665,7 +667,7 @@ mod tests {
         assert_eq!(with_cli.base_url_source, Source::Cli);
         assert_eq!(with_cli.api_key.as_deref(), Some("cli-key"));
         assert_eq!(with_cli.default_model.as_deref(), Some("cli-model"));
-        assert_eq!(with_cli.wire_api, WireApi::Chat);
+        assert_eq!(with_cli.wire_api, WireApi::Responses);
         assert_eq!(with_cli.context_length, Some(5));
     }
 
@@ -811,9 +813,24 @@ mod tests {
     }
 
     #[test]
+    fn chat_wire_api_is_a_clear_error_naming_where_it_was_set() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let file = toml("[litellm]\napi_base = \"h:1\"\nwire_api = \"chat\"\n");
+        let err = resolve(&CliOverrides::default(), no_env, &file, home.path()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("[litellm].wire_api") && text.contains("Responses API"), "{text}");
+        let env = |name: &str| (name == ENV_WIRE_API).then(|| "chat".to_string());
+        let file = toml("[litellm]\napi_base = \"h:1\"\n");
+        let err = resolve(&CliOverrides::default(), env, &file, home.path()).unwrap_err();
+        assert!(err.to_string().contains(ENV_WIRE_API), "{err}");
+    }
+
+    #[test]
     fn wire_api_parsing() {
-        assert_eq!("Chat".parse::<WireApi>(), Ok(WireApi::Chat));
-        assert_eq!("chat_completions".parse::<WireApi>(), Ok(WireApi::Chat));
+        for chat in ["Chat", "chat_completions", "chat/completions"] {
+            let err = chat.parse::<WireApi>().unwrap_err();
+            assert!(err.contains("LiteLLM serves /v1/responses"), "{err}");
+        }
         assert_eq!(" responses ".parse::<WireApi>(), Ok(WireApi::Responses));
         assert!("grpc".parse::<WireApi>().is_err());
         assert_eq!(WireApi::default(), WireApi::Responses);

@@ -39,7 +39,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bumped when the cache file layout changes, so old files are ignored.
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// One model the proxy serves. Everything but `id` is optional because
 /// LiteLLM only knows limits and prices for models in its cost map.
@@ -61,6 +61,18 @@ pub struct ModelInfo {
     pub mode: Option<String>,
     #[serde(default)]
     pub supports_function_calling: Option<bool>,
+    /// `supports_reasoning`: whether `reasoning` parameters may be sent.
+    #[serde(default)]
+    pub supports_reasoning: Option<bool>,
+    /// `supports_web_search`: whether a `web_search` tool may be sent.
+    #[serde(default)]
+    pub supports_web_search: Option<bool>,
+    /// `supports_vision`: whether images may be sent.
+    #[serde(default)]
+    pub supports_vision: Option<bool>,
+    /// `supports_parallel_function_calling`.
+    #[serde(default)]
+    pub supports_parallel_function_calling: Option<bool>,
 }
 
 impl ModelInfo {
@@ -75,6 +87,10 @@ impl ModelInfo {
             cache_read_input_token_cost: None,
             mode: None,
             supports_function_calling: None,
+            supports_reasoning: None,
+            supports_web_search: None,
+            supports_vision: None,
+            supports_parallel_function_calling: None,
         }
     }
 }
@@ -169,11 +185,20 @@ impl Client {
         ttl: Duration,
     ) -> Result<Vec<ModelInfo>, LiteLlmError> {
         let now = SystemTime::now();
-        if let Some(models) = load_cache(codex_home, &self.base_url, ttl, now) {
+        let key = self.api_key.as_deref();
+        if let Some(models) = load_cache(codex_home, &self.base_url, key, ttl, now) {
             return Ok(models);
         }
+        self.refresh_cache(codex_home).await
+    }
+
+    /// Asks the proxy (as [`Client::discover`]) and writes what it said to
+    /// the on-disk cache, whatever the cache held.
+    pub async fn refresh_cache(&self, codex_home: &Path) -> Result<Vec<ModelInfo>, LiteLlmError> {
+        let key = self.api_key.as_deref();
         let (models, complete) = self.discover_inner().await?;
-        if complete && let Err(err) = store_cache(codex_home, &self.base_url, &models, now) {
+        let now = SystemTime::now();
+        if complete && let Err(err) = store_cache(codex_home, &self.base_url, key, &models, now) {
             tracing::warn!("could not cache LiteLLM models: {err}");
         }
         Ok(models)
@@ -338,6 +363,7 @@ pub fn merge_model_info(ids: &[String], infos: &[ModelInfo]) -> Vec<ModelInfo> {
 fn deployment_info(name: &str, info: &Value) -> ModelInfo {
     let tokens = |key: &str| info.get(key).and_then(lenient_u64);
     let price = |key: &str| info.get(key).and_then(lenient_f64);
+    let flag = |key: &str| info.get(key).and_then(Value::as_bool);
     let max_input = tokens("max_input_tokens");
     // `max_tokens` is LiteLLM's legacy field: the output limit when the
     // provider gives one, otherwise the input limit. Only trust it as an
@@ -352,9 +378,11 @@ fn deployment_info(name: &str, info: &Value) -> ModelInfo {
         output_cost_per_token: price("output_cost_per_token"),
         cache_read_input_token_cost: price("cache_read_input_token_cost"),
         mode: info.get("mode").and_then(Value::as_str).map(str::to_string),
-        supports_function_calling: info
-            .get("supports_function_calling")
-            .and_then(Value::as_bool),
+        supports_function_calling: flag("supports_function_calling"),
+        supports_reasoning: flag("supports_reasoning"),
+        supports_web_search: flag("supports_web_search"),
+        supports_vision: flag("supports_vision"),
+        supports_parallel_function_calling: flag("supports_parallel_function_calling"),
     }
 }
 
@@ -373,9 +401,22 @@ fn combine(into: &mut ModelInfo, other: ModelInfo) {
         .cache_read_input_token_cost
         .or(other.cache_read_input_token_cost);
     into.mode = into.mode.take().or(other.mode);
-    into.supports_function_calling = into
-        .supports_function_calling
-        .or(other.supports_function_calling);
+    // A capability holds only when every deployment of the name has it.
+    fn both(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a && b),
+            (a, b) => a.or(b),
+        }
+    }
+    into.supports_function_calling =
+        both(into.supports_function_calling, other.supports_function_calling);
+    into.supports_reasoning = both(into.supports_reasoning, other.supports_reasoning);
+    into.supports_web_search = both(into.supports_web_search, other.supports_web_search);
+    into.supports_vision = both(into.supports_vision, other.supports_vision);
+    into.supports_parallel_function_calling = both(
+        into.supports_parallel_function_calling,
+        other.supports_parallel_function_calling,
+    );
 }
 
 fn lenient_u64(value: &Value) -> Option<u64> {
@@ -413,6 +454,9 @@ fn snippet(text: &str) -> String {
 struct CacheFile {
     version: u32,
     base_url: String,
+    /// Which key saw this list (a short hash, never the key): keys may see
+    /// different models.
+    key_id: String,
     /// Seconds since the Unix epoch.
     fetched_at: u64,
     models: Vec<ModelInfo>,
@@ -429,6 +473,7 @@ pub fn cache_path(codex_home: &Path) -> PathBuf {
 pub fn load_cache(
     codex_home: &Path,
     base_url: &str,
+    api_key: Option<&str>,
     ttl: Duration,
     now: SystemTime,
 ) -> Option<Vec<ModelInfo>> {
@@ -436,8 +481,24 @@ pub fn load_cache(
     let cache: CacheFile = serde_json::from_str(&text).ok()?;
     let now = now.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let age = now.checked_sub(cache.fetched_at)?;
-    (cache.version == CACHE_VERSION && cache.base_url == base_url && age <= ttl.as_secs())
-        .then_some(cache.models)
+    (cache.version == CACHE_VERSION
+        && cache.base_url == base_url
+        && cache.key_id == key_id(api_key)
+        && age <= ttl.as_secs())
+    .then_some(cache.models)
+}
+
+/// Forgets the cached models, so the next start asks the proxy again (a
+/// request failed in a way a stale list can explain, e.g. a renamed model).
+pub fn invalidate_cache(codex_home: &Path) {
+    let _ = fs::remove_file(cache_path(codex_home));
+}
+
+/// A short, one-way name for a key (or for no key).
+fn key_id(api_key: Option<&str>) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(api_key.unwrap_or_default().as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Writes the cache file (atomically, so concurrent starts never read half a
@@ -445,6 +506,7 @@ pub fn load_cache(
 pub fn store_cache(
     codex_home: &Path,
     base_url: &str,
+    api_key: Option<&str>,
     models: &[ModelInfo],
     now: SystemTime,
 ) -> Result<(), LiteLlmError> {
@@ -453,6 +515,7 @@ pub fn store_cache(
     let cache = CacheFile {
         version: CACHE_VERSION,
         base_url: base_url.to_string(),
+        key_id: key_id(api_key),
         fetched_at: now
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -516,6 +579,7 @@ mod tests {
                 cache_read_input_token_cost: None,
                 mode: Some("chat".into()),
                 supports_function_calling: Some(true),
+                ..ModelInfo::new("a")
             }
         );
         assert_eq!(infos[1], ModelInfo::new("b"));
@@ -546,30 +610,24 @@ mod tests {
             ..ModelInfo::new("x/y")
         }];
         let t0 = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        store_cache(home.path(), "http://h/v1", &models, t0).unwrap();
+        let key = Some("sk-a");
+        store_cache(home.path(), "http://h/v1", key, &models, t0).unwrap();
+        let text = fs::read_to_string(cache_path(home.path())).unwrap();
+        assert!(!text.contains("sk-a"), "the key itself is never written: {text}");
         let ttl = DEFAULT_CACHE_TTL;
+        let load = |base: &str, key: Option<&str>, at: SystemTime| {
+            load_cache(home.path(), base, key, ttl, at)
+        };
         assert_eq!(
-            load_cache(
-                home.path(),
-                "http://h/v1",
-                ttl,
-                t0 + Duration::from_secs(60)
-            ),
+            load("http://h/v1", key, t0 + Duration::from_secs(60)),
             Some(models)
         );
-        assert_eq!(
-            load_cache(
-                home.path(),
-                "http://h/v1",
-                ttl,
-                t0 + ttl + Duration::from_secs(1)
-            ),
-            None
-        );
-        assert_eq!(load_cache(home.path(), "http://other/v1", ttl, t0), None);
-        assert_eq!(
-            load_cache(home.path(), "http://h/v1", ttl, t0 - Duration::from_secs(5)),
-            None
-        );
+        assert_eq!(load("http://h/v1", key, t0 + ttl + Duration::from_secs(1)), None);
+        assert_eq!(load("http://other/v1", key, t0), None);
+        assert_eq!(load("http://h/v1", Some("sk-b"), t0), None, "another key");
+        assert_eq!(load("http://h/v1", None, t0), None, "no key");
+        assert_eq!(load("http://h/v1", key, t0 - Duration::from_secs(5)), None);
+        invalidate_cache(home.path());
+        assert_eq!(load("http://h/v1", key, t0), None);
     }
 }

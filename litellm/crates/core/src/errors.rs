@@ -261,6 +261,62 @@ pub fn classify_transport_error(base_url: &str, err: &reqwest::Error) -> LiteLlm
     }
 }
 
+/// Maps a transport failure known only by its text (no HTTP answer) for
+/// `base_url`, with the same classes as [`classify_transport_error`].
+/// Upstream's transport hands [`crate::exchange`] its own opaque error type,
+/// whose text is all there is: `timeout` for reqwest timeouts and
+/// `network error: error sending request for url (…)` for everything else
+/// (reqwest's text omits the cause).
+pub fn classify_transport_message(base_url: &str, message: &str) -> LiteLlmError {
+    let lower = message.to_ascii_lowercase();
+    let is_https = base_url.to_ascii_lowercase().starts_with("https://");
+    let detail = scrub_secrets(message.trim());
+    if is_https && looks_like_plain_http_reply(&lower) {
+        return LiteLlmError::HttpsToPlainHttp {
+            url: base_url.to_string(),
+            suggestion: format!("http://{}", &base_url["https://".len()..]),
+            detail,
+        };
+    }
+    if ["timeout", "timed out", "deadline has elapsed"]
+        .iter()
+        .any(|marker| lower.contains(marker))
+    {
+        return LiteLlmError::Timeout {
+            url: base_url.to_string(),
+        };
+    }
+    // reqwest reports a failed connect (refused, DNS, unreachable host) as
+    // "error sending request" and nothing more once the cause is dropped;
+    // against a local proxy that almost always means it is not running.
+    if [
+        "connection refused",
+        "error sending request",
+        "error trying to connect",
+        "tcp connect error",
+        "connect error",
+        "dns error",
+        "failed to lookup address",
+        "name or service not known",
+        "nodename nor servname",
+        "no such host",
+        "network is unreachable",
+        "no route to host",
+    ]
+    .iter()
+    .any(|marker| lower.contains(marker))
+    {
+        return LiteLlmError::Unreachable {
+            url: base_url.to_string(),
+            detail,
+        };
+    }
+    LiteLlmError::Request {
+        url: base_url.to_string(),
+        detail,
+    }
+}
+
 /// Ranks `known` by similarity to `model`, nearest first. Case-insensitive;
 /// a model id is also compared by its last `/` segment so `gpt-4o` finds
 /// `openai/gpt-4o`.
@@ -655,6 +711,50 @@ mod tests {
         )
         .with_known_models(&known);
         assert!(bare.to_string().contains("m00"));
+    }
+
+    #[test]
+    fn transport_messages_are_classified() {
+        let base = "http://127.0.0.1:4000/v1";
+        // What upstream's TransportError prints for reqwest failures.
+        assert!(matches!(
+            classify_transport_message(base, "timeout"),
+            LiteLlmError::Timeout { .. }
+        ));
+        let refused = classify_transport_message(
+            base,
+            "network error: error sending request for url (http://127.0.0.1:4000/v1/responses)",
+        );
+        assert!(
+            matches!(refused, LiteLlmError::Unreachable { .. }),
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .to_string()
+                .contains("Is the LiteLLM proxy running at http://127.0.0.1:4000/v1?"),
+            "{refused}"
+        );
+        assert!(matches!(
+            classify_transport_message(base, "dns error: failed to lookup address information"),
+            LiteLlmError::Unreachable { .. }
+        ));
+        let tls = classify_transport_message(
+            "https://h:4000/v1",
+            "network error: invalid peer message: InvalidContentType",
+        );
+        match tls {
+            LiteLlmError::HttpsToPlainHttp { suggestion, .. } => {
+                assert_eq!(suggestion, "http://h:4000/v1");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        match classify_transport_message(base, "request build error: bad header sk-secret1") {
+            LiteLlmError::Request { detail, .. } => {
+                assert_eq!(detail, "request build error: bad header sk-***");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! One model request as codex-litellm sees it, at the HTTP level.
 //!
-//! Upstream sends each model request in two places (the Responses and the
-//! Chat wire paths). Both call [`exchange`] around their `send()` and
-//! [`prepare_request`] on the body, and nothing else: every tier of caching,
-//! cost tracking, the session budget and telemetry happen here, so the
-//! patches stay a few lines long.
+//! Upstream sends every model request (Responses, the only wire API it still
+//! has) through one transport function, which calls [`exchange`] around its
+//! `send()` and nothing else: shaping the body for LiteLLM, every tier of
+//! caching, cost tracking, the session budget and telemetry happen here, so
+//! the patch stays a few lines long. The transport is shared with other
+//! providers and endpoints, so only requests under our provider's base URL
+//! are touched; everything else is sent as it came.
 //!
 //! - Tier 0: an optional local exact-match cache keyed by the canonical form
 //!   of the request ([`crate::canonical`]); a hit is answered from disk with
@@ -12,10 +14,17 @@
 //! - Tier 1/2: LiteLLM's own cache (exact or semantic, per the proxy's
 //!   config), steered by the `cache` object in the body and recognised by the
 //!   `x-litellm-cache-key` response header.
-//! - Tier 3: the provider's prompt cache; we keep the prefix stable
-//!   (a stable `prompt_cache_key`, optional `cache_control` markers) and read
-//!   cached-token counts from usage.
+//! - Tier 3: the provider's prompt cache; we keep the prefix stable (a
+//!   stable `prompt_cache_key`) and read cached-token counts from usage.
+//!
+//! The body is also made acceptable to every LiteLLM route: only function
+//! tools (plus web search where the model has it) and no reasoning
+//! parameters for models that refuse them.
 
+use std::collections::HashMap;
+use std::collections::HashSet;
+use std::fmt::Display;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::OnceLock;
@@ -29,17 +38,18 @@ use bytes::Bytes;
 use futures::Stream;
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use serde_json::Map;
 use serde_json::Value;
 use serde_json::json;
 
 use crate::canonical::request_key;
-use crate::config::WireApi;
 use crate::cost::CacheTier;
 use crate::cost::CostSource;
 use crate::cost::SessionTotals;
 use crate::cost::request_cost;
 use crate::discovery::ModelInfo;
 use crate::errors::classify_http_error;
+use crate::errors::classify_transport_message;
 use crate::fallback::is_event_stream;
 use crate::fallback::json_to_sse;
 use crate::headers::ProxyMeta;
@@ -52,20 +62,32 @@ use crate::telemetry::Telemetry;
 use crate::telemetry::now_rfc3339;
 use crate::tier0::Tier0Cache;
 
+/// `wire_api` of every record: upstream has no other wire API any more.
+const WIRE_API: &str = "responses";
+
+/// The `include` entry that asks for reasoning to be carried between turns.
+const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
+
 /// Everything a request needs, set up once by start-up.
 pub struct Runtime {
     pub session_id: String,
+    /// Our provider's base URL (e.g. `http://127.0.0.1:4000/v1`): requests
+    /// under it are ours, all others pass through untouched.
     pub base_url: String,
     pub telemetry: Option<Telemetry>,
     pub tier0: Option<Tier0Cache>,
     pub models: Vec<ModelInfo>,
     /// `[litellm.cache]` minus our own keys: sent as the body's `cache` object.
     pub proxy_cache: Option<Value>,
-    /// `[litellm.prompt_cache].cache_control`: add Anthropic-style markers.
-    pub cache_control: bool,
     pub max_session_cost_usd: Option<f64>,
     pub totals: Mutex<SessionTotals>,
     pub last_meta: Mutex<Option<ProxyMeta>>,
+    /// Models the proxy refused reasoning parameters for (HTTP 400); their
+    /// later requests go without them instead of failing once each.
+    no_reasoning: Mutex<HashSet<String>>,
+    /// CODEX_HOME whose discovery cache a failed request forgets, so the
+    /// next start asks the proxy again (a renamed model, a revoked key).
+    discovery_home: Option<std::path::PathBuf>,
     seq: AtomicU64,
 }
 
@@ -78,7 +100,6 @@ impl Runtime {
         tier0: Option<Tier0Cache>,
         models: Vec<ModelInfo>,
         proxy_cache: Option<Value>,
-        cache_control: bool,
         max_session_cost_usd: Option<f64>,
     ) -> Self {
         Self {
@@ -88,12 +109,40 @@ impl Runtime {
             tier0,
             models,
             proxy_cache,
-            cache_control,
             max_session_cost_usd,
             totals: Mutex::new(SessionTotals::new()),
             last_meta: Mutex::new(None),
+            no_reasoning: Mutex::new(HashSet::new()),
+            discovery_home: None,
             seq: AtomicU64::new(0),
         }
+    }
+
+    /// A failed request forgets the discovery cache under `codex_home`.
+    pub fn forget_discovery_on_failure(mut self, codex_home: &std::path::Path) -> Self {
+        self.discovery_home = Some(codex_home.to_path_buf());
+        self
+    }
+
+    /// Whether `url` is under our provider's base URL. A bare prefix test
+    /// would also claim `…/v10/…` for `…/v1`, so the match must end at a
+    /// path boundary.
+    pub fn serves(&self, url: &str) -> bool {
+        let base = self.base_url.trim_end_matches('/');
+        !base.is_empty()
+            && url
+                .strip_prefix(base)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?']))
+    }
+
+    fn model_info(&self, model: &str) -> Option<&ModelInfo> {
+        self.models.iter().find(|m| m.id == model)
+    }
+
+    fn refuses_reasoning(&self, model: &str) -> bool {
+        self.no_reasoning
+            .lock()
+            .is_ok_and(|models| models.contains(model))
     }
 }
 
@@ -108,108 +157,73 @@ pub fn runtime() -> Option<&'static Runtime> {
     RUNTIME.get()
 }
 
-/// Shapes a request body before it is sent: LiteLLM cache controls, a
-/// prompt-cache key that is the same for the same prefix in every session,
-/// and optional `cache_control` markers on the stable prefix.
-pub fn prepare_request(payload: &mut Value, api: WireApi) {
-    let Some(rt) = runtime() else {
-        return;
-    };
-    let Some(body) = payload.as_object_mut() else {
-        return;
-    };
-    if let Some(cache) = &rt.proxy_cache {
-        body.insert("cache".to_string(), cache.clone());
-    }
-    if api == WireApi::Responses && body.contains_key("prompt_cache_key") {
-        // Upstream uses the conversation id, which differs in every session and
-        // so defeats every cache keyed on the body. The stable prefix (model,
-        // instructions, tools) routes provider prompt caching just as well.
-        let prefix = json!([
-            body.get("model"),
-            body.get("instructions"),
-            body.get("tools")
-        ]);
-        let key = request_key(&prefix);
-        body.insert(
-            "prompt_cache_key".to_string(),
-            Value::String(format!("codex-litellm-{}", &key[..32.min(key.len())])),
-        );
-    }
-    if rt.cache_control && api == WireApi::Chat {
-        mark_chat_prefix(body);
-    }
-}
-
-/// Anthropic-style `cache_control` on the system message and the last tool:
-/// everything up to there is the stable prefix a provider may cache.
-fn mark_chat_prefix(body: &mut serde_json::Map<String, Value>) {
-    let marker = json!({"type": "ephemeral"});
-    if let Some(system) = body
-        .get_mut("messages")
-        .and_then(Value::as_array_mut)
-        .and_then(|m| {
-            m.iter_mut()
-                .find(|m| m.get("role") == Some(&json!("system")))
-        })
-    {
-        let content = system.get("content").cloned().unwrap_or(Value::Null);
-        let parts = match content {
-            Value::String(text) => vec![json!({"type": "text", "text": text})],
-            Value::Array(parts) => parts,
-            _ => Vec::new(),
-        };
-        let mut parts = parts;
-        if let Some(last) = parts.last_mut().and_then(Value::as_object_mut) {
-            last.insert("cache_control".to_string(), marker.clone());
-        }
-        if let Some(obj) = system.as_object_mut() {
-            obj.insert("content".to_string(), Value::Array(parts));
-        }
-    }
-    if let Some(last_tool) = body
-        .get_mut("tools")
-        .and_then(Value::as_array_mut)
-        .and_then(|t| t.last_mut())
-        .and_then(Value::as_object_mut)
-    {
-        last_tool.insert("cache_control".to_string(), marker);
-    }
-}
-
 /// What is known about a request when it starts.
 struct Pending {
     started: Instant,
     seq: u64,
     model: String,
-    api: WireApi,
     key: String,
 }
 
-/// Sends one request through the tiers. `send` is upstream's own send; it is
-/// not called on a tier-0 hit or when the session budget is spent.
-pub async fn exchange<F, Fut>(
-    payload: &Value,
-    api: WireApi,
+/// Sends one request through the tiers. `send` is upstream's own send, given
+/// the body to send; it is not called on a tier-0 hit or when the session
+/// budget is spent, and it is called a second time only when the proxy
+/// refused the request's reasoning parameters. Without an installed runtime,
+/// or for a URL outside our provider, `send(body)` is called once and its
+/// answer returned untouched. Errors of `send` are returned unchanged.
+pub async fn exchange<E, F, Fut>(
+    url: &str,
+    body: Option<Value>,
     send: F,
-) -> Result<reqwest::Response, reqwest::Error>
+) -> Result<reqwest::Response, E>
 where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Result<reqwest::Response, reqwest::Error>>,
+    E: Display,
+    F: Fn(Option<Value>) -> Fut,
+    Fut: Future<Output = Result<reqwest::Response, E>>,
 {
-    let Some(rt) = runtime() else {
-        return send().await;
+    match runtime() {
+        Some(rt) => exchange_with(rt, url, body, send).await,
+        None => send(body).await,
+    }
+}
+
+/// [`exchange`] with an explicit runtime (the installed one is process-wide,
+/// so tests build their own). `'static` because the answer stream outlives
+/// this call and records the request when it ends.
+#[doc(hidden)]
+pub async fn exchange_with<E, F, Fut>(
+    rt: &'static Runtime,
+    url: &str,
+    body: Option<Value>,
+    send: F,
+) -> Result<reqwest::Response, E>
+where
+    E: Display,
+    F: Fn(Option<Value>) -> Fut,
+    Fut: Future<Output = Result<reqwest::Response, E>>,
+{
+    if !rt.serves(url) {
+        return send(body).await;
+    }
+    // Model requests always have a JSON object body; anything else is not
+    // one, and nothing below (model, key, tools) would apply to it.
+    let mut body = match body {
+        Some(Value::Object(body)) => body,
+        other => return send(other).await,
     };
-    let pending = Pending {
-        started: Instant::now(),
+    let started = Instant::now();
+    let model = body
+        .get("model")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    shape_request(rt, &model, &mut body);
+    let body = Value::Object(body);
+    let mut pending = Pending {
+        started,
         seq: rt.seq.fetch_add(1, Ordering::SeqCst) + 1,
-        model: payload
-            .get("model")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        api,
-        key: request_key(payload),
+        key: request_key(&body),
+        model,
     };
 
     if let Some(limit) = rt.max_session_cost_usd {
@@ -231,7 +245,7 @@ where
 
     if let Some(cached) = rt.tier0.as_ref().and_then(|c| c.get(&pending.key)) {
         tracing::info!(key = %pending.key, "tier-0 cache hit: answered locally, no network call");
-        let mut obs = StreamObserver::new(api);
+        let mut obs = StreamObserver::new();
         obs.feed(&cached);
         let outcome = Outcome {
             http_status: Some(200),
@@ -245,34 +259,87 @@ where
         return Ok(synthetic(200, "text/event-stream", cached, Some("tier0")));
     }
 
-    let response = match send().await {
-        Ok(response) => response,
-        Err(err) => {
-            let message = crate::errors::classify_transport_error(&rt.base_url, &err).to_string();
-            finish(rt, &pending, Outcome::error(None, message));
-            return Err(err);
+    // Made only while a retry without reasoning is possible, because the
+    // first send takes the body.
+    let without_reasoning = body
+        .as_object()
+        .filter(|b| has_reasoning_params(b))
+        .map(|b| {
+            let mut stripped = b.clone();
+            strip_reasoning(&mut stripped);
+            Value::Object(stripped)
+        });
+    let response = send_once(rt, &pending, &send, body).await?;
+    let response = match without_reasoning {
+        Some(retry) if response.status() == reqwest::StatusCode::BAD_REQUEST => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let (bytes, read_error) = read_body(response).await;
+            if read_error.is_some() || !mentions_reasoning(&bytes) {
+                return Ok(http_failure(
+                    rt, &pending, status, headers, bytes, read_error,
+                ));
+            }
+            // LiteLLM refuses parameters a provider does not take
+            // (`UnsupportedParamsError … reasoning_effort`). Codex sends
+            // them for every model it thinks reasons, so without this one
+            // such model fails every turn. Only the retry's outcome is
+            // recorded: it is the answer the user gets.
+            tracing::info!(
+                model = %pending.model,
+                "the LiteLLM proxy refused reasoning parameters for this model; sending again without them, and sending them no more this session"
+            );
+            if let Ok(mut models) = rt.no_reasoning.lock() {
+                models.insert(pending.model.clone());
+            }
+            // The key follows the body actually answered, so later requests
+            // (stripped up front) find this answer in tier 0.
+            pending.key = request_key(&retry);
+            send_once(rt, &pending, &send, retry).await?
         }
+        _ => response,
     };
+    Ok(answer(rt, pending, response).await)
+}
+
+/// Calls `send` once; a transport failure is recorded (with a message that
+/// says what to do) and returned as it came.
+async fn send_once<E, F, Fut>(
+    rt: &Runtime,
+    pending: &Pending,
+    send: &F,
+    body: Value,
+) -> Result<reqwest::Response, E>
+where
+    E: Display,
+    F: Fn(Option<Value>) -> Fut,
+    Fut: Future<Output = Result<reqwest::Response, E>>,
+{
+    match send(Some(body)).await {
+        Ok(response) => Ok(response),
+        Err(err) => {
+            let message = classify_transport_message(&rt.base_url, &err.to_string()).to_string();
+            finish(rt, pending, Outcome::error(None, message));
+            Err(err)
+        }
+    }
+}
+
+/// The final HTTP answer: an error answer is recorded at once; a success is
+/// streamed through the observer (converted to SSE when it is one JSON body)
+/// and recorded when the stream ends.
+async fn answer(
+    rt: &'static Runtime,
+    pending: Pending,
+    response: reqwest::Response,
+) -> reqwest::Response {
     let status = response.status();
     let headers = response.headers().clone();
-    let meta = parse_proxy_headers(
-        headers
-            .iter()
-            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))),
-    );
-    if let Ok(mut last) = rt.last_meta.lock() {
-        *last = Some(meta.clone());
-    }
     if !status.is_success() {
-        let bytes = response.bytes().await?;
-        let message =
-            classify_http_error(status.as_u16(), &String::from_utf8_lossy(&bytes)).to_string();
-        let mut outcome = Outcome::error(Some(status.as_u16()), message);
-        outcome.meta = meta;
-        finish(rt, &pending, outcome);
-        return Ok(rebuild(status, headers, reqwest::Body::from(bytes)));
+        let (bytes, read_error) = read_body(response).await;
+        return http_failure(rt, &pending, status, headers, bytes, read_error);
     }
-
+    let meta = note_meta(rt, &headers);
     let content_type = headers
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -282,10 +349,10 @@ where
             response.bytes_stream().boxed()
         } else {
             // One JSON body where a stream was expected: convert it, so the
-            // parsers and the observer see SSE either way.
+            // parser and the observer see SSE either way.
             futures::stream::once(async move {
                 let body = response.bytes().await?;
-                Ok(match json_to_sse(api, &body) {
+                Ok(match json_to_sse(&body) {
                     Ok(sse) => Bytes::from(sse),
                     Err(err) => {
                         tracing::warn!("non-streaming answer could not be converted: {err}");
@@ -296,8 +363,9 @@ where
             .boxed()
         };
     let observed = Observed {
+        rt,
         inner,
-        observer: StreamObserver::new(api),
+        observer: StreamObserver::new(),
         capture: rt.tier0.as_ref().map(|_| Vec::new()),
         pending: Some((pending, meta)),
     };
@@ -307,11 +375,225 @@ where
         reqwest::header::HeaderValue::from_static("text/event-stream"),
     );
     headers.remove(reqwest::header::CONTENT_LENGTH);
-    Ok(rebuild(
-        status,
-        headers,
-        reqwest::Body::wrap_stream(observed),
-    ))
+    rebuild(status, headers, reqwest::Body::wrap_stream(observed))
+}
+
+/// Records a non-success answer and hands it on with the body already read.
+fn http_failure(
+    rt: &Runtime,
+    pending: &Pending,
+    status: reqwest::StatusCode,
+    mut headers: reqwest::header::HeaderMap,
+    bytes: Bytes,
+    read_error: Option<String>,
+) -> reqwest::Response {
+    let meta = note_meta(rt, &headers);
+    let mut message =
+        classify_http_error(status.as_u16(), &String::from_utf8_lossy(&bytes)).to_string();
+    if let Some(err) = read_error {
+        message.push_str(&format!(" (the answer's body could not be read: {err})"));
+        // The body handed on is not the one announced.
+        headers.remove(reqwest::header::CONTENT_LENGTH);
+    }
+    let mut outcome = Outcome::error(Some(status.as_u16()), message);
+    outcome.meta = meta;
+    finish(rt, pending, outcome);
+    rebuild(status, headers, reqwest::Body::from(bytes))
+}
+
+/// The whole body of an answer. A failure to read it is reported beside an
+/// empty body: it cannot become `send`'s error type, and the status alone
+/// still tells upstream what happened.
+async fn read_body(response: reqwest::Response) -> (Bytes, Option<String>) {
+    match response.bytes().await {
+        Ok(bytes) => (bytes, None),
+        Err(err) => (Bytes::new(), Some(err.to_string())),
+    }
+}
+
+/// LiteLLM's routing headers, remembered for /status.
+fn note_meta(rt: &Runtime, headers: &reqwest::header::HeaderMap) -> ProxyMeta {
+    let meta = parse_proxy_headers(
+        headers
+            .iter()
+            .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))),
+    );
+    if let Ok(mut last) = rt.last_meta.lock() {
+        *last = Some(meta.clone());
+    }
+    meta
+}
+
+/// Shapes a request body before it is sent: LiteLLM cache controls, only
+/// tools every route accepts, no reasoning parameters for a model that
+/// refuses them, and a prompt-cache key that is the same for the same prefix
+/// in every session.
+fn shape_request(rt: &Runtime, model: &str, body: &mut Map<String, Value>) {
+    let info = rt.model_info(model);
+    if let Some(cache) = &rt.proxy_cache {
+        body.insert("cache".to_string(), cache.clone());
+    }
+    let dropped = shape_tools(body, info);
+    if !dropped.is_empty() {
+        tracing::debug!(model, dropped = ?dropped, "removed tools LiteLLM routes do not accept");
+    }
+    if (info.and_then(|i| i.supports_reasoning) == Some(false) || rt.refuses_reasoning(model))
+        && strip_reasoning(body)
+    {
+        tracing::debug!(
+            model,
+            "removed reasoning parameters the model does not take"
+        );
+    }
+    if body.contains_key("prompt_cache_key") {
+        // Upstream uses the conversation id, which differs in every session and
+        // so defeats every cache keyed on the body. The stable prefix (model,
+        // instructions, tools) routes provider prompt caching just as well.
+        let prefix = json!([
+            body.get("model"),
+            body.get("instructions"),
+            body.get("tools")
+        ]);
+        let key = request_key(&prefix);
+        body.insert(
+            "prompt_cache_key".to_string(),
+            Value::String(format!("codex-litellm-{}", &key[..32.min(key.len())])),
+        );
+    }
+}
+
+/// Keeps the tools every LiteLLM route accepts: function tools, and
+/// `web_search` / `web_search_preview` when the model's info says it can
+/// search. Everything else (freeform `custom` tools, `tool_search`,
+/// `local_shell`, `image_generation`, …) is an OpenAI-hosted shape that
+/// LiteLLM's bridges to other providers reject or mistranslate, so it is
+/// removed. Function tools inside a namespace (a `namespace` type or field)
+/// are moved to the top level when their name is unique, since the
+/// namespace itself is OpenAI-only; duplicates would be ambiguous to the
+/// model and are removed. Returns what was removed, for the debug log.
+#[doc(hidden)]
+pub fn shape_tools(body: &mut Map<String, Value>, info: Option<&ModelInfo>) -> Vec<String> {
+    let Some(Value::Array(tools)) = body.get_mut("tools") else {
+        return Vec::new();
+    };
+    let web_search = info.and_then(|i| i.supports_web_search) == Some(true);
+    let is_function = |tool: &Value| tool.get("type").and_then(Value::as_str) == Some("function");
+    let is_namespaced = |tool: &Value| {
+        tool.get("type").and_then(Value::as_str) == Some("namespace")
+            || tool.get("namespace").is_some()
+    };
+    let name_of = |tool: &Value| {
+        tool.get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    // A namespaced tool may be a group (nested `tools`) or one function
+    // that names its namespace; either way its functions are the members.
+    let members = |tool: &Value| -> Vec<Value> {
+        match tool.get("tools").and_then(Value::as_array) {
+            Some(nested) => nested.clone(),
+            None => vec![tool.clone()],
+        }
+    };
+
+    // Top-level functions own their names; members may only take free ones,
+    // and only when no other member wants the same name.
+    let mut taken: HashSet<String> = tools
+        .iter()
+        .filter(|t| is_function(t) && !is_namespaced(t))
+        .map(name_of)
+        .collect();
+    let mut member_names: HashMap<String, usize> = HashMap::new();
+    for tool in tools.iter().filter(|t| is_namespaced(t)) {
+        for member in members(tool).iter().filter(|m| is_function(m)) {
+            *member_names.entry(name_of(member)).or_default() += 1;
+        }
+    }
+
+    let mut dropped = Vec::new();
+    let mut kept = Vec::with_capacity(tools.len());
+    for tool in std::mem::take(tools) {
+        let kind = tool
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or("(no type)")
+            .to_string();
+        if is_namespaced(&tool) {
+            let namespace = tool
+                .get("namespace")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| name_of(&tool));
+            for mut member in members(&tool) {
+                let name = name_of(&member);
+                let member_kind = member
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(no type)");
+                if !is_function(&member) {
+                    dropped.push(format!("{namespace}/{name} ({member_kind})"));
+                } else if name.is_empty()
+                    || member_names.get(&name) != Some(&1)
+                    || !taken.insert(name.clone())
+                {
+                    dropped.push(format!("{namespace}/{name} (name not unique)"));
+                } else {
+                    if let Some(member) = member.as_object_mut() {
+                        member.remove("namespace");
+                    }
+                    kept.push(member);
+                }
+            }
+            continue;
+        }
+        let keep = match kind.as_str() {
+            "function" => true,
+            "web_search" | "web_search_preview" => web_search,
+            _ => false,
+        };
+        if keep {
+            kept.push(tool);
+        } else {
+            let name = name_of(&tool);
+            dropped.push(if name.is_empty() {
+                kind
+            } else {
+                format!("{name} ({kind})")
+            });
+        }
+    }
+    *tools = kept;
+    dropped
+}
+
+/// Whether the body carries anything a model without reasoning may refuse.
+fn has_reasoning_params(body: &Map<String, Value>) -> bool {
+    body.contains_key("reasoning")
+        || body
+            .get("include")
+            .and_then(Value::as_array)
+            .is_some_and(|include| include.iter().any(|i| i == ENCRYPTED_REASONING))
+}
+
+/// Removes `reasoning` and the `include` entry for encrypted reasoning.
+/// Returns whether anything was removed.
+fn strip_reasoning(body: &mut Map<String, Value>) -> bool {
+    let mut removed = body.remove("reasoning").is_some();
+    if let Some(include) = body.get_mut("include").and_then(Value::as_array_mut) {
+        let before = include.len();
+        include.retain(|i| i != ENCRYPTED_REASONING);
+        removed |= include.len() != before;
+    }
+    removed
+}
+
+/// Whether an error body is about reasoning parameters (LiteLLM names the
+/// refused parameter, e.g. `reasoning_effort`).
+fn mentions_reasoning(body: &[u8]) -> bool {
+    String::from_utf8_lossy(body)
+        .to_ascii_lowercase()
+        .contains("reasoning")
 }
 
 /// How a request ended, as far as accounting cares.
@@ -339,7 +621,12 @@ impl Outcome {
 
 /// Records one finished request: session totals and the telemetry line.
 fn finish(rt: &Runtime, pending: &Pending, outcome: Outcome) {
-    let info = rt.models.iter().find(|m| m.id == pending.model);
+    if outcome.error.is_some()
+        && let Some(home) = &rt.discovery_home
+    {
+        crate::discovery::invalidate_cache(home);
+    }
+    let info = rt.model_info(&pending.model);
     let tier = outcome
         .tier
         .or_else(|| CacheTier::detect(false, Some(&outcome.meta), outcome.usage.as_ref()));
@@ -361,7 +648,7 @@ fn finish(rt: &Runtime, pending: &Pending, outcome: Outcome) {
         session_id: rt.session_id.clone(),
         seq: pending.seq,
         model: pending.model.clone(),
-        wire_api: pending.api.as_str().to_string(),
+        wire_api: WIRE_API.to_string(),
         litellm_model_id: outcome.meta.model_id.clone(),
         api_base: outcome.meta.api_base.clone(),
         call_id: outcome.meta.call_id.clone(),
@@ -403,6 +690,7 @@ fn finish(rt: &Runtime, pending: &Pending, outcome: Outcome) {
 /// The answer stream, watched as it passes: usage, cost and completion are
 /// read on the fly, and the whole answer is kept for tier 0 when enabled.
 struct Observed {
+    rt: &'static Runtime,
     inner: BoxStream<'static, Result<Bytes, reqwest::Error>>,
     observer: StreamObserver,
     capture: Option<Vec<u8>>,
@@ -414,9 +702,7 @@ impl Observed {
         let Some((pending, meta)) = self.pending.take() else {
             return;
         };
-        let Some(rt) = runtime() else {
-            return;
-        };
+        let rt = self.rt;
         let error = transport_error
             .or_else(|| self.observer.failed())
             .or_else(|| {
@@ -471,8 +757,9 @@ impl Stream for Observed {
 
 impl Drop for Observed {
     fn drop(&mut self) {
-        // The parser may stop reading at [DONE] without draining the stream;
-        // whether the answer was whole is the observer's call, not the drop's.
+        // The parser may stop reading at `response.completed` without
+        // draining the stream; whether the answer was whole is the
+        // observer's call, not the drop's.
         if self.pending.is_some() {
             self.observer.finish();
             self.done(None);
@@ -513,4 +800,127 @@ fn synthetic(
         headers,
         reqwest::Body::from(body),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pretty_assertions::assert_eq;
+
+    fn tools_after(tools: Value, info: Option<&ModelInfo>) -> (Value, Vec<String>) {
+        let mut body = json!({"model": "m", "tools": tools});
+        let body = body.as_object_mut().unwrap();
+        let dropped = shape_tools(body, info);
+        (body["tools"].clone(), dropped)
+    }
+
+    #[test]
+    fn only_function_tools_survive() {
+        let (tools, dropped) = tools_after(
+            json!([
+                {"type": "function", "name": "shell", "parameters": {}},
+                {"type": "custom", "name": "apply_patch", "format": {"type": "grammar"}},
+                {"type": "web_search", "external_web_access": false},
+                {"type": "tool_search", "execution": "client"},
+                {"type": "local_shell"},
+                {"type": "image_generation", "output_format": "png"},
+                {"name": "untyped"},
+            ]),
+            None,
+        );
+        assert_eq!(
+            tools,
+            json!([{"type": "function", "name": "shell", "parameters": {}}])
+        );
+        assert_eq!(
+            dropped,
+            vec![
+                "apply_patch (custom)",
+                "web_search",
+                "tool_search",
+                "local_shell",
+                "image_generation",
+                "untyped ((no type))",
+            ]
+        );
+    }
+
+    #[test]
+    fn web_search_stays_for_models_that_search() {
+        let mut info = ModelInfo::new("m");
+        info.supports_web_search = Some(true);
+        let tools = json!([{"type": "web_search"}, {"type": "web_search_preview"}]);
+        let (kept, dropped) = tools_after(tools.clone(), Some(&info));
+        assert_eq!(kept, tools);
+        assert!(dropped.is_empty());
+        info.supports_web_search = Some(false);
+        let (kept, _) = tools_after(tools, Some(&info));
+        assert_eq!(kept, json!([]));
+    }
+
+    #[test]
+    fn namespaced_functions_are_flattened_when_unique() {
+        let (tools, dropped) = tools_after(
+            json!([
+                {"type": "function", "name": "shell"},
+                {"type": "namespace", "name": "mcp", "tools": [
+                    {"type": "function", "name": "read"},
+                    {"type": "function", "name": "shell"},
+                    {"type": "function", "name": "dup"},
+                    {"type": "custom", "name": "free"},
+                ]},
+                {"type": "namespace", "name": "other", "tools": [
+                    {"type": "function", "name": "dup"},
+                ]},
+                {"type": "function", "name": "write", "namespace": "fs"},
+            ]),
+            None,
+        );
+        assert_eq!(
+            tools,
+            json!([
+                {"type": "function", "name": "shell"},
+                {"type": "function", "name": "read"},
+                {"type": "function", "name": "write"},
+            ])
+        );
+        assert_eq!(
+            dropped,
+            vec![
+                "mcp/shell (name not unique)",
+                "mcp/dup (name not unique)",
+                "mcp/free (custom)",
+                "other/dup (name not unique)",
+            ]
+        );
+    }
+
+    #[test]
+    fn reasoning_parameters_are_found_and_stripped() {
+        let mut body = json!({"reasoning": {"effort": "high"}, "include": ["reasoning.encrypted_content", "other"]});
+        let body = body.as_object_mut().unwrap();
+        assert!(has_reasoning_params(body));
+        assert!(strip_reasoning(body));
+        assert_eq!(Value::Object(body.clone()), json!({"include": ["other"]}));
+        assert!(!has_reasoning_params(body));
+        assert!(!strip_reasoning(body));
+    }
+
+    #[test]
+    fn serves_only_urls_under_the_base() {
+        let rt = Runtime::new(
+            "s".into(),
+            "http://127.0.0.1:4000/v1/".into(),
+            None,
+            None,
+            Vec::new(),
+            None,
+            None,
+        );
+        assert!(rt.serves("http://127.0.0.1:4000/v1/responses"));
+        assert!(rt.serves("http://127.0.0.1:4000/v1"));
+        assert!(rt.serves("http://127.0.0.1:4000/v1?x=1"));
+        assert!(!rt.serves("http://127.0.0.1:4000/v10/responses"));
+        assert!(!rt.serves("https://api.openai.com/v1/responses"));
+    }
 }

@@ -1,47 +1,82 @@
 //! LiteLLM proxy support for the Codex CLI.
 //!
-//! This crate holds everything codex-litellm adds on top of upstream Codex
-//! as plain types, independent of codex-core; small patches to upstream
-//! convert between these types and upstream's. Modules:
+//! Everything codex-litellm adds on top of upstream Codex lives here, as
+//! plain types independent of codex-core. Upstream's patched code calls one
+//! module, [`hooks`]; the rest is private:
 //!
-//! - [`config`]: resolve where the proxy is (flag > env > config.toml) and
-//!   build the provider entry.
-//! - [`discovery`]: list models, their limits and prices; health checks.
-//! - [`errors`]: one error type whose messages say what to do.
-//! - [`headers`]: LiteLLM's `x-litellm-*` response headers.
-//! - [`usage`]: token usage from both wire APIs.
-//! - [`fallback`]: turn a non-streaming JSON answer into SSE.
-//! - [`models_cmd`]: the `codex-litellm models` listing.
-//! - [`setup`]: the first-run wizard.
-//! - [`hooks`]: the functions upstream's patched code calls.
-//! - [`exchange`]: one model request through the cache tiers, cost and telemetry.
-//! - [`canonical`], [`tier0`]: the exact-match key and the local cache.
-//! - [`cost`], [`stream_observer`], [`telemetry`]: what a request cost and the logs.
+//! - `session`: start-up (settings, discovery with its disk cache, the model)
+//!   and the process-wide state the hooks read;
+//! - `config`, `setup`: where the proxy is, and the first-run wizard;
+//! - `discovery`, `catalog`, `models_cmd`: the proxy's models, as upstream's
+//!   model catalog and as the `models` listing;
+//! - `exchange`: one model request through the cache tiers, tool shapes,
+//!   cost, budget and telemetry (`canonical`, `tier0`, `cost`, `headers`,
+//!   `stream_observer`, `fallback`, `usage`, `telemetry`);
+//! - `status`: `/status` lines and `codex-litellm status`;
+//! - `errors`: one error type whose messages say what to do.
 
-pub mod canonical;
-pub mod config;
-pub mod cost;
-pub mod discovery;
-pub mod errors;
-pub mod exchange;
-pub mod fallback;
-pub mod headers;
 pub mod hooks;
-pub mod models_cmd;
-pub mod setup;
-pub mod stream_observer;
-pub mod telemetry;
-pub mod tier0;
-pub mod usage;
 
-pub use config::CliOverrides;
+/// A private module, public only when the `internals` feature is on: the
+/// crate's own integration tests and benchmarks (outside `src/`) turn it on
+/// through a dev-dependency on themselves. Patches never see these: they call
+/// [`hooks`].
+macro_rules! internal {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = "internals")]
+            #[doc(hidden)]
+            pub mod $name;
+            #[cfg(not(feature = "internals"))]
+            mod $name;
+        )*
+    };
+}
+
+internal!(
+    canonical,
+    catalog,
+    config,
+    cost,
+    discovery,
+    errors,
+    exchange,
+    fallback,
+    headers,
+    models_cmd,
+    session,
+    setup,
+    status,
+    stream_observer,
+    telemetry,
+    tier0,
+    usage,
+);
+
 pub use config::LiteLlmSettings;
-pub use config::ProviderSpec;
 pub use config::WireApi;
-pub use config::provider_spec;
 pub use discovery::Client;
 pub use discovery::ModelInfo;
 pub use errors::LiteLlmError;
-pub use errors::classify_http_error;
-pub use headers::ProxyMeta;
 pub use usage::Usage;
+
+/// The crate's internals under one name, for its integration tests and
+/// benchmarks only (`internals` feature).
+#[cfg(feature = "internals")]
+#[doc(hidden)]
+pub mod internals {
+    pub use crate::canonical;
+    pub use crate::config;
+    pub use crate::cost;
+    pub use crate::discovery;
+    pub use crate::errors;
+    pub use crate::exchange;
+    pub use crate::fallback;
+    pub use crate::headers;
+    pub use crate::session;
+    pub use crate::setup;
+    pub use crate::stream_observer;
+    pub use crate::telemetry;
+    pub use crate::tier0;
+    pub use crate::usage;
+}

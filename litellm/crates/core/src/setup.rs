@@ -4,7 +4,7 @@
 //! scripted input. It reads lines synchronously: it runs before the TUI
 //! starts, when blocking the runtime thread on stdin is harmless.
 //!
-//! It writes `[litellm] api_base / model / wire_api` into
+//! It writes `[litellm] api_base / model` into
 //! CODEX_HOME/config.toml with `toml_edit`, so comments and unrelated
 //! settings survive, and the API key into CODEX_HOME/litellm/api_key (0600),
 //! never into config.toml, which people share and commit.
@@ -45,7 +45,6 @@ pub struct SetupOutcome {
     pub base_url: String,
     /// Written to `[litellm].model`, when one was chosen.
     pub model: Option<String>,
-    pub wire_api: WireApi,
     pub config_path: PathBuf,
     /// The key file, when a key is stored.
     pub key_path: Option<PathBuf>,
@@ -71,7 +70,7 @@ impl KeyChoice {
 ///
 /// Asks for the proxy URL (default: the configured one, else
 /// http://localhost:4000) and API key, checks `/health/liveliness` and lists
-/// the models, lets the user pick the default model and wire API, then
+/// the models, lets the user pick the default model, then
 /// saves. Connection problems are explained and the user may try again; end
 /// of input aborts with [`LiteLlmError::SetupAborted`].
 pub async fn run_setup<R, W>(
@@ -135,7 +134,6 @@ where
     };
 
     let model = choose_model(&mut term, &models, existing.model.as_deref())?;
-    let wire_api = choose_wire_api(&mut term, existing.wire_api)?;
 
     let key_path = match &key_choice {
         KeyChoice::New(key) => Some(write_key_file(codex_home, key)?),
@@ -152,7 +150,6 @@ where
         codex_home,
         &base_url,
         model.as_deref(),
-        wire_api,
         drop_inline_key,
     )?;
 
@@ -163,13 +160,12 @@ where
     Ok(SetupOutcome {
         base_url,
         model,
-        wire_api,
         config_path,
         key_path,
     })
 }
 
-/// Writes `[litellm] api_base`, `model` (when given) and `wire_api` into
+/// Writes `[litellm] api_base` and `model` (when given) into
 /// CODEX_HOME/config.toml, keeping everything else in the file, and
 /// optionally removes `[litellm].api_key`. Replaced values keep their
 /// trailing comments. The file is replaced atomically.
@@ -177,7 +173,6 @@ pub fn save_config(
     codex_home: &Path,
     base_url: &str,
     model: Option<&str>,
-    wire_api: WireApi,
     remove_api_key: bool,
 ) -> Result<PathBuf, LiteLlmError> {
     create_private_dir(codex_home)?;
@@ -200,7 +195,15 @@ pub fn save_config(
     if let Some(model) = model {
         set_string(table, "model", model);
     }
-    set_string(table, "wire_api", wire_api.as_str());
+    // A `wire_api = "chat"` left from before the Responses-only upstream would
+    // stop every start, so the wizard drops anything but `responses`.
+    if table
+        .get("wire_api")
+        .and_then(toml_edit::Item::as_str)
+        .is_some_and(|w| w.parse::<WireApi>().is_err())
+    {
+        table.remove("wire_api");
+    }
     if remove_api_key {
         table.remove("api_key");
     }
@@ -288,28 +291,10 @@ fn choose_model<R: BufRead, W: Write>(
     }
 }
 
-fn choose_wire_api<R: BufRead, W: Write>(
-    term: &mut Terminal<'_, R, W>,
-    current: Option<WireApi>,
-) -> Result<WireApi, LiteLlmError> {
-    let default = current.unwrap_or_default();
-    loop {
-        let answer = term.ask(&format!("Wire API, `responses` or `chat` [{default}]: "))?;
-        if answer.is_empty() {
-            return Ok(default);
-        }
-        match answer.parse() {
-            Ok(api) => return Ok(api),
-            Err(message) => term.say(&message)?,
-        }
-    }
-}
-
 /// The parts of an existing config.toml the wizard offers as defaults.
 struct ExistingConfig {
     api_base: Option<String>,
     model: Option<String>,
-    wire_api: Option<WireApi>,
 }
 
 impl ExistingConfig {
@@ -325,7 +310,6 @@ impl ExistingConfig {
         Ok(Self {
             api_base: get("api_base"),
             model: get("model"),
-            wire_api: get("wire_api").and_then(|w| w.parse().ok()),
         })
     }
 }
@@ -398,7 +382,6 @@ theme = \"dark\"
             home.path(),
             "http://new:4000/v1",
             Some("m/x"),
-            WireApi::Chat,
             true,
         )
         .unwrap();
@@ -411,7 +394,6 @@ model = \"o3\" # keep me
 # where the proxy is
 api_base = \"http://new:4000/v1\" # old proxy
 model = \"m/x\"
-wire_api = \"chat\"
 
 [tui]
 theme = \"dark\"
@@ -423,11 +405,11 @@ theme = \"dark\"
     fn save_config_creates_the_file() {
         let home = tempfile::tempdir().unwrap();
         let nested = home.path().join("codex");
-        save_config(&nested, "http://h:1/v1", None, WireApi::Responses, false).unwrap();
+        save_config(&nested, "http://h:1/v1", None, false).unwrap();
         let saved = fs::read_to_string(nested.join("config.toml")).unwrap();
         assert_eq!(
             saved,
-            "[litellm]\napi_base = \"http://h:1/v1\"\nwire_api = \"responses\"\n"
+            "[litellm]\napi_base = \"http://h:1/v1\"\n"
         );
     }
 
@@ -436,7 +418,7 @@ theme = \"dark\"
         let home = tempfile::tempdir().unwrap();
         fs::write(home.path().join("config.toml"), "litellm = 3\n").unwrap();
         let err =
-            save_config(home.path(), "http://h:1/v1", None, WireApi::Chat, false).unwrap_err();
+            save_config(home.path(), "http://h:1/v1", None, false).unwrap_err();
         assert!(err.to_string().contains("[litellm]"), "{err}");
     }
 }

@@ -1,7 +1,7 @@
-//! Watches the SSE bytes of one answer on their way to upstream's parser and
-//! remembers what telemetry, cost tracking and the tier-0 cache need: token
-//! usage, LiteLLM's `usage.cost`, whether the answer completed or failed,
-//! and which model answered.
+//! Watches the SSE bytes of one Responses answer on their way to upstream's
+//! parser and remembers what telemetry, cost tracking and the tier-0 cache
+//! need: token usage, LiteLLM's `usage.cost`, whether the answer completed
+//! or failed, and which model answered.
 //!
 //! It is a passive tap: it never changes or holds back bytes, and anything it
 //! does not understand is ignored, so a new event type or a malformed line
@@ -15,7 +15,6 @@
 
 use serde_json::Value;
 
-use crate::config::WireApi;
 use crate::errors::scrub_secrets;
 use crate::usage::Usage;
 use crate::usage::parse_usage;
@@ -37,9 +36,8 @@ const MAX_ERROR_CHARS: usize = 500;
 /// Incremental observer of one SSE answer. Feed it every chunk with
 /// [`StreamObserver::feed`]; call [`StreamObserver::finish`] at the end of
 /// the stream so a last line without a newline is seen too.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StreamObserver {
-    api: WireApi,
     /// Bytes after the last newline (an incomplete line).
     partial: Vec<u8>,
     /// `data:` lines of the current event not yet parsed.
@@ -52,17 +50,8 @@ pub struct StreamObserver {
 }
 
 impl StreamObserver {
-    pub fn new(api: WireApi) -> Self {
-        Self {
-            api,
-            partial: Vec::new(),
-            data: String::new(),
-            usage: None,
-            body_cost: None,
-            saw_end: false,
-            failed: None,
-            model: None,
-        }
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Takes the next chunk of the body.
@@ -92,8 +81,7 @@ impl StreamObserver {
         self.dispatch(false);
     }
 
-    /// Token usage: the Chat chunk that carries `usage` (the last one, if
-    /// several do), or `response.usage` of the final Responses event.
+    /// Token usage: `response.usage` of the final event.
     pub fn usage(&self) -> Option<Usage> {
         self.usage
     }
@@ -103,16 +91,15 @@ impl StreamObserver {
         self.body_cost
     }
 
-    /// Whether the answer ended normally: Chat saw `[DONE]` or a
-    /// `finish_reason`, Responses saw `response.completed`; and no error
-    /// arrived. Only completed answers belong in a cache.
+    /// Whether the answer ended normally: `response.completed` arrived and no
+    /// error did. Only completed answers belong in a cache.
     pub fn completed(&self) -> bool {
         self.saw_end && self.failed.is_none()
     }
 
-    /// The error message when the stream reported a failure (Responses
-    /// `response.failed` / `response.incomplete` / `error` events, a Chat
-    /// chunk with an `error` object). Credentials are masked.
+    /// The error message when the stream reported a failure
+    /// (`response.failed` / `response.incomplete` / `error` events).
+    /// Credentials are masked.
     pub fn failed(&self) -> Option<String> {
         self.failed.clone()
     }
@@ -159,12 +146,10 @@ impl StreamObserver {
             self.data.clear();
             return;
         }
-        if data == "[DONE]" {
-            self.saw_end = true;
-            self.data.clear();
-            return;
-        }
-        if self.api == WireApi::Responses && !RESPONSES_MARKERS.iter().any(|m| data.contains(m)) {
+        // `[DONE]` is Chat's end marker and ends nothing here: upstream's
+        // parser fails a stream that closes without `response.completed`,
+        // so such an answer must not be cached or counted as whole.
+        if data == "[DONE]" || !RESPONSES_MARKERS.iter().any(|m| data.contains(m)) {
             self.data.clear();
             return;
         }
@@ -177,32 +162,7 @@ impl StreamObserver {
             }
         };
         self.data.clear();
-        match self.api {
-            WireApi::Chat => self.chat_chunk(&event),
-            WireApi::Responses => self.responses_event(&event),
-        }
-    }
-
-    fn chat_chunk(&mut self, chunk: &Value) {
-        if let Some(error) = chunk.get("error").filter(|e| !e.is_null()) {
-            self.fail(error_message(error));
-            return;
-        }
-        self.note_model(chunk.get("model"));
-        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object()) {
-            self.note_usage(usage);
-        }
-        let finished = chunk
-            .get("choices")
-            .and_then(Value::as_array)
-            .is_some_and(|choices| {
-                choices
-                    .iter()
-                    .any(|c| c.get("finish_reason").is_some_and(|r| !r.is_null()))
-            });
-        if finished {
-            self.saw_end = true;
-        }
+        self.responses_event(&event);
     }
 
     fn responses_event(&mut self, event: &Value) {
@@ -313,30 +273,21 @@ mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
 
-    /// A LiteLLM Chat stream with `stream_options.include_usage`, a
-    /// multi-byte character in the content and LiteLLM's `usage.cost`.
-    const CHAT: &str = concat!(
-        "data: {\"id\":\"chatcmpl-1\",\"created\":1,\"model\":\"gpt-4o-2024-08-06\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n",
-        "data: {\"id\":\"chatcmpl-1\",\"created\":1,\"model\":\"gpt-4o-2024-08-06\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Grüße — 👋\"},\"finish_reason\":null}]}\n\n",
-        "data: {\"id\":\"chatcmpl-1\",\"created\":1,\"model\":\"gpt-4o-2024-08-06\",\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
-        "data: {\"id\":\"chatcmpl-1\",\"created\":1,\"model\":\"gpt-4o-2024-08-06\",\"object\":\"chat.completion.chunk\",\"choices\":[],\"usage\":{\"completion_tokens\":12,\"prompt_tokens\":100,\"total_tokens\":112,\"completion_tokens_details\":{\"reasoning_tokens\":4},\"prompt_tokens_details\":{\"cached_tokens\":64},\"cost\":0.000321}}\n\n",
-        "data: [DONE]\n\n",
-    );
-
     /// A LiteLLM Responses stream (CRLF line ends, `event:` lines, a
-    /// keep-alive comment).
+    /// keep-alive comment, multi-byte characters in a delta, LiteLLM's
+    /// `usage.cost`).
     const RESPONSES: &str = concat!(
         ": keep-alive\r\n\r\n",
         "event: response.created\r\n",
         "data: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"in_progress\",\"model\":\"gpt-5-mini\",\"output\":[],\"usage\":null}}\r\n\r\n",
         "event: response.output_text.delta\r\n",
-        "data: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hallo wörld ✓\"}\r\n\r\n",
+        "data: {\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hallo wörld ✓ Grüße — 👋\"}\r\n\r\n",
         "event: response.completed\r\n",
         "data: {\"type\":\"response.completed\",\"sequence_number\":2,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\",\"model\":\"gpt-5-mini-2025-08-07\",\"output\":[],\"usage\":{\"input_tokens\":300,\"input_tokens_details\":{\"cached_tokens\":128},\"output_tokens\":90,\"output_tokens_details\":{\"reasoning_tokens\":64},\"total_tokens\":390,\"cost\":0.0042}}}\r\n\r\n",
     );
 
-    fn byte_by_byte(api: WireApi, stream: &str) -> StreamObserver {
-        let mut observer = StreamObserver::new(api);
+    fn byte_by_byte(stream: &str) -> StreamObserver {
+        let mut observer = StreamObserver::new();
         for byte in stream.as_bytes() {
             observer.feed(std::slice::from_ref(byte));
         }
@@ -344,8 +295,8 @@ mod tests {
         observer
     }
 
-    fn in_chunks(api: WireApi, stream: &str, size: usize) -> StreamObserver {
-        let mut observer = StreamObserver::new(api);
+    fn in_chunks(stream: &str, size: usize) -> StreamObserver {
+        let mut observer = StreamObserver::new();
         for chunk in stream.as_bytes().chunks(size) {
             observer.feed(chunk);
         }
@@ -354,34 +305,8 @@ mod tests {
     }
 
     #[test]
-    fn chat_stream_byte_by_byte() {
-        let o = byte_by_byte(WireApi::Chat, CHAT);
-        assert_eq!(
-            o.usage(),
-            Some(Usage {
-                input_tokens: 100,
-                cached_input_tokens: 64,
-                output_tokens: 12,
-                reasoning_output_tokens: 4,
-                total_tokens: 112,
-            })
-        );
-        assert_eq!(o.body_cost(), Some(0.000321));
-        assert!(o.completed());
-        assert_eq!(o.failed(), None);
-        assert_eq!(o.response_model().as_deref(), Some("gpt-4o-2024-08-06"));
-        // Any split gives the same result.
-        for size in [1, 2, 3, 7, 64, 4096] {
-            let c = in_chunks(WireApi::Chat, CHAT, size);
-            assert_eq!(c.usage(), o.usage(), "chunk size {size}");
-            assert_eq!(c.body_cost(), o.body_cost(), "chunk size {size}");
-            assert!(c.completed(), "chunk size {size}");
-        }
-    }
-
-    #[test]
     fn responses_stream_byte_by_byte() {
-        let o = byte_by_byte(WireApi::Responses, RESPONSES);
+        let o = byte_by_byte(RESPONSES);
         assert_eq!(
             o.usage(),
             Some(Usage {
@@ -396,34 +321,34 @@ mod tests {
         assert!(o.completed());
         assert_eq!(o.failed(), None);
         assert_eq!(o.response_model().as_deref(), Some("gpt-5-mini-2025-08-07"));
-        for size in [2, 5, 13, 100] {
-            let c = in_chunks(WireApi::Responses, RESPONSES, size);
+        // Any split gives the same result.
+        for size in [1, 2, 3, 5, 7, 13, 64, 100, 4096] {
+            let c = in_chunks(RESPONSES, size);
             assert_eq!(c.usage(), o.usage(), "chunk size {size}");
+            assert_eq!(c.body_cost(), o.body_cost(), "chunk size {size}");
             assert!(c.completed(), "chunk size {size}");
         }
     }
 
     #[test]
     fn truncated_streams_are_not_completed() {
-        // Cut before the finish chunk: no usage, not complete.
-        let cut = CHAT.find("\"finish_reason\":\"stop\"").unwrap_or(0);
-        let o = byte_by_byte(WireApi::Chat, &CHAT[..cut]);
-        assert!(!o.completed());
-        assert_eq!(o.usage(), None);
-        assert_eq!(o.response_model().as_deref(), Some("gpt-4o-2024-08-06"));
-
         let cut = RESPONSES.find("event: response.completed").unwrap_or(0);
-        let o = byte_by_byte(WireApi::Responses, &RESPONSES[..cut]);
+        let o = byte_by_byte(&RESPONSES[..cut]);
         assert!(!o.completed());
         assert_eq!(o.usage(), None);
         assert_eq!(o.response_model().as_deref(), Some("gpt-5-mini"));
 
+        // Chat's end marker does not complete a Responses answer.
+        let o = byte_by_byte(&format!("{}data: [DONE]\n\n", &RESPONSES[..cut]));
+        assert!(!o.completed());
+
         // Without the final newline, `finish` still sees the last line.
-        let mut o = StreamObserver::new(WireApi::Chat);
-        o.feed(b"data: [DONE]");
+        let mut o = StreamObserver::new();
+        o.feed(b"data: {\"type\":\"response.completed\",\"response\":{\"usage\":{\"input_tokens\":1,\"output_tokens\":2}}}");
         assert!(!o.completed());
         o.finish();
         assert!(o.completed());
+        assert_eq!(o.usage().map(|u| u.output_tokens), Some(2));
     }
 
     #[test]
@@ -432,7 +357,7 @@ mod tests {
             "data: {\"type\":\"response.created\",\"response\":{\"model\":\"m\"}}\n\n",
             "data: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"upstream said no to sk-live123\"},\"usage\":{\"input_tokens\":5,\"output_tokens\":0}}}\n\n",
         );
-        let o = byte_by_byte(WireApi::Responses, failed);
+        let o = byte_by_byte(failed);
         assert!(!o.completed());
         assert_eq!(
             o.failed().as_deref(),
@@ -441,36 +366,23 @@ mod tests {
         assert_eq!(o.usage().map(|u| u.input_tokens), Some(5));
 
         let incomplete = "data: {\"type\":\"response.incomplete\",\"response\":{\"incomplete_details\":{\"reason\":\"max_output_tokens\"}}}\n\n";
-        let o = byte_by_byte(WireApi::Responses, incomplete);
+        let o = byte_by_byte(incomplete);
         assert_eq!(
             o.failed().as_deref(),
             Some("the response is incomplete: max_output_tokens")
         );
 
         let error_event = "event: error\ndata: {\"type\":\"error\",\"code\":\"rate_limit_exceeded\",\"message\":\"slow down\"}\n\n";
-        let o = byte_by_byte(WireApi::Responses, error_event);
+        let o = byte_by_byte(error_event);
         assert_eq!(
             o.failed().as_deref(),
             Some("slow down (rate_limit_exceeded)")
-        );
-
-        // LiteLLM's mid-stream error chunk on Chat, then [DONE].
-        let chat_error = concat!(
-            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},\"finish_reason\":null}],\"model\":\"m\"}\n\n",
-            "data: {\"error\":{\"message\":\"litellm.APIConnectionError: boom\",\"type\":\"None\",\"code\":\"500\"}}\n\n",
-            "data: [DONE]\n\n",
-        );
-        let o = byte_by_byte(WireApi::Chat, chat_error);
-        assert!(!o.completed());
-        assert_eq!(
-            o.failed().as_deref(),
-            Some("litellm.APIConnectionError: boom (500)")
         );
     }
 
     #[test]
     fn garbage_and_unknown_events_are_ignored() {
-        let mut o = StreamObserver::new(WireApi::Responses);
+        let mut o = StreamObserver::new();
         o.feed(
             b"data: {not json\n\nretry: 100\nid: 7\ndata: {\"type\":\"response.future_event\"}\n\n",
         );
@@ -481,7 +393,7 @@ mod tests {
         assert_eq!(o.usage(), None);
 
         // A delta whose text mentions an interesting event is still a delta.
-        let mut o = StreamObserver::new(WireApi::Responses);
+        let mut o = StreamObserver::new();
         o.feed(
             b"data: {\"type\":\"response.output_text.delta\",\"delta\":\"response.completed\"}\n\n",
         );
@@ -492,9 +404,9 @@ mod tests {
     #[test]
     fn multi_line_data_events() {
         // SSE allows one event's data across several lines.
-        let mut o = StreamObserver::new(WireApi::Chat);
-        o.feed(b"data: {\"model\":\"m\",\n");
-        o.feed(b"data: \"choices\":[{\"finish_reason\":\"length\"}]}\n\n");
+        let mut o = StreamObserver::new();
+        o.feed(b"data: {\"type\":\"response.completed\",\n");
+        o.feed(b"data: \"response\":{\"model\":\"m\"}}\n\n");
         o.finish();
         assert!(o.completed());
         assert_eq!(o.response_model().as_deref(), Some("m"));

@@ -1,5 +1,5 @@
-//! Token usage from both wire APIs, in one shape (the fields of upstream's
-//! `TokenUsage`).
+//! Token usage in one shape (the fields of upstream's `TokenUsage`), from a
+//! Responses `usage` object or, where a proxy route reports it so, a chat one.
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -63,34 +63,6 @@ pub fn parse_usage(usage: &Value) -> Option<Usage> {
         parse_chat_usage(usage)
     } else {
         parse_responses_usage(usage)
-    }
-}
-
-/// Asks for the final usage chunk on a streaming Chat Completions request:
-/// without `stream_options.include_usage` OpenAI-compatible servers send no
-/// token counts at all when streaming. Leaves non-streaming bodies and an
-/// explicit `include_usage` alone. Returns whether the body changed.
-pub fn chat_request_usage_option(body: &mut Value) -> bool {
-    let Some(object) = body.as_object_mut() else {
-        return false;
-    };
-    if object.get("stream").and_then(Value::as_bool) != Some(true) {
-        return false;
-    }
-    let options = object
-        .entry("stream_options")
-        .or_insert_with(|| Value::Object(serde_json::Map::new()));
-    match options.as_object_mut() {
-        Some(options) if !options.contains_key("include_usage") => {
-            options.insert("include_usage".to_string(), Value::Bool(true));
-            true
-        }
-        Some(_) => false,
-        None => {
-            // `stream_options: null` or a non-object: replace it.
-            *options = serde_json::json!({ "include_usage": true });
-            true
-        }
     }
 }
 
@@ -188,35 +160,5 @@ mod tests {
                 ..Usage::default()
             })
         );
-    }
-
-    #[test]
-    fn usage_option_added_only_to_streaming_requests() {
-        let mut streaming = json!({"model": "m", "stream": true, "messages": []});
-        assert!(chat_request_usage_option(&mut streaming));
-        assert_eq!(streaming["stream_options"], json!({"include_usage": true}));
-        assert!(!chat_request_usage_option(&mut streaming));
-
-        let mut explicit = json!({"stream": true, "stream_options": {"include_usage": false}});
-        assert!(!chat_request_usage_option(&mut explicit));
-        assert_eq!(explicit["stream_options"]["include_usage"], json!(false));
-
-        let mut other_option = json!({"stream": true, "stream_options": {"x": 1}});
-        assert!(chat_request_usage_option(&mut other_option));
-        assert_eq!(
-            other_option["stream_options"],
-            json!({"x": 1, "include_usage": true})
-        );
-
-        let mut null_option = json!({"stream": true, "stream_options": null});
-        assert!(chat_request_usage_option(&mut null_option));
-        assert_eq!(
-            null_option["stream_options"],
-            json!({"include_usage": true})
-        );
-
-        let mut not_streaming = json!({"model": "m"});
-        assert!(!chat_request_usage_option(&mut not_streaming));
-        assert!(not_streaming.get("stream_options").is_none());
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use codex_litellm_core::Client;
 use codex_litellm_core::LiteLlmError;
 use codex_litellm_core::ModelInfo;
-use codex_litellm_core::discovery;
+use codex_litellm_core::internals::discovery;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 use wiremock::Mock;
@@ -89,6 +89,7 @@ async fn discover_enriches_ids_with_model_info() {
                 cache_read_input_token_cost: None,
                 mode: Some("chat".into()),
                 supports_function_calling: Some(true),
+                ..ModelInfo::new("fake-model")
             },
             ModelInfo {
                 cache_read_input_token_cost: Some(1e-7),

@@ -9,9 +9,9 @@ use std::io::Cursor;
 
 use codex_litellm_core::LiteLlmError;
 use codex_litellm_core::WireApi;
-use codex_litellm_core::config;
-use codex_litellm_core::setup::missing_config_message;
-use codex_litellm_core::setup::run_setup;
+use codex_litellm_core::internals::config;
+use codex_litellm_core::internals::setup::missing_config_message;
+use codex_litellm_core::internals::setup::run_setup;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 use wiremock::Mock;
@@ -77,9 +77,9 @@ api_key = \"sk-old-inline\"
     let dead = closed_port().await;
 
     // 1st attempt: dead port → retry. 2nd: wrong key → 401 → retry.
-    // 3rd: good. Then a typo'd model, a valid pick by name, and `chat`.
+    // 3rd: good. Then a typo'd model and a valid pick by name.
     let script = format!(
-        "127.0.0.1:{dead}\n{KEY}\ny\n{uri}\nwrong-key\ny\n{uri}/\n{KEY}\nfake-tool\nvercel/maa/x\nchat\n",
+        "127.0.0.1:{dead}\n{KEY}\ny\n{uri}\nwrong-key\ny\n{uri}/\n{KEY}\nfake-tool\nvercel/maa/x\n",
         uri = server.uri()
     );
     let mut input = Cursor::new(script.into_bytes());
@@ -119,7 +119,6 @@ api_key = \"sk-old-inline\"
     let base_url = format!("{}/v1", server.uri());
     assert_eq!(outcome.base_url, base_url);
     assert_eq!(outcome.model.as_deref(), Some("vercel/maa/x"));
-    assert_eq!(outcome.wire_api, WireApi::Chat);
 
     let saved = fs::read_to_string(home.path().join("config.toml")).unwrap();
     let expected = format!(
@@ -131,7 +130,6 @@ model = \"o3\" # top-level model stays
 # the proxy
 api_base = \"{base_url}\"
 model = \"vercel/maa/x\"
-wire_api = \"chat\"
 "
     );
     assert_eq!(saved, expected);
@@ -161,7 +159,7 @@ wire_api = \"chat\"
     assert_eq!(settings.base_url, base_url);
     assert_eq!(settings.api_key.as_deref(), Some(KEY));
     assert_eq!(settings.default_model.as_deref(), Some("vercel/maa/x"));
-    assert_eq!(settings.wire_api, WireApi::Chat);
+    assert_eq!(settings.wire_api, WireApi::Responses);
 }
 
 #[tokio::test]
@@ -169,7 +167,7 @@ async fn rerunning_keeps_the_saved_key_and_defaults() {
     let server = proxy().await;
     let home = tempfile::tempdir().unwrap();
     config::write_key_file(home.path(), KEY).unwrap();
-    let script = format!("{}\n\n1\n\n", server.uri());
+    let script = format!("{}\n\n1\n", server.uri());
     let mut output = Vec::new();
     let outcome = run_setup(&mut Cursor::new(script), &mut output, home.path())
         .await
@@ -180,7 +178,6 @@ async fn rerunning_keeps_the_saved_key_and_defaults() {
         "{transcript}"
     );
     assert_eq!(outcome.model.as_deref(), Some("fake-model"));
-    assert_eq!(outcome.wire_api, WireApi::Responses);
     assert_eq!(
         fs::read_to_string(home.path().join("litellm/api_key"))
             .unwrap()
