@@ -19,7 +19,8 @@ import { UPSTREAM_FACTS } from '../project.ts';
 import { lintSeries, readSeries } from '../series.ts';
 import { acquireUpstream } from '../upstream.ts';
 import { formatPatches, isDirty, seedWorktree, writeExport, type ExportDiff } from '../worktree.ts';
-import { fetchedRef } from './fetch.ts';
+import { fetchBlobs, fetchedRef } from './fetch.ts';
+import { loadPatches, seedIntermediateBlobs } from './scratch.ts';
 import { tagVersion } from './tags.ts';
 import { prepareSession, resolveTag, runTry, type TryResult } from './track.ts';
 import semver from 'semver';
@@ -78,6 +79,12 @@ function replay(ctx: Context, dir: string, commit: string, force: boolean): { st
   fs.mkdirSync(path.dirname(dir), { recursive: true });
   try {
     seedWorktree(ctx, tmp, commit);
+    // Rename detection compares every blob of both trees, which a partial clone does not have (and
+    // its promisor, the partial cache, cannot serve): with it, a patch whose file upstream removed
+    // fails with "could not fetch <blob> from promisor remote" instead of a modify/delete conflict.
+    // In the worktree's own config, so the maintainer's `git am --continue` behaves the same.
+    wt(tmp, ['config', 'merge.renames', 'false'], 'cannot configure the worktree');
+    wt(tmp, ['config', 'diff.renames', 'false'], 'cannot configure the worktree');
     if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
     fs.renameSync(tmp, dir);
   } catch (e) {
@@ -118,6 +125,11 @@ function pinAndExport(ctx: Context, moved: Context, dir: string): ExportDiff {
   return diff;
 }
 
+/** The conflicted files that the new upstream commit no longer has (modify/delete conflicts). */
+function goneUpstream(dir: string, commit: string, files: string[]): string[] {
+  return files.filter((f) => gitRaw(['-C', dir, 'cat-file', '-e', `${commit}:${f}`]).status !== 0);
+}
+
 /** What a maintainer does after the pin moved. */
 function afterPin(moved: Context): string[] {
   const version = versionInfo(moved.lock, '').version;
@@ -142,6 +154,13 @@ export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktre
   const moved = movedContext(ctx, tag, commit);
   // The worktree checks out the whole workspace at the new tag: bring its blobs (one batched fetch).
   acquireUpstream({ gitDir: ctx.cache.upstreamGit, source: ctx.upstreamSource, lock: moved.lock, offline: ctx.opts.offline });
+  // `git am --3way` reads each patch's preimage (its `index` line) from the worktree's object store,
+  // the partial cache: bring those blobs in, and the intermediate ones patches 1..N-1 make on the
+  // old pin, or a patch whose file upstream removed stops am with "could not fetch <blob> from
+  // promisor remote" instead of a modify/delete conflict a maintainer can resolve (or --skip).
+  const loaded = loadPatches(readSeries(ctx.project.seriesFile));
+  fetchBlobs(ctx, ctx.cache.upstreamGit, loaded.flatMap((p) => p.preimages).filter((o) => o.length === 40), session.stats);
+  seedIntermediateBlobs(ctx.cache.upstreamGit, ctx.lock.commit, loaded);
   const dir = opts.worktree ? path.resolve(opts.worktree) : bumpWorktreeDir(ctx, tag, commit);
   const { stoppedAt } = replay(moved, dir, commit, opts.force ?? false);
   if (stoppedAt) {
@@ -150,6 +169,7 @@ export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktre
       next: [
         `cd ${dir}`,
         `# resolve the conflict markers in: ${stoppedAt.files.join(', ') || '(see git status)'}`,
+        ...goneUpstream(dir, commit, stoppedAt.files).map((f) => `# ${f} no longer exists upstream: \`git rm\` it, or \`git am --skip\` if the whole patch is obsolete`),
         'git add <files> && git am --continue      # repeat for each patch that stops',
         `npx tsx build.ts upstream bump ${tag} --continue${opts.worktree ? ` --worktree ${dir}` : ''}   # pins ${tag} in upstream.lock, then \`patches export\``,
       ],
