@@ -4,17 +4,23 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
+  CREATED_ANSWER,
   FAKE_MODELS,
+  HELLO_PATCH,
+  NO_APPLY_PATCH_ANSWER,
   PARIS_ANSWER,
   chatConversation,
   countWords,
   decide,
   parseSse,
   parseSseJson,
+  requestTools,
   responsesConversation,
+  shellCall,
   splitDeltas,
   startFakeBackend,
   type FakeBackend,
+  type ToolInfo,
 } from '../scripts/e2e/fake-backend.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON under test
@@ -23,6 +29,11 @@ type Json = Record<string, any>;
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SHELL_TOOL_CHAT = { type: 'function', function: { name: 'shell', parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } } } } };
 const SHELL_TOOL_RESPONSES = { type: 'function', name: 'shell', parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } } } };
+/** Function tools the way Codex 0.115 offers them on the Responses API (a model unknown to OpenAI). */
+const fnTool = (name: string, props: Json) => ({ type: 'function', name, description: name, strict: false, parameters: { type: 'object', properties: props, additionalProperties: false } });
+const EXEC_COMMAND = fnTool('exec_command', { cmd: { type: 'string' } });
+const APPLY_PATCH = fnTool('apply_patch', { input: { type: 'string' } });
+const asChat = (t: Json) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } });
 
 let fake: FakeBackend;
 
@@ -52,6 +63,46 @@ describe('script', () => {
     expect(decide({ lastUserText: 'hello  world', toolOutput: undefined, allText: '' })).toEqual({ kind: 'text', text: 'Echo: hello  world' });
   });
 
+  it('calls the shell tool the request offers: exec_command, then shell_command, then shell', () => {
+    const fns = (...names: string[]): ToolInfo[] => names.map((name) => ({ type: 'function', name }));
+    const list = (tools: ToolInfo[]) => decide({ lastUserText: 'List files in current directory', toolOutput: undefined, allText: '', tools });
+    expect(list(fns('update_plan', 'shell', 'shell_command', 'exec_command', 'write_stdin'))).toEqual({ kind: 'tool_call', name: 'exec_command', arguments: '{"cmd":"ls -1"}' });
+    expect(list(fns('shell', 'shell_command'))).toEqual({ kind: 'tool_call', name: 'shell_command', arguments: '{"command":"ls -1"}' });
+    expect(list(fns('shell', 'apply_patch'))).toEqual({ kind: 'tool_call', name: 'shell', arguments: '{"command":["ls","-1"]}' });
+    expect(list(fns('update_plan'))).toEqual({ kind: 'tool_call', name: 'shell', arguments: '{"command":["ls","-1"]}' });
+    expect(shellCall([])).toEqual({ name: 'shell', arguments: '{"command":["ls","-1"]}' });
+    for (const call of [shellCall(fns('exec_command')), shellCall(fns('shell_command')), shellCall(fns('shell'))]) expect(() => JSON.parse(call.arguments)).not.toThrow();
+  });
+
+  it('creates hello.txt with the apply_patch function tool, then says so', () => {
+    const create = (tools: ToolInfo[] | undefined, toolOutput?: string) => decide({ lastUserText: 'Create hello.txt please', toolOutput, allText: '', ...(tools ? { tools } : {}) });
+    const call = create([{ type: 'function', name: 'exec_command' }, { type: 'function', name: 'apply_patch' }]);
+    expect(call).toEqual({ kind: 'tool_call', name: 'apply_patch', arguments: JSON.stringify({ input: HELLO_PATCH }) });
+    expect(JSON.parse((call as { arguments: string }).arguments).input).toBe('*** Begin Patch\n*** Add File: hello.txt\n+hello from codex-litellm\n*** End Patch\n');
+    expect(create([{ type: 'function', name: 'apply_patch' }], 'Success. Updated the following files:\nA hello.txt\n')).toEqual({ kind: 'text', text: CREATED_ANSWER });
+    expect(CREATED_ANSWER).toBe('Created hello.txt.');
+    expect(create(undefined)).toEqual({ kind: 'text', text: NO_APPLY_PATCH_ANSWER });
+    expect(create([{ type: 'function', name: 'exec_command' }])).toEqual({ kind: 'text', text: 'NO APPLY_PATCH TOOL' });
+    expect(create([{ type: 'custom', name: 'apply_patch' }])).toEqual({ kind: 'text', text: 'APPLY_PATCH IS A custom TOOL, NOT A FUNCTION' });
+  });
+
+  it('reads tools in the chat and the Responses shape, nameless ones included', () => {
+    expect(requestTools({ tools: [SHELL_TOOL_CHAT, asChat(APPLY_PATCH)] })).toEqual([
+      { type: 'function', name: 'shell' },
+      { type: 'function', name: 'apply_patch' },
+    ]);
+    expect(requestTools({ tools: [EXEC_COMMAND, { type: 'custom', name: 'apply_patch', format: { type: 'grammar' } }, { type: 'web_search', external_web_access: false }, { type: 'tool_search' }, 'junk'] })).toEqual([
+      { type: 'function', name: 'exec_command' },
+      { type: 'custom', name: 'apply_patch' },
+      { type: 'web_search' },
+      { type: 'tool_search' },
+    ]);
+    expect(requestTools({ model: 'x' })).toEqual([]);
+    expect(requestTools('not an object')).toEqual([]);
+    expect(chatConversation({ messages: [], tools: [SHELL_TOOL_CHAT] }).tools).toEqual([{ type: 'function', name: 'shell' }]);
+    expect(responsesConversation({ input: 'x', tools: [EXEC_COMMAND] }).tools).toEqual([{ type: 'function', name: 'exec_command' }]);
+  });
+
   it('reads chat messages (string or parts) and forgets tool results of earlier turns', () => {
     const conv = chatConversation({
       messages: [
@@ -68,7 +119,7 @@ describe('script', () => {
   });
 
   it('reads Responses input: string, message items with input_text/output_text, function_call_output', () => {
-    expect(responsesConversation({ input: 'hi there', instructions: 'sys prompt' })).toEqual({ lastUserText: 'hi there', toolOutput: undefined, allText: 'sys prompt\nhi there' });
+    expect(responsesConversation({ input: 'hi there', instructions: 'sys prompt' })).toEqual({ lastUserText: 'hi there', toolOutput: undefined, allText: 'sys prompt\nhi there', tools: [] });
     const conv = responsesConversation({
       input: [
         { type: 'message', role: 'developer', content: [{ type: 'input_text', text: 'dev' }] },
@@ -251,6 +302,52 @@ describe('responses', () => {
   });
 });
 
+describe('Codex 0.115 tool shapes', () => {
+  it('calls exec_command and apply_patch over /v1/responses, and answers their results', async () => {
+    const user = (text: string) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] });
+    const tools = [EXEC_COMMAND, fnTool('write_stdin', { session_id: { type: 'number' } }), APPLY_PATCH];
+    const list = parseSseJson(await (await post('/v1/responses', { model: 'fake-native', stream: true, tools, input: [user('List files in current directory')] })).text()) as Json[];
+    const lsCall = list.find((e) => e.type === 'response.output_item.done')!.item;
+    expect(lsCall).toMatchObject({ type: 'function_call', name: 'exec_command', arguments: '{"cmd":"ls -1"}' });
+
+    const create = parseSseJson(await (await post('/v1/responses', { model: 'fake-native', stream: true, tools, input: [user('Create hello.txt')] })).text()) as Json[];
+    const patchCall = create.find((e) => e.type === 'response.output_item.done')!.item;
+    expect(patchCall).toMatchObject({ type: 'function_call', name: 'apply_patch' });
+    expect(JSON.parse(patchCall.arguments)).toEqual({ input: HELLO_PATCH });
+    expect(create.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => e.delta).join('')).toBe(patchCall.arguments);
+
+    const done = (await (
+      await post('/v1/responses', {
+        model: 'fake-native',
+        tools,
+        input: [user('Create hello.txt'), { type: 'function_call', call_id: patchCall.call_id, name: 'apply_patch', arguments: patchCall.arguments }, { type: 'function_call_output', call_id: patchCall.call_id, output: 'Success.' }],
+      })
+    ).json()) as Json;
+    expect(done.output[0].content[0].text).toBe(CREATED_ANSWER);
+    expect(fake.requests.map((r) => r.tools.map((t) => t.name))).toEqual([
+      ['exec_command', 'write_stdin', 'apply_patch'],
+      ['exec_command', 'write_stdin', 'apply_patch'],
+      ['exec_command', 'write_stdin', 'apply_patch'],
+    ]);
+  });
+
+  it('calls shell_command and apply_patch over chat completions (what the bridge sends)', async () => {
+    const tools = [asChat(fnTool('shell_command', { command: { type: 'string' } })), asChat(APPLY_PATCH)];
+    const ls = (await (await post('/v1/chat/completions', { model: 'fake-model', tools, messages: [{ role: 'user', content: 'List files in current directory' }] })).json()) as Json;
+    expect(ls.choices[0].message.tool_calls[0].function).toEqual({ name: 'shell_command', arguments: '{"command":"ls -1"}' });
+    const stream = parseSseJson(await (await post('/v1/chat/completions', { model: 'fake-model', stream: true, tools, messages: [{ role: 'user', content: 'Create hello.txt' }] })).text()) as Json[];
+    const deltas = stream.flatMap((e) => (e.choices?.[0]?.delta?.tool_calls as Json[] | undefined) ?? []);
+    expect(deltas[0]!.function.name).toBe('apply_patch');
+    expect(JSON.parse(deltas.map((d) => d.function.arguments).join(''))).toEqual({ input: HELLO_PATCH });
+    const none = (await (await post('/v1/chat/completions', { model: 'fake-model', tools: [tools[0]], messages: [{ role: 'user', content: 'Create hello.txt' }] })).json()) as Json;
+    expect(none.choices[0].message.content).toBe(NO_APPLY_PATCH_ANSWER);
+    expect(fake.requests[0]!.tools).toEqual([
+      { type: 'function', name: 'shell_command' },
+      { type: 'function', name: 'apply_patch' },
+    ]);
+  });
+});
+
 describe('errors', () => {
   it.each([
     ['/v1/chat/completions', { model: 'fake-model', messages: [{ role: 'user', content: 'trigger error 500' }] }],
@@ -291,6 +388,7 @@ describe('recording', () => {
     expect(first.headers.authorization).toBeUndefined();
     expect(first.hadAuthorization).toBe(true);
     expect(first.body).toEqual({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] });
+    expect(first.tools).toEqual([]);
     const listed = (await (await fetch(`${fake.url}/__requests`)).json()) as Json[];
     expect(listed).toHaveLength(3); // introspection calls are not recorded
     expect(JSON.stringify(listed)).not.toContain('sk-secret-value');
@@ -305,6 +403,34 @@ describe('recording', () => {
     try {
       const res = await fetch(`${other.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }) });
       expect(((await res.json()) as Json).usage.prompt_tokens_details.cached_tokens).toBe(4);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('reports cached tokens per model, changeable at runtime through /__config', async () => {
+    const other = await startFakeBackend({ cachedTokensByModel: { 'fake-cached': 2000 } });
+    const cached = async (model: string, p = '/v1/responses'): Promise<number> => {
+      const body = p === '/v1/responses' ? { model, input: 'What is the capital of France?' } : { model, messages: [{ role: 'user', content: 'What is the capital of France?' }] };
+      const doc = (await (await fetch(`${other.url}${p}`, { method: 'POST', body: JSON.stringify(body) })).json()) as Json;
+      return p === '/v1/responses' ? doc.usage.input_tokens_details.cached_tokens : doc.usage.prompt_tokens_details.cached_tokens;
+    };
+    try {
+      // capped at the prompt's 16 tokens
+      expect(await cached('fake-cached')).toBe(16);
+      expect(await cached('fake-cached', '/v1/chat/completions')).toBe(16);
+      expect(await cached('fake-model')).toBe(0);
+      expect(await (await fetch(`${other.url}/__config`)).json()).toEqual({ cachedTokens: 0, cachedTokensByModel: { 'fake-cached': 2000 } });
+      const set = await fetch(`${other.url}/__config`, { method: 'POST', body: JSON.stringify({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5 } }) });
+      expect(await set.json()).toEqual({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5 } });
+      expect(await cached('fake-cached')).toBe(5);
+      expect(await cached('fake-model')).toBe(3);
+      expect(other.configure({ cachedTokensByModel: { 'fake-model': 1 } })).toEqual({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5, 'fake-model': 1 } });
+      expect(await cached('fake-model')).toBe(1);
+      await fetch(`${other.url}/__reset`, { method: 'POST' });
+      expect(await cached('fake-cached')).toBe(5); // reset forgets requests, not the config
+      expect((await fetch(`${other.url}/__config`, { method: 'POST', body: '[1]' })).status).toBe(400);
+      expect(other.requests.every((r) => !r.path.startsWith('/__'))).toBe(true);
     } finally {
       await other.close();
     }

@@ -13,8 +13,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from '../scripts/e2e/fake-backend.ts';
-import { DEFAULT_COSTS, LITELLM_VERSION, buildLitellmConfig, ensureLitellm, freePort, startLitellm, toYaml, type LitellmProxy } from '../scripts/e2e/litellm-proxy.ts';
+import { CREATED_ANSWER, HELLO_PATCH, PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from '../scripts/e2e/fake-backend.ts';
+import { DEFAULT_COSTS, LITELLM_VERSION, bodyCost, buildLitellmConfig, ensureLitellm, freePort, startCountingForwarder, startLitellm, toYaml, type LitellmProxy } from '../scripts/e2e/litellm-proxy.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON under test
 type Json = Record<string, any>;
@@ -23,6 +23,10 @@ const CACHED = 4; // the fake backend reports 4 cached prompt tokens on every ca
 const SHELL_CHAT = { type: 'function', function: { name: 'shell', description: 'Run a command', parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } }, required: ['command'] } } };
 const SHELL_RESPONSES = { type: 'function', name: 'shell', description: 'Run a command', parameters: SHELL_CHAT.function.parameters };
 const PARIS_PROMPT = 'What is the capital of France?'; // 6 words: prompt_tokens 16, completion 7
+/** Function tools as Codex 0.115 offers them for a model unknown to OpenAI. */
+const fnTool = (name: string, props: Json, required: string[]) => ({ type: 'function', name, description: name, strict: false, parameters: { type: 'object', properties: props, required, additionalProperties: false } });
+const CODEX_TOOLS = [fnTool('exec_command', { cmd: { type: 'string' } }, ['cmd']), fnTool('apply_patch', { input: { type: 'string' } }, ['input'])];
+const userItem = (text: string) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] });
 
 /** LiteLLM's cost for the fake's usage under DEFAULT_COSTS (cached tokens billed at the cache-read rate). */
 function expectedCost(prompt: number, completion: number, cached = CACHED): number {
@@ -84,6 +88,19 @@ describe('harness config (no proxy needed)', () => {
       general_settings: { master_key: 'sk-m' },
       router_settings: { num_retries: 0 },
     });
+  });
+
+  it('reads LiteLLM\'s cost from a JSON body or the last stream event that carries one', () => {
+    expect(bodyCost(JSON.stringify({ usage: { cost: 0.25 } }))).toBe(0.25);
+    expect(bodyCost(JSON.stringify({ output: [], usage: { input_tokens: 1 } }))).toBeUndefined();
+    const stream = [
+      { type: 'response.created', response: { usage: null } },
+      { type: 'response.completed', response: { usage: { input_tokens: 3, cost: 0.0000175 } } },
+    ].map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n';
+    expect(bodyCost(stream)).toBe(0.0000175);
+    expect(bodyCost('data: {"choices":[],"usage":{"cost":"0.5"}}\n\ndata: {"choices":[]}\n\n')).toBe(0.5);
+    expect(bodyCost('data: {"trunc')).toBeUndefined();
+    expect(bodyCost('')).toBeUndefined();
   });
 
   it('names what to install when python3 is missing', async () => {
@@ -313,6 +330,97 @@ describe('real LiteLLM proxy', () => {
       expect(posts().map((r) => r.path)).toEqual([backendPath, backendPath]);
     });
 
+    it('runs Codex 0.115\'s exec_command and apply_patch function tools through both routes', async () => {
+      for (const [model, backendPath] of [['fake-tools', '/v1/responses'], ['fake-bridged', '/v1/chat/completions']] as const) {
+        fake.reset();
+        for (const [prompt, tool, args, answer] of [
+          ['List files in current directory', 'exec_command', { cmd: 'ls -1' }, 'Files: out'],
+          ['Create hello.txt', 'apply_patch', { input: HELLO_PATCH }, CREATED_ANSWER],
+        ] as const) {
+          const input: Json[] = [userItem(prompt)];
+          const first = parseSseJson(await (await call('/v1/responses', { model, stream: true, store: false, tools: CODEX_TOOLS, tool_choice: 'auto', parallel_tool_calls: false, input })).text()) as Json[];
+          const item = first.find((e) => e.type === 'response.output_item.done')!.item;
+          expect(item, model).toMatchObject({ type: 'function_call', name: tool });
+          expect(JSON.parse(item.arguments)).toEqual(args);
+          input.push({ type: 'function_call', call_id: item.call_id, name: item.name, arguments: item.arguments }, { type: 'function_call_output', call_id: item.call_id, output: 'out' });
+          const second = parseSseJson(await (await call('/v1/responses', { model, stream: true, store: false, tools: CODEX_TOOLS, input })).text()) as Json[];
+          expect(second.find((e) => e.type === 'response.output_text.done')!.text).toBe(answer);
+        }
+        expect(posts().map((r) => r.path)).toEqual([backendPath, backendPath, backendPath, backendPath]);
+        for (const r of posts()) expect(r.tools).toEqual([{ type: 'function', name: 'exec_command' }, { type: 'function', name: 'apply_patch' }]);
+      }
+    });
+
+    it('passes non-function tools natively, but the bridge turns custom ones into functions and drops web_search', async () => {
+      const tools = [...CODEX_TOOLS, { type: 'custom', name: 'freeform', description: 'x', format: { type: 'grammar', syntax: 'lark', definition: 'start: /.+/' } }, { type: 'web_search' }];
+      for (const model of ['fake-tools', 'fake-bridged']) {
+        const res = await call('/v1/responses', { model, stream: true, tools, input: [userItem('What is the capital of France?')] });
+        expect(res.status).toBe(200);
+        await res.text();
+      }
+      expect(posts()[0]!.tools.map((t) => t.type)).toEqual(['function', 'function', 'custom', 'web_search']);
+      // observed: a backend behind the bridge cannot tell a freeform tool from a function tool, so
+      // e2e checks what Codex offers in front of LiteLLM (the counting forwarder), not only behind it
+      expect(posts()[1]!.tools).toEqual([
+        { type: 'function', name: 'exec_command' },
+        { type: 'function', name: 'apply_patch' },
+        { type: 'function', name: 'freeform' },
+      ]);
+    });
+
+    it('counts what passes through a forwarder in front of it, streams untouched, with LiteLLM\'s cost', async () => {
+      const fwd = await startCountingForwarder(proxy.url);
+      try {
+        const streamed = await call('/v1/responses', { model: 'fake-model', stream: true, tools: CODEX_TOOLS, input: [userItem(PARIS_PROMPT)] }, masterKey, () => fwd.url);
+        expect(streamed.headers.get('content-type')).toMatch(/^text\/event-stream/);
+        expect(headersOf(streamed)['x-litellm-model-group']).toBe('fake-model');
+        const events = parseSseJson(await streamed.text()) as Json[];
+        expect(events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('')).toBe(PARIS_ANSWER);
+        const plain = await call('/v1/responses', { model: 'fake-model', input: PARIS_PROMPT }, masterKey, () => fwd.url);
+        expect(((await plain.json()) as Json).output[0].content[0].text).toBe(PARIS_ANSWER);
+        const models = await fetch(`${fwd.url}/v1/models`, { headers: { authorization: `Bearer ${masterKey}` } });
+        expect(models.status).toBe(200);
+        await models.text();
+        const denied = await call('/v1/responses', { model: 'fake-model', input: 'hi' }, 'sk-wrong-key', () => fwd.url);
+        expect(denied.status).toBe(400);
+        await denied.text();
+
+        expect(fwd.requests.map((r) => [r.method, r.path, r.status])).toEqual([
+          ['POST', '/v1/responses', 200],
+          ['POST', '/v1/responses', 200],
+          ['GET', '/v1/models', 200],
+          ['POST', '/v1/responses', 400],
+        ]);
+        expect(fwd.posts()).toBe(3);
+        expect(fwd.posts('/v1/responses')).toBe(3);
+        expect(fwd.posts('/v1/chat/completions')).toBe(0);
+        expect(fwd.requests[0]!.tools).toEqual([{ type: 'function', name: 'exec_command' }, { type: 'function', name: 'apply_patch' }]);
+        expect(fwd.requests[1]!.tools).toEqual([]);
+        // a stream's cost is in its response.completed event; a plain answer has the header as well
+        expect(fwd.requests[0]!.usageCost).toBeCloseTo(expectedCost(16, 7), 12);
+        expect(fwd.requests[0]!.headerCost).toBeUndefined();
+        expect(fwd.requests[1]!.headerCost).toBeCloseTo(expectedCost(16, 7), 12);
+        expect(fake.stats.responses).toBe(2); // the refused one never reached the backend
+        fwd.reset();
+        expect(fwd.requests).toHaveLength(0);
+      } finally {
+        await fwd.close();
+      }
+      await expect(fetch(`${fwd.url}/v1/models`)).rejects.toThrow();
+    });
+
+    it('prices cached tokens a backend reports per model at the cache-read rate', async () => {
+      fake.configure({ cachedTokensByModel: { 'fake-model': 10 } });
+      try {
+        const res = await call('/v1/responses', { model: 'fake-model', stream: true, input: [userItem(PARIS_PROMPT)] });
+        const completed = (parseSseJson(await res.text()) as Json[]).find((e) => e.type === 'response.completed')!;
+        expect(completed.response.usage).toMatchObject({ input_tokens: 16, input_tokens_details: { cached_tokens: 10 } });
+        expect(completed.response.usage.cost).toBeCloseTo(expectedCost(16, 7, 10), 12);
+      } finally {
+        fake.configure({ cachedTokensByModel: { 'fake-model': CACHED } });
+      }
+    });
+
     it('rejects requests without the master key and never reaches the backend', async () => {
       // observed: with no database, any key but the master key is answered 400 no_db_connection
       // (a DB-backed LiteLLM would answer 401 for an unknown key)
@@ -358,7 +466,14 @@ describe('real LiteLLM proxy', () => {
         redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
         for (let i = 0; i < 100 && !(await canConnect(redisPort)); i++) await new Promise((r) => setTimeout(r, 100));
       }
-      cachedProxy = await startLitellm({ backendUrl: fake.url, masterKey, litellmBin, numRetries: 0, cache: { type, ...(redisPort ? { redisPort } : {}) } });
+      cachedProxy = await startLitellm({
+        backendUrl: fake.url,
+        masterKey,
+        litellmBin,
+        numRetries: 0,
+        models: ['fake-model', { name: 'fake-bridged', backendModel: 'fake-model', provider: 'custom_openai' }],
+        cache: { type, ...(redisPort ? { redisPort } : {}) },
+      });
     }, 300_000);
     afterAll(async () => {
       await cachedProxy?.stop();
@@ -378,6 +493,27 @@ describe('real LiteLLM proxy', () => {
       expect(a.headers.get('x-litellm-cache-key')).toBeNull();
       expect(b.headers.get('x-litellm-cache-key')).toMatch(/^[0-9a-f]{64}$/);
       expect(fake.stats.chatCompletions).toBe(1);
+    });
+
+    it.skipIf(skip)('answers a repeated streamed /v1/responses from the cache on both routes', async () => {
+      for (const model of ['fake-model', 'fake-bridged']) {
+        fake.reset();
+        const body = { model, stream: true, input: [userItem(`cache this response (${type}, ${model})`)] };
+        const a = await call('/v1/responses', body, masterKey, () => cachedProxy!.url);
+        const aText = await a.text();
+        const b = await call('/v1/responses', body, masterKey, () => cachedProxy!.url);
+        const bText = await b.text();
+        for (const text of [aText, bText]) {
+          const done = (parseSseJson(text) as Json[]).find((e) => e.type === 'response.output_text.done');
+          expect(done?.text, model).toBe(`Echo: cache this response (${type}, ${model})`);
+        }
+        expect(fake.stats.completions, model).toBe(1);
+        expect(a.headers.get('x-litellm-cache-key')).toBeNull();
+        if (model === 'fake-model') expect(b.headers.get('x-litellm-cache-key')).toMatch(/^[0-9a-f]{64}$/);
+        // observed: a hit on the bridged route carries no x-litellm-cache-key, so a client cannot
+        // tell it from a miss by the headers (e2e checks the Redis tier on the native route)
+        else expect(b.headers.get('x-litellm-cache-key')).toBeNull();
+      }
     });
   });
 });

@@ -11,24 +11,39 @@
  *   POST /v1/responses                   Responses API object, or its SSE event stream
  *   GET  /__requests                     JSON array of every recorded request (see RecordedRequest)
  *   GET  /__stats                        JSON counters ({ chatCompletions, responses, models, ... })
- *   POST /__reset                        forget recorded requests and counters
+ *   POST /__reset                        forget recorded requests and counters (not the config)
+ *   GET  /__config, POST /__config       the cached-token settings; POST merges
+ *                                        { cachedTokens?, cachedTokensByModel? } and answers the result
  * The same routes also answer without the /v1 prefix.
  *
- * Script, decided from the text of the LAST user message and whether a tool result follows it:
- *   "capital of France"          -> "The capital of France is Paris."
- *   "List files", no tool result -> a call of function `shell` with {"command":["ls","-1"]}
- *   "List files", tool result    -> "Files: <tool output, trimmed>"
- *   "trigger error 500"          -> HTTP 500, OpenAI-style error JSON
- *   "trigger error 429"          -> HTTP 429, OpenAI-style error JSON, `retry-after: 1`
- *   anything else                -> "Echo: <prompt>"
+ * Script, decided from the text of the LAST user message, whether a tool result follows it, and
+ * the names of the tools the request offers:
+ *   "capital of France"                -> "The capital of France is Paris."
+ *   "List files", no tool result       -> a call of the shell tool the request offers, preferring
+ *                                         `exec_command` {"cmd":"ls -1"}, then `shell_command`
+ *                                         {"command":"ls -1"}, then `shell` {"command":["ls","-1"]}
+ *                                         (also when the request names none of them)
+ *   "List files", tool result          -> "Files: <tool output, trimmed>"
+ *   "Create hello.txt", no tool result -> a call of function `apply_patch` with {"input": HELLO_PATCH}
+ *                                         (adds hello.txt holding `hello from codex-litellm`);
+ *                                         "NO APPLY_PATCH TOOL" when the request offers none, and
+ *                                         "APPLY_PATCH IS A <type> TOOL, NOT A FUNCTION" when it
+ *                                         offers one of another type (say a freeform `custom` one)
+ *   "Create hello.txt", tool result    -> "Created hello.txt."
+ *   "trigger error 500"                -> HTTP 500, OpenAI-style error JSON
+ *   "trigger error 429"                -> HTTP 429, OpenAI-style error JSON, `retry-after: 1`
+ *   anything else                      -> "Echo: <prompt>"
  * A tool result is a chat message of role `tool`, or a Responses input item of type
- * `function_call_output`, placed after the last user message (so a second "List files" turn in
- * the same conversation calls the tool again rather than reusing the old output).
+ * `function_call_output` (or `custom_tool_call_output`), placed after the last user message (so a
+ * second "List files" turn in the same conversation calls the tool again rather than reusing the
+ * old output). Tools are read in both shapes: chat `{type:"function", function:{name}}` and
+ * Responses `{type, name}`; every recorded request keeps the list (RecordedRequest.tools).
  *
  * Usage is deterministic: prompt/input tokens = whitespace-separated words of all input text
  * (system/developer/user/assistant messages, instructions, tool outputs) + 10; completion/output
  * tokens = words of the answer + 1 (for a tool call: words of name + arguments + 1);
- * cached tokens = `opts.cachedTokens` (default 0), capped at the prompt tokens.
+ * cached tokens = `cachedTokensByModel[<request model>]`, else `cachedTokens` (default 0), capped
+ * at the prompt tokens.
  *
  * Standalone: `npx tsx scripts/e2e/fake-backend.ts [--port N] [--host 127.0.0.1]` prints
  * `listening <url>` and serves until SIGINT/SIGTERM.
@@ -41,6 +56,25 @@ export const FAKE_MODELS = ['fake-model', 'fake-tools', 'fake-reasoning'] as con
 
 export const PARIS_ANSWER = 'The capital of France is Paris.';
 export const LIST_FILES_TOOL = { name: 'shell', arguments: '{"command":["ls","-1"]}' } as const;
+/** How each shell tool of Codex is asked to list the working directory, in order of preference. */
+export const SHELL_CALLS = [
+  { name: 'exec_command', arguments: '{"cmd":"ls -1"}' },
+  { name: 'shell_command', arguments: '{"command":"ls -1"}' },
+  LIST_FILES_TOOL,
+] as const;
+
+export const HELLO_FILE = 'hello.txt';
+export const HELLO_LINE = 'hello from codex-litellm';
+/** The patch the "Create hello.txt" script applies (apply_patch's own format). */
+export const HELLO_PATCH = `*** Begin Patch\n*** Add File: ${HELLO_FILE}\n+${HELLO_LINE}\n*** End Patch\n`;
+export const CREATED_ANSWER = `Created ${HELLO_FILE}.`;
+export const NO_APPLY_PATCH_ANSWER = 'NO APPLY_PATCH TOOL';
+
+/** A tool a request offered: its type (`function`, `custom`, `web_search`, ...) and name, if any. */
+export interface ToolInfo {
+  type: string;
+  name?: string;
+}
 
 export interface RecordedRequest {
   /** 1-based order of arrival. */
@@ -55,6 +89,8 @@ export interface RecordedRequest {
   hadAuthorization: boolean;
   /** Parsed JSON body; the raw text when it was not JSON; undefined when empty. */
   body: unknown;
+  /** The tools the body offered (chat or Responses shape), in order; [] when none. */
+  tools: ToolInfo[];
   /** HTTP status the fake answered with. */
   status?: number;
 }
@@ -78,6 +114,8 @@ export interface FakeBackendOptions {
   models?: readonly string[];
   /** `cached_tokens` reported in usage (default 0). */
   cachedTokens?: number;
+  /** `cached_tokens` for requests naming these models (the `model` the backend receives); overrides cachedTokens. */
+  cachedTokensByModel?: Record<string, number>;
   /** Delay between streamed events, in ms (default 0). */
   chunkDelayMs?: number;
 }
@@ -90,9 +128,17 @@ export interface FakeBackend {
   requests: RecordedRequest[];
   /** Live counters. */
   stats: FakeBackendStats;
-  /** Forget recorded requests and zero the counters. */
+  /** Forget recorded requests and zero the counters (the config stays). */
   reset(): void;
+  /** Changes the cached-token settings from now on (merged; as POST /__config). */
+  configure(config: FakeBackendConfig): FakeBackendConfig;
   close(): Promise<void>;
+}
+
+/** What can be changed while the backend runs. */
+export interface FakeBackendConfig {
+  cachedTokens?: number;
+  cachedTokensByModel?: Record<string, number>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -110,20 +156,50 @@ export interface Conversation {
   toolOutput: string | undefined;
   /** All input text, joined by newlines (for usage counting). */
   allText: string;
+  /** The tools the request offers (requestTools); none when absent. */
+  tools?: readonly ToolInfo[];
+}
+
+/** The shell call for the tools offered: exec_command, else shell_command, else shell. */
+export function shellCall(tools: readonly ToolInfo[]): { name: string; arguments: string } {
+  const names = new Set(tools.map((t) => t.name));
+  return SHELL_CALLS.find((c) => names.has(c.name)) ?? LIST_FILES_TOOL;
 }
 
 export function decide(conv: Conversation): Decision {
   const prompt = conv.lastUserText;
+  const tools = conv.tools ?? [];
   if (prompt.includes('trigger error 500')) return { kind: 'error', status: 500 };
   if (prompt.includes('trigger error 429')) return { kind: 'error', status: 429 };
   if (prompt.includes('capital of France')) return { kind: 'text', text: PARIS_ANSWER };
   if (prompt.includes('List files')) {
-    if (conv.toolOutput === undefined) {
-      return { kind: 'tool_call', name: LIST_FILES_TOOL.name, arguments: LIST_FILES_TOOL.arguments };
-    }
+    if (conv.toolOutput === undefined) return { kind: 'tool_call', ...shellCall(tools) };
     return { kind: 'text', text: `Files: ${conv.toolOutput.trim()}` };
   }
+  if (prompt.includes(`Create ${HELLO_FILE}`)) {
+    if (conv.toolOutput !== undefined) return { kind: 'text', text: CREATED_ANSWER };
+    const patch = tools.filter((t) => t.name === 'apply_patch');
+    if (patch.length === 0) return { kind: 'text', text: NO_APPLY_PATCH_ANSWER };
+    if (!patch.some((t) => t.type === 'function')) return { kind: 'text', text: `APPLY_PATCH IS A ${patch[0]!.type} TOOL, NOT A FUNCTION` };
+    return { kind: 'tool_call', name: 'apply_patch', arguments: JSON.stringify({ input: HELLO_PATCH }) };
+  }
   return { kind: 'text', text: `Echo: ${prompt}` };
+}
+
+/**
+ * The tools of a request body, in either shape: chat `{type:"function", function:{name}}` or
+ * Responses `{type, name}` (`{type:"web_search"}` and the like have no name).
+ */
+export function requestTools(body: unknown): ToolInfo[] {
+  if (!isRecord(body) || !Array.isArray(body.tools)) return [];
+  const out: ToolInfo[] = [];
+  for (const t of body.tools) {
+    if (!isRecord(t)) continue;
+    const type = typeof t.type === 'string' ? t.type : '(none)';
+    const name = isRecord(t.function) && typeof t.function.name === 'string' ? t.function.name : typeof t.name === 'string' ? t.name : undefined;
+    out.push(name === undefined ? { type } : { type, name });
+  }
+  return out;
 }
 
 export function countWords(text: string): number {
@@ -166,7 +242,7 @@ export function chatConversation(body: Record<string, unknown>): Conversation {
       toolOutput = text;
     }
   }
-  return { lastUserText, toolOutput, allText: all.join('\n') };
+  return { lastUserText, toolOutput, allText: all.join('\n'), tools: requestTools(body) };
 }
 
 /** Reads a Responses API `input` (a string, or a list of items) plus `instructions`. */
@@ -176,7 +252,7 @@ export function responsesConversation(body: Record<string, unknown>): Conversati
   const input = body.input;
   if (typeof input === 'string') {
     all.push(input);
-    return { lastUserText: input, toolOutput: undefined, allText: all.join('\n') };
+    return { lastUserText: input, toolOutput: undefined, allText: all.join('\n'), tools: requestTools(body) };
   }
   let lastUserText = '';
   let toolOutput: string | undefined;
@@ -198,7 +274,7 @@ export function responsesConversation(body: Record<string, unknown>): Conversati
       all.push(item.arguments);
     }
   }
-  return { lastUserText, toolOutput, allText: all.join('\n') };
+  return { lastUserText, toolOutput, allText: all.join('\n'), tools: requestTools(body) };
 }
 
 interface Usage {
@@ -306,7 +382,16 @@ class SseWriter {
 export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<FakeBackend> {
   const host = opts.host ?? '127.0.0.1';
   const models = opts.models ?? FAKE_MODELS;
-  const cachedTokens = opts.cachedTokens ?? 0;
+  const config: Required<FakeBackendConfig> = { cachedTokens: opts.cachedTokens ?? 0, cachedTokensByModel: { ...(opts.cachedTokensByModel ?? {}) } };
+  const cachedFor = (model: unknown): number =>
+    typeof model === 'string' && Object.hasOwn(config.cachedTokensByModel, model) ? config.cachedTokensByModel[model]! : config.cachedTokens;
+  const configure = (c: FakeBackendConfig): FakeBackendConfig => {
+    if (typeof c.cachedTokens === 'number' && Number.isFinite(c.cachedTokens)) config.cachedTokens = c.cachedTokens;
+    if (isRecord(c.cachedTokensByModel)) {
+      for (const [m, n] of Object.entries(c.cachedTokensByModel)) if (typeof n === 'number' && Number.isFinite(n)) config.cachedTokensByModel[m] = n;
+    }
+    return { cachedTokens: config.cachedTokens, cachedTokensByModel: { ...config.cachedTokensByModel } };
+  };
   const delayMs = opts.chunkDelayMs ?? 0;
   const requests: RecordedRequest[] = [];
   const stats: FakeBackendStats = { chatCompletions: 0, responses: 0, completions: 0, models: 0 };
@@ -321,7 +406,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
     const conv = chatConversation(body);
     const decision = decide(conv);
     if (decision.kind === 'error') return sendErrorDecision(res, decision.status);
-    const usage = usageFor(conv, decision, cachedTokens);
+    const usage = usageFor(conv, decision, cachedFor(body.model));
     const model = typeof body.model === 'string' ? body.model : 'fake-model';
     const id = `chatcmpl-fake${nextId()}`;
     const ts = created();
@@ -403,7 +488,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
     const conv = responsesConversation(body);
     const decision = decide(conv);
     if (decision.kind === 'error') return sendErrorDecision(res, decision.status);
-    const usage = usageFor(conv, decision, cachedTokens);
+    const usage = usageFor(conv, decision, cachedFor(body.model));
     const model = typeof body.model === 'string' ? body.model : 'fake-model';
     const respId = `resp_fake${nextId()}`;
     const ts = created();
@@ -517,6 +602,11 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
       reset();
       return sendJson(res, 200, { ok: true });
     }
+    if (rec.path === '/__config') {
+      if (method === 'GET') return sendJson(res, 200, configure({}));
+      if (method === 'POST' && isRecord(rec.body)) return sendJson(res, 200, configure(rec.body as FakeBackendConfig));
+      return openaiError(res, 400, 'POST /__config takes a JSON object { cachedTokens?, cachedTokensByModel? }', 'invalid_request_error', null);
+    }
     if (method === 'GET' && p === '/models') {
       stats.models++;
       return sendJson(res, 200, { object: 'list', data: models.map(modelObject) });
@@ -576,6 +666,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
         headers,
         hadAuthorization: req.headers.authorization !== undefined,
         body,
+        tools: requestTools(body),
       };
       const isIntrospection = url.pathname.startsWith('/__');
       if (!isIntrospection) requests.push(rec);
@@ -606,6 +697,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
     requests,
     stats,
     reset,
+    configure,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

@@ -20,15 +20,24 @@
  * - Every answer carries x-litellm-call-id, x-litellm-model-id, x-litellm-model-group;
  *   x-litellm-response-cost only non-streamed ones. Streams carry the cost in the body instead:
  *   `usage.cost` of the final chat chunk (include_usage) or of response.completed.
+ * - Function tools cross the bridge by name (Responses `{type:"function", name}` becomes chat
+ *   `{type:"function", function:{name}}`); the bridge also turns a freeform `custom` tool into a
+ *   function tool and drops `web_search`, while the native route passes both through as they are.
+ * - A response-cache hit on /v1/responses carries x-litellm-cache-key on the native route only;
+ *   a bridged hit looks like a miss from the headers.
  * - The proxy GETs the backend's /v1/models twice at startup.
+ * - Without a database there are no spend logs to ask how many requests the proxy served;
+ *   startCountingForwarder() puts a counting pass-through in front of it instead.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../errors.ts';
+import { requestTools, type ToolInfo } from './fake-backend.ts';
 
 /**
  * The pinned LiteLLM release. 1.106.2 (2026-10-21) is on LiteLLM's maintained 1.106.x line and
@@ -550,5 +559,170 @@ export async function startLitellm(opts: StartLitellmOptions): Promise<LitellmPr
     pid: child.pid ?? -1,
     startupSeconds: (Date.now() - started) / 1000,
     stop,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counting forwarder
+
+export interface ForwardedRequest {
+  /** 1-based order of arrival. */
+  seq: number;
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** The tools a JSON request body offered (chat or Responses shape); [] when none. */
+  tools: ToolInfo[];
+  /** Status of the proxy's answer (502 when the proxy could not be reached). */
+  status?: number;
+  /** `x-litellm-response-cost` of the answer, when the proxy sent one. */
+  headerCost?: number;
+  /** `usage.cost` in the answer's body (a JSON body, or the last stream event carrying one). */
+  usageCost?: number;
+}
+
+export interface CountingForwarder {
+  /** Base URL, e.g. http://127.0.0.1:34567 (append /v1/...). */
+  url: string;
+  port: number;
+  /** Live array of what passed through (mutated in place). */
+  requests: ForwardedRequest[];
+  /** How many POSTs passed through, optionally only those to `path`. */
+  posts(path?: string): number;
+  /** Forget what passed through. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** Most of a body kept for reading its tools or cost; Codex's requests and answers stay far below. */
+const MAX_KEPT_BODY = 8 * 1024 * 1024;
+
+function finiteNumber(v: unknown): number | undefined {
+  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
+  return typeof n === 'number' && Number.isFinite(n) ? n : undefined;
+}
+
+/**
+ * LiteLLM's own cost figure in an answer body: `usage.cost` (or `response.usage.cost`) of a JSON
+ * body, or of the last `data:` event of a stream that carries one (`response.completed`, or the
+ * usage chunk of a chat stream). Undefined when there is none.
+ */
+export function bodyCost(text: string): number | undefined {
+  const costOf = (doc: unknown): number | undefined => {
+    if (typeof doc !== 'object' || doc === null) return undefined;
+    const d = doc as { usage?: { cost?: unknown }; response?: { usage?: { cost?: unknown } } };
+    return finiteNumber(d.usage?.cost) ?? finiteNumber(d.response?.usage?.cost);
+  };
+  const trimmed = text.trim();
+  if (trimmed.startsWith('{')) {
+    try {
+      return costOf(JSON.parse(trimmed));
+    } catch {
+      /* not one JSON document: read it as a stream */
+    }
+  }
+  let found: number | undefined;
+  for (const line of text.split(/\r?\n/)) {
+    if (!line.startsWith('data:')) continue;
+    const data = line.slice(5).trim();
+    if (!data.startsWith('{')) continue;
+    try {
+      found = costOf(JSON.parse(data)) ?? found;
+    } catch {
+      /* a partial line: ignore */
+    }
+  }
+  return found;
+}
+
+/**
+ * A tiny HTTP pass-through on 127.0.0.1 in front of `targetUrl` (the LiteLLM proxy) that records
+ * every request (method, path, the tools its body offered, status, LiteLLM's cost figure) and
+ * streams both ways unchanged. Point a client's api_base at `url` to see what it really sent to
+ * the proxy, before LiteLLM translates anything.
+ */
+export async function startCountingForwarder(targetUrl: string): Promise<CountingForwarder> {
+  const target = new URL(targetUrl);
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(target.hostname) && !target.hostname.startsWith('127.')) {
+    throw new UserError(`startCountingForwarder: the target must be a loopback address, got ${target.hostname}`);
+  }
+  const agent = new http.Agent({ keepAlive: false });
+  const requests: ForwardedRequest[] = [];
+  let seq = 0;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://forwarder.invalid');
+    const rec: ForwardedRequest = { seq: ++seq, method: req.method ?? 'GET', path: url.pathname, tools: [] };
+    requests.push(rec);
+    const sent: Buffer[] = [];
+    let sentBytes = 0;
+    req.on('data', (c: Buffer) => {
+      if (sentBytes < MAX_KEPT_BODY) sent.push(c);
+      sentBytes += c.length;
+    });
+    req.on('end', () => {
+      if (sentBytes === 0 || sentBytes > MAX_KEPT_BODY) return;
+      try {
+        rec.tools = requestTools(JSON.parse(Buffer.concat(sent).toString('utf8')));
+      } catch {
+        /* not JSON (or compressed): no tools to read */
+      }
+    });
+    const headers = { ...req.headers, host: target.host };
+    const upstream = http.request(
+      { agent, host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || 80, method: req.method, path: req.url, headers },
+      (up) => {
+        rec.status = up.statusCode ?? 502;
+        rec.headerCost = finiteNumber(up.headers['x-litellm-response-cost']);
+        res.writeHead(rec.status, up.headers);
+        const kept: Buffer[] = [];
+        let keptBytes = 0;
+        up.on('data', (c: Buffer) => {
+          if (keptBytes < MAX_KEPT_BODY) {
+            kept.push(c);
+            keptBytes += c.length;
+          }
+          res.write(c);
+        });
+        up.on('end', () => {
+          rec.usageCost = bodyCost(Buffer.concat(kept).toString('utf8'));
+          res.end();
+        });
+        up.on('error', () => res.destroy());
+      },
+    );
+    upstream.on('error', (e) => {
+      rec.status = 502;
+      if (!res.headersSent) {
+        const body = JSON.stringify({ error: { message: `counting forwarder: ${e.message}`, type: 'forwarder_error', param: null, code: '502' } });
+        res.writeHead(502, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body).toString() });
+        res.end(body);
+      } else {
+        res.destroy();
+      }
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    posts: (p?: string) => requests.filter((r) => r.method === 'POST' && (p === undefined || r.path === p)).length,
+    reset: () => {
+      requests.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+        agent.destroy();
+      }),
   };
 }

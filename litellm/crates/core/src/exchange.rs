@@ -163,6 +163,9 @@ struct Pending {
     seq: u64,
     model: String,
     key: String,
+    /// For the debug log only: the end of the request's newest input item
+    /// (what the user said, or a tool's output), redacted with the rest.
+    last_input: Option<String>,
 }
 
 /// Sends one request through the tiers. `send` is upstream's own send, given
@@ -223,6 +226,11 @@ where
         started,
         seq: rt.seq.fetch_add(1, Ordering::SeqCst) + 1,
         key: request_key(&body),
+        last_input: rt
+            .telemetry
+            .as_ref()
+            .filter(|t| t.debug_enabled())
+            .and_then(|_| last_input_excerpt(&body)),
         model,
     };
 
@@ -682,9 +690,29 @@ fn finish(rt: &Runtime, pending: &Pending, outcome: Outcome) {
         }
         telemetry.debug(
             "request",
-            json!({"seq": pending.seq, "model": pending.model, "status": record.status, "latency_ms": record.latency_ms, "cache_tier": record.cache_tier, "call_id": record.call_id}),
+            json!({"seq": pending.seq, "model": pending.model, "status": record.status, "latency_ms": record.latency_ms, "cache_tier": record.cache_tier, "call_id": record.call_id, "last_input": pending.last_input, "error": record.error}),
         );
     }
+}
+
+/// The last 300 characters of the newest `input` item's text: a message's
+/// text parts or a tool call's output. Enough to tell requests apart in the
+/// debug log; the telemetry writer redacts it like every other string.
+fn last_input_excerpt(body: &Value) -> Option<String> {
+    const KEEP: usize = 300;
+    let item = body.get("input")?.as_array()?.last()?;
+    let text = match item.get("output").or_else(|| item.get("content"))? {
+        Value::String(text) => text.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    };
+    let chars: Vec<char> = text.chars().collect();
+    let start = chars.len().saturating_sub(KEEP);
+    Some(chars[start..].iter().collect())
 }
 
 /// The answer stream, watched as it passes: usage, cost and completion are
@@ -804,6 +832,22 @@ fn synthetic(
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn debug_excerpt_is_the_end_of_the_newest_input() {
+        let body = json!({"input": [
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "first"}]},
+            {"type": "function_call_output", "call_id": "c", "output": "a.txt\nsk-live-abc\n"}
+        ]});
+        assert_eq!(last_input_excerpt(&body).as_deref(), Some("a.txt\nsk-live-abc\n"));
+        let long = "x".repeat(1000) + "END";
+        let body = json!({"input": [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": long}]}]});
+        let excerpt = last_input_excerpt(&body).unwrap();
+        assert_eq!(excerpt.chars().count(), 300);
+        assert!(excerpt.ends_with("END"));
+        assert_eq!(last_input_excerpt(&json!({"model": "m"})), None);
+    }
+
     use super::*;
     use pretty_assertions::assert_eq;
 

@@ -310,6 +310,11 @@ impl Telemetry {
     /// Appends `{ts, event, ...fields}` (redacted) to `debug.jsonl` when
     /// `logs.debug.enabled` is set. Failures are logged, never returned:
     /// debug output must not disturb a turn.
+    /// Whether `debug.jsonl` is written (callers skip work it alone needs).
+    pub fn debug_enabled(&self) -> bool {
+        self.cfg.debug_enabled
+    }
+
     pub fn debug(&self, event: &str, fields: Value) {
         if !self.cfg.debug_enabled {
             return;

@@ -95,7 +95,8 @@ async fn unknown_model_from_a_streaming_error_gets_suggestions() {
     // The body LiteLLM returns for POST /v1/responses with a bad model.
     let body = r#"{"error":{"message":"/responses: Invalid model name passed in model=fake-tool. Call `/v1/models` to view available models for your key.","type":"invalid_request_error","param":"model","code":"400"}}"#;
     let known: Vec<String> = vec!["fake-model".into(), "fake-tools".into(), "gpt-4o".into()];
-    let err = codex_litellm_core::internals::errors::classify_http_error(400, body).with_known_models(&known);
+    let err = codex_litellm_core::internals::errors::classify_http_error(400, body)
+        .with_known_models(&known);
     match &err {
         LiteLlmError::UnknownModel { model, known } => {
             assert_eq!(model, "fake-tool");
