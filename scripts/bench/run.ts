@@ -10,6 +10,7 @@ import { litellmBench } from './litellm.ts';
 import { orchestratorBench } from './orchestrator.ts';
 import { packageBench } from './package.ts';
 import { driftBench } from './drift.ts';
+import { stockBench } from './stock.ts';
 
 export interface BenchRow {
   name: string;
@@ -25,6 +26,7 @@ const SECTIONS: Record<string, Bench> = {
   litellm: litellmBench,
   package: packageBench,
   drift: driftBench,
+  stock: stockBench,
 };
 
 export function median(xs: number[]): number {
