@@ -157,6 +157,10 @@ describe('executables', () => {
     expect(debianDepends({ needed: ['libssl.so.3', 'libgcc_s.so.1', 'libc.so.6'], versions: new Map([['libgcc_s.so.1', ['GCC_3.0', 'GCC_4.2.0']], ['libc.so.6', ['GLIBC_2.2.5', 'GLIBC_2.34', 'GLIBC_PRIVATE']], ['libssl.so.3', ['OPENSSL_3.0.0']]]), symbols: false })).toBe(
       'libc6 (>= 2.34), libgcc-s1 (>= 4.2), libssl3 (>= 3.0.0)',
     );
+    // What upstream 0.115 links besides: bubblewrap's libcap, liblzma and zlib (as their symbols files say).
+    expect(debianDepends({ needed: ['libcap.so.2', 'liblzma.so.5', 'libz.so.1'], versions: new Map([['liblzma.so.5', ['XZ_5.0']], ['libz.so.1', ['ZLIB_1.2.0', 'ZLIB_1.2.3.4']]]), symbols: false })).toBe(
+      'libcap2 (>= 1:2.10), liblzma5 (>= 5.1.1alpha+20120614), zlib1g (>= 1:1.2.3.4)',
+    );
   });
 
   it.skipIf(!hasCommand('dpkg-shlibdeps', ['--version']))('agrees with dpkg-shlibdeps on the stand-in', () => {

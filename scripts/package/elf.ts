@@ -71,10 +71,18 @@ export function readElfDeps(buf: Buffer): ElfDeps | undefined {
  * libssl3 is right on Debian 12 / Ubuntu 22.04 and also on Debian 13 / Ubuntu 24.04, whose
  * libssl3t64 Provides `libssl3 (= version)` on 64-bit architectures.
  */
-const LIBRARIES: { soname: RegExp; pkg: string; prefix: string; min: (v: string) => string }[] = [
+const LIBRARIES: { soname: RegExp; pkg: string; prefix: string; min: (v: string) => string; fixed?: string }[] = [
   { soname: /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1|libresolv\.so\.2|ld-linux[-\w.]*\.so\.\d)$/, pkg: 'libc6', prefix: 'GLIBC_', min: (v) => v },
   { soname: /^libgcc_s\.so\.1$/, pkg: 'libgcc-s1', prefix: 'GCC_', min: (v) => v.split('.').slice(0, 2).join('.') },
   { soname: /^lib(ssl|crypto)\.so\.3$/, pkg: 'libssl3', prefix: 'OPENSSL_', min: (v) => v },
+  // Since upstream vendors bubblewrap (about 0.100) and links liblzma and zlib (0.115). zlib1g's
+  // versions carry the epoch 1: (its symbols file: ZLIB_1.2.3.4 -> 1:1.2.3.4). libcap's symbols are
+  // unversioned (@Base) and liblzma's minimum depends on which XZ_5.0 symbols are used, so those two
+  // are the minimums dpkg-shlibdeps derives from the symbols codex-rs 0.115 uses (checked against it
+  // on the real binary; test/package-writers.test.ts holds the figures).
+  { soname: /^libz\.so\.1$/, pkg: 'zlib1g', prefix: 'ZLIB_', min: (v) => `1:${v}` },
+  { soname: /^liblzma\.so\.5$/, pkg: 'liblzma5', prefix: 'XZ_', min: () => '5.1.1alpha+20120614' },
+  { soname: /^libcap\.so\.2$/, pkg: 'libcap2', prefix: 'LIBCAP_', min: (v) => v, fixed: '1:2.10' },
 ];
 
 /** The Depends field for a dynamically linked glibc binary, e.g. `libc6 (>= 2.34), libssl3 (>= 3.0.0)`. */
@@ -90,6 +98,7 @@ export function debianDepends(deps: ElfDeps): string {
     }
     const vers = (deps.versions.get(lib) ?? []).filter((v) => v.startsWith(known.prefix) && /^\d+(\.\d+)*$/.test(v.slice(known.prefix.length))).map((v) => known.min(v.slice(known.prefix.length)));
     let best = minimum.get(known.pkg);
+    if (known.fixed) vers.push(known.fixed);
     for (const v of vers) if (best === undefined || compareDebianVersions(v, best) > 0) best = v;
     minimum.set(known.pkg, best);
   }
