@@ -12,6 +12,7 @@ import { makeContext } from '../context.ts';
 import { REPO_ROOT } from '../project.ts';
 import { drift } from '../track/track.ts';
 import { listTagsLsRemote } from '../track/tags.ts';
+import semver from 'semver';
 import { median, type BenchRow } from './run.ts';
 
 const TSX = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -26,14 +27,23 @@ export async function driftBench(): Promise<BenchRow[] | string> {
   const cacheDir = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-litellm-bench-drift-'));
   try {
     const ctx = makeContext({ gitMirror: [], offline: false, cacheDir });
-    const cold = drift(ctx);
+    // Right after a bump the pin is the newest release the source has, and one tag measures
+    // nothing but start-up: then the range is the releases up to the pin, from the one BENCH_SPAN
+    // (30) releases back, so the per-tag figure stays comparable between runs.
+    const releases = listTagsLsRemote(ctx.upstreamSource).filter((t) => /^rust-v\d+\.\d+\.\d+$/.test(t.name));
+    const byVersion = releases.map((t) => t.name).sort((a, b) => semver.compare(a.slice(6), b.slice(6)));
+    const pinAt = byVersion.indexOf(ctx.lock.tag);
+    const newer = pinAt >= 0 ? byVersion.length - 1 - pinAt : 0;
+    const span = Number(process.env.BENCH_SPAN ?? 30);
+    const range = newer >= 10 || pinAt < 0 ? {} : { from: byVersion[Math.max(0, pinAt - span)], to: ctx.lock.tag };
+    const cold = drift(ctx, range);
     const tags = cold.rows.length;
     const warm: number[] = [];
-    for (let i = 0; i < 3; i += 1) warm.push(drift(ctx).totalMs);
+    for (let i = 0; i < 3; i += 1) warm.push(drift(ctx, range).totalMs);
     const cli: number[] = [];
     for (let i = 0; i < 2; i += 1) {
       const t = performance.now();
-      const r = spawnSync(process.execPath, [TSX, path.join(REPO_ROOT, 'build.ts'), 'upstream', 'drift', '--json', '--cache-dir', cacheDir], { encoding: 'utf8', env: { ...process.env, CI: '1' }, maxBuffer: 64 * 1024 * 1024 });
+      const r = spawnSync(process.execPath, [TSX, path.join(REPO_ROOT, 'build.ts'), 'upstream', 'drift', '--json', '--cache-dir', cacheDir, ...(range.from ? ['--from', range.from, '--to', range.to!] : [])], { encoding: 'utf8', env: { ...process.env, CI: '1' }, maxBuffer: 64 * 1024 * 1024 });
       if (r.status !== 0) throw new Error(`upstream drift failed:\n${r.stderr}`);
       cli.push(performance.now() - t);
     }
