@@ -8,7 +8,7 @@
  * user comparing the two would write. Runs alternate (stock, patched, stock, ...) so drift in the
  * machine's speed hits both; the ratio is taken pair by pair and its median quoted.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -41,12 +41,23 @@ function buildStock(ctx: Context, targetDir?: string): { bin: string; ms: number
   return { bin: path.join(dir, target.triple, 'debug', 'codex'), ms: performance.now() - t };
 }
 
-/** Wall seconds and peak RSS (KiB) of one run, by /usr/bin/time. */
-function timedRun(bin: string, args: string[], env: Record<string, string>, cwd: string): { wall: number; rssKiB: number } {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', bin, ...args], { env, cwd, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${path.basename(bin)} ${args.join(' ')} failed (exit ${r.status}): ${r.stderr.slice(-600)}`);
-  const last = r.stderr.trim().split('\n').pop()!.split(' ');
-  return { wall: Number(last[0]), rssKiB: Number(last[1]) };
+/**
+ * Wall seconds and peak RSS (KiB) of one run, by /usr/bin/time. Asynchronous: the fake backend
+ * answers from this same process, so a synchronous spawn would wait for itself forever.
+ */
+function timedRun(bin: string, args: string[], env: Record<string, string>, cwd: string): Promise<{ wall: number; rssKiB: number }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/usr/bin/time', ['-f', '%e %M', bin, ...args], { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) return reject(new Error(`${path.basename(bin)} ${args.join(' ')} failed (exit ${code}): ${stderr.slice(-600)}`));
+      const last = stderr.trim().split('\n').pop()!.split(' ');
+      resolve({ wall: Number(last[0]), rssKiB: Number(last[1]) });
+    });
+  });
 }
 
 function strippedSize(bin: string): number | undefined {
@@ -90,19 +101,19 @@ export async function stockBench(): Promise<BenchRow[] | string> {
     );
     const oursHome = codexHome(`[litellm]\napi_base = "${proxy.url}"\nmodel = "fake-model"\n`);
     const args = ['exec', '--skip-git-repo-check', '-C', work, 'What is the capital of France?'];
-    const run = (bin: string, home: string) => timedRun(bin, args, cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: key }), work);
+    const run = (bin: string, home: string): Promise<{ wall: number; rssKiB: number }> => timedRun(bin, args, cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: key }), work);
     // Warm-up: LiteLLM's router, both binaries' page cache, and our discovery cache (a second
     // start then makes no discovery round trip, as every start within the TTL).
-    run(stock, stockHome);
-    run(ours, oursHome);
+    await run(stock, stockHome);
+    await run(ours, oursHome);
     const pairs = 9;
     const wall: number[] = [];
     const rss: number[] = [];
     const ws: number[] = [];
     const wo: number[] = [];
     for (let i = 0; i < pairs; i += 1) {
-      const s = run(stock, stockHome);
-      const o = run(ours, oursHome);
+      const s = await run(stock, stockHome);
+      const o = await run(ours, oursHome);
       ws.push(s.wall);
       wo.push(o.wall);
       wall.push(o.wall / s.wall);

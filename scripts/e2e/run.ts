@@ -283,6 +283,30 @@ async function plainProxyChecks(check: Check, assert: Assert, bin: string, backe
     return `first run: ${firstCalls} model request(s) to LiteLLM; second: none (${fwd.requests.length} other request(s) to the proxy)`;
   });
 
+  await check('a second exec within the discovery TTL asks the proxy nothing but the model request', async () => {
+    const home = codexHome(`[litellm]\napi_base = "${fwd.url}"\nmodel = "fake-model"\n`);
+    const work = tmp('cl-e2e-work-');
+    const env = cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey });
+    const args = [...execArgs(work), 'What is the capital of France? (discovery probe)'];
+    fwd.reset();
+    const first = await runBinary(bin, args, { env, cwd: work });
+    assert(first.status === 0, `first run: exit ${first.status}: ${first.stderr.slice(-500)}`);
+    const gets = (): string[] => fwd.requests.filter((q) => q.method === 'GET').map((q) => q.path);
+    const firstGets = gets();
+    assert(firstGets.includes('/v1/models') && firstGets.includes('/model/info'), `the first run did not discover: ${firstGets.join(', ')}`);
+    assert(fs.existsSync(path.join(home, 'litellm', 'models.json')), 'no discovery cache was written');
+    fwd.reset();
+    const second = await runBinary(bin, args, { env, cwd: work });
+    assert(second.status === 0, `second run: exit ${second.status}: ${second.stderr.slice(-500)}`);
+    assert(gets().length === 0, `the second run asked the proxy: ${gets().join(', ')}`);
+    assert(fwd.posts('/v1/responses') >= 1, 'the second run made no model request');
+    // A model the cache does not know makes the next start ask again (and then refuse it clearly).
+    fwd.reset();
+    const renamed = await runBinary(bin, [...execArgs(work), '-m', 'fake-renamed', 'hi'], { env, cwd: work });
+    assert(renamed.status !== 0 && /fake-renamed/.test(renamed.stderr) && gets().includes('/v1/models'), `unknown model: exit ${renamed.status}, asked ${gets().join(', ')}: ${renamed.stderr.slice(-300)}`);
+    return `first run: ${firstGets.join(' + ')}; second run: no discovery request; an unknown model re-asks`;
+  });
+
   await check('debug telemetry redacts a key planted in the prompt and in tool output, and never holds the master key', async () => {
     const tdir = tmp('cl-e2e-tel-');
     const home = codexHome(`[litellm]\napi_base = "${proxyUrl}"\nmodel = "fake-model"\n\n[telemetry]\ndir = "${tdir}"\n\n[telemetry.logs.debug]\nenabled = true\n`);

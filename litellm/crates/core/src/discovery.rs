@@ -142,6 +142,21 @@ impl Client {
         Self::new(&settings.base_url, settings.api_key.clone())
     }
 
+    /// [`Client::from_settings`] with its own per-request timeout. One HTTP
+    /// client is built, not two: each build loads the system's certificates,
+    /// which costs tens of milliseconds at every start.
+    pub fn from_settings_with_timeout(
+        settings: &LiteLlmSettings,
+        timeout: Duration,
+    ) -> Result<Self, LiteLlmError> {
+        let base_url = normalize_base_url(&settings.base_url)?;
+        Ok(Self {
+            http: build_http(&base_url, timeout)?,
+            base_url,
+            api_key: settings.api_key.clone().filter(|k| !k.trim().is_empty()),
+        })
+    }
+
     /// Replaces the per-request timeout (default 30 s).
     pub fn with_timeout(self, timeout: Duration) -> Result<Self, LiteLlmError> {
         Ok(Self {
@@ -244,6 +259,12 @@ impl Client {
         let ids = self.list_models().await?;
         let (infos, complete) = match self.model_info().await {
             Ok(infos) => (infos, true),
+            // No such endpoint (a plain OpenAI-compatible server, not LiteLLM): that will not
+            // change within the TTL, so the ids alone are a complete answer worth caching.
+            Err(err) if err.status() == Some(404) => {
+                tracing::debug!("no /model/info on this server: {err}");
+                (Vec::new(), true)
+            }
             Err(err) => {
                 tracing::warn!("LiteLLM /model/info unavailable, using model ids only: {err}");
                 (Vec::new(), false)

@@ -120,7 +120,6 @@ pub async fn startup(args: Startup<'_>) -> Result<(), LiteLlmError> {
         }
         other => other?,
     };
-    let client = Client::from_settings(&settings)?.with_timeout(PROBE_TIMEOUT)?;
     let ttl = discovery_ttl(&config)?;
     let cached = discovery::load_cache(
         &codex_home,
@@ -133,6 +132,8 @@ pub async fn startup(args: Startup<'_>) -> Result<(), LiteLlmError> {
     let (models, model) = match cached {
         Some(known) => known,
         None => {
+            // Only now an HTTP client: building one loads the system certificates.
+            let client = Client::from_settings_with_timeout(&settings, PROBE_TIMEOUT)?;
             let models = client.refresh_cache(&codex_home).await?;
             let model = choose_model(&settings, &models)?;
             (models, model)
@@ -476,7 +477,7 @@ pub(crate) fn settings_for_command(
     let codex_home = codex_home();
     let config = effective_config(&codex_home, raw_overrides)?;
     let settings = resolve_from_process_env(&CliOverrides::default(), &config, &codex_home)?;
-    let client = Client::from_settings(&settings)?.with_timeout(PROBE_TIMEOUT)?;
+    let client = Client::from_settings_with_timeout(&settings, PROBE_TIMEOUT)?;
     Ok((settings, client, config, codex_home))
 }
 

@@ -169,6 +169,31 @@ async fn incomplete_discovery_is_not_cached() {
 }
 
 #[tokio::test]
+async fn a_server_without_model_info_is_cached_too() {
+    // A plain OpenAI-compatible server answers /model/info with 404: that is an answer, not a
+    // transient failure, so the ids alone are cached and the next start asks nothing.
+    let server = proxy().await;
+    Mock::given(method("GET"))
+        .and(path("/model/info"))
+        .respond_with(ResponseTemplate::new(404))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let home = tempfile::tempdir().unwrap();
+    let client = Client::new(&server.uri(), Some(KEY.to_string())).unwrap();
+    let first = client
+        .discover_cached(home.path(), discovery::DEFAULT_CACHE_TTL)
+        .await
+        .unwrap();
+    assert!(discovery::cache_path(home.path()).exists());
+    let second = client
+        .discover_cached(home.path(), discovery::DEFAULT_CACHE_TTL)
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+}
+
+#[tokio::test]
 async fn health_endpoints() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
