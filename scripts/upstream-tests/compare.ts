@@ -25,13 +25,13 @@ export const DEFAULT_PLAN: readonly PlanEntry[] = [
     crate: 'codex-client',
     cargoArgs: [],
     filters: [],
-    why: "newer upstream tags moved the HTTP transport out of codex-core into this crate; our request path (the exchange patch) runs through it, so all of its tests. Absent at older tags: skipped there",
+    why: "our exchange patch wraps ReqwestTransport::stream here (every model request goes through it), and the crate gains our dependency; all of its tests. Absent at older tags: skipped there",
   },
   {
     crate: 'codex-api',
     cargoArgs: [],
     filters: [],
-    why: 'newer upstream tags hold the Responses and Chat wire code (SSE parsing, token usage) here; our chat-wire usage and exchange patches touch that code. Absent at older tags: skipped there',
+    why: 'the Responses client, SSE parsing and retries sit on top of the transport we wrap; all of its tests. Absent at older tags: skipped there',
   },
   {
     crate: 'codex-core',
@@ -39,7 +39,7 @@ export const DEFAULT_PLAN: readonly PlanEntry[] = [
     // is one more huge binary to link; the modules below are what our core patches edit.
     cargoArgs: ['--lib'],
     filters: ['config::', 'client::', 'client_common::', 'chat_completions::'],
-    why: 'our config patches (built-in litellm provider, model saved to [litellm]) edit config/mod.rs and config/edit.rs; the usage and exchange patches edit client.rs and chat_completions.rs',
+    why: 'our config patches (built-in litellm provider, default model, model catalog, context window, model saved to [litellm]) edit config/mod.rs and config/edit.rs; client:: covers the request building our exchange reshapes',
   },
   {
     crate: 'codex-tui',
