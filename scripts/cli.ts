@@ -5,19 +5,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildSteps, cannotBuildHere, type BuildResult } from './buildcmd.ts';
-import { contextVersion, makeContext, type CommonOptions, type Context } from './context.ts';
-import { describeError, UserError } from './errors.ts';
-import { acquire, applyAll, lintOrThrow } from './prepare.ts';
-import { findProfile } from './profiles.ts';
-import { REPO_ROOT } from './project.ts';
-import { lintSeries } from './series.ts';
-import { availableSubstitutions } from './substitutions.ts';
-import { outputMode, printPlan, runSteps, type Step } from './steps.ts';
-import { ciJob, ciMatrix, findTarget, hostTriple, selectTargets, TARGETS, type Target } from './targets.ts';
-import { UPSTREAM_FACTS } from './project.ts';
-import { compareExport, defaultWorktree, formatPatches, makeWorktree, writeExport } from './worktree.ts';
-import { UPSTREAM_HELP } from './track/help.ts';
+import { buildSteps, cannotBuildHere, type BuildResult } from './build/command.ts';
+import { contextVersion, makeContext, type CommonOptions, type Context } from './lib/context.ts';
+import { describeError, UserError } from './lib/errors.ts';
+import { acquire, applyAll, lintOrThrow } from './lib/prepare.ts';
+import { findProfile } from './lib/profiles.ts';
+import { REPO_ROOT } from './lib/project.ts';
+import { lintSeries } from './lib/series.ts';
+import { availableSubstitutions } from './lib/substitutions.ts';
+import { outputMode, printPlan, runSteps, type Step } from './lib/steps.ts';
+import { ciJob, ciMatrix, findTarget, hostTriple, selectTargets, TARGETS, type Target } from './lib/targets.ts';
+import { UPSTREAM_FACTS } from './lib/project.ts';
+import { compareExport, defaultWorktree, formatPatches, makeWorktree, writeExport } from './patches/worktree.ts';
+import { UPSTREAM_HELP } from './upstream/help.ts';
 
 const HELP = `codex-litellm build orchestrator
 
@@ -33,7 +33,7 @@ ${UPSTREAM_HELP}  npx tsx build.ts --help | --version
 
 Build options:
   --target <triple|alias>   target to build (repeatable); default: this machine (${hostTriple()})
-  --all                     every target in the table (scripts/targets.ts)
+  --all                     every target in the table (scripts/lib/targets.ts)
   --profile <name>          dev | release | release-lite (default: release)
   --toolchain <name>        Rust toolchain (default: RUSTUP_TOOLCHAIN, else upstream's pin if installed, else stable)
   --dry-run                 print every step, command and path; change nothing
@@ -219,7 +219,7 @@ export async function main(argv: string[]): Promise<number> {
     const [cmd, sub, ...rest] = positionals;
     if (cmd === 'upstream') {
       // Loaded on demand: a plain build should not pay for the tracking or packaging code.
-      const { cmdUpstream } = await import('./track/command.ts');
+      const { cmdUpstream } = await import('./upstream/command.ts');
       return await cmdUpstream(makeContext(common(v)), sub, rest, { json, pre: v.pre, from: v.from, to: v.to, force: v.force, continue: v.continue, worktree: v.worktree });
     }
     if (rest.length > 0) throw new UserError(`unexpected argument \`${rest[0]}\``, 'See `npx tsx build.ts --help`.');

@@ -21,7 +21,7 @@ import {
   startFakeBackend,
   type FakeBackend,
   type ToolInfo,
-} from '../scripts/e2e/fake-backend.ts';
+} from './harness/fake-backend.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON under test
 type Json = Record<string, any>;
@@ -439,7 +439,7 @@ describe('recording', () => {
 
 describe('standalone', () => {
   it('prints `listening <url>` and serves until SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'scripts/e2e/fake-backend.ts'), '--port', '0'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/harness/fake-backend.ts'), '--port', '0'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';

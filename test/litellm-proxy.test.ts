@@ -13,8 +13,8 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CREATED_ANSWER, HELLO_PATCH, PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from '../scripts/e2e/fake-backend.ts';
-import { DEFAULT_COSTS, LITELLM_VERSION, bodyCost, buildLitellmConfig, ensureLitellm, freePort, startCountingForwarder, startLitellm, toYaml, type LitellmProxy } from '../scripts/e2e/litellm-proxy.ts';
+import { CREATED_ANSWER, HELLO_PATCH, PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from './harness/fake-backend.ts';
+import { DEFAULT_COSTS, LITELLM_VERSION, bodyCost, buildLitellmConfig, ensureLitellm, freePort, startCountingForwarder, startLitellm, toYaml, type LitellmProxy } from './harness/litellm-proxy.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON under test
 type Json = Record<string, any>;

@@ -9,10 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { packageTargets } from '../scripts/package/command.ts';
-import { readLock } from '../scripts/lockfile.ts';
-import { REPO_ROOT } from '../scripts/project.ts';
-import { debianVersion, npmVersion, releaseOf } from '../scripts/version.ts';
-import { findTarget, hostTriple } from '../scripts/targets.ts';
+import { readLock } from '../scripts/lib/lockfile.ts';
+import { REPO_ROOT } from '../scripts/lib/project.ts';
+import { debianVersion, npmVersion, releaseOf } from '../scripts/lib/version.ts';
+import { findTarget, hostTriple } from '../scripts/lib/targets.ts';
 import { tmpDir } from './helpers/fixture.ts';
 import { hasCommand, listTar, makePackageProject, type PackageProject } from './helpers/package-fixture.ts';
 

@@ -6,8 +6,8 @@
 import { spawnSync } from 'node:child_process';
 import semver from 'semver';
 import { describe, expect, it } from 'vitest';
-import { parseLock } from '../scripts/lockfile.ts';
-import { compareDebianVersions, debianVersion, npmVersion, opkgVersion, releaseOf, versionInfo, type Release } from '../scripts/version.ts';
+import { parseLock } from '../scripts/lib/lockfile.ts';
+import { compareDebianVersions, debianVersion, npmVersion, opkgVersion, releaseOf, versionInfo, type Release } from '../scripts/lib/version.ts';
 import { hasCommand } from './helpers/package-fixture.ts';
 
 const hasDpkg = hasCommand('dpkg', ['--version']);

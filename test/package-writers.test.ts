@@ -13,7 +13,7 @@ import { crc32, crc32Combine, deflateShared, deflateSmall, finishRaw, gzipMember
 import { debianDepends, readElfDeps } from '../scripts/package/elf.ts';
 import { parentDirs, sortEntries, tar, tarGz, type TarEntry } from '../scripts/package/tarball.ts';
 import { dosDateTime, zip } from '../scripts/package/zip.ts';
-import { findTarget, TARGETS } from '../scripts/targets.ts';
+import { findTarget, TARGETS } from '../scripts/lib/targets.ts';
 import { tmpDir } from './helpers/fixture.ts';
 import { compileStandIn, dressAs, hasCommand, listTar } from './helpers/package-fixture.ts';
 

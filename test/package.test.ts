@@ -12,10 +12,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readAr } from '../scripts/package/ar.ts';
 import { packageTargets, type PackageResult } from '../scripts/package/command.ts';
 import { debianDepends, readElfDeps } from '../scripts/package/elf.ts';
-import { readLock } from '../scripts/lockfile.ts';
-import { REPO_ROOT } from '../scripts/project.ts';
-import { debianVersion, npmVersion, releaseOf } from '../scripts/version.ts';
-import { findTarget, TARGETS } from '../scripts/targets.ts';
+import { readLock } from '../scripts/lib/lockfile.ts';
+import { REPO_ROOT } from '../scripts/lib/project.ts';
+import { debianVersion, npmVersion, releaseOf } from '../scripts/lib/version.ts';
+import { findTarget, TARGETS } from '../scripts/lib/targets.ts';
 import { runBuild, tmpDir } from './helpers/fixture.ts';
 import { hasCommand, listTar, makePackageProject, readTree, type PackageProject } from './helpers/package-fixture.ts';
 

@@ -9,14 +9,14 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readLock } from '../scripts/lockfile.ts';
+import { readLock } from '../scripts/lib/lockfile.ts';
 import { parseChangelog, releaseNotes } from '../scripts/release/changelog.ts';
 import { findPackages, publishAll, publishOrder, type NpmPackageFile, type Runner } from '../scripts/release/npm.ts';
 import { main as releaseMain, releaseInfo } from '../scripts/release/release.ts';
 import { makeOctokit } from '../scripts/release/github.ts';
-import { issueTitle, markdownReport, notify } from '../scripts/track/notify.ts';
-import type { CheckResult, DriftResult } from '../scripts/track/track.ts';
-import { versionInfo } from '../scripts/version.ts';
+import { issueTitle, markdownReport, notify } from '../scripts/upstream/notify.ts';
+import type { CheckResult, DriftResult } from '../scripts/upstream/track.ts';
+import { versionInfo } from '../scripts/lib/version.ts';
 import { REPO, tmpDir } from './helpers/fixture.ts';
 
 const CHANGELOG = `# Changelog

@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLock } from '../scripts/lockfile.ts';
-import { REPO_ROOT } from '../scripts/project.ts';
+import { parseLock } from '../scripts/lib/lockfile.ts';
+import { REPO_ROOT } from '../scripts/lib/project.ts';
 import {
   availableSubstitutions,
   parseSubstitution,
@@ -12,8 +12,8 @@ import {
   resolveSubstitutions,
   substitutionEntries,
   substitutionHint,
-} from '../scripts/substitutions.ts';
-import { versionInfo } from '../scripts/version.ts';
+} from '../scripts/lib/substitutions.ts';
+import { versionInfo } from '../scripts/lib/version.ts';
 
 const PATCHES = path.join(REPO_ROOT, 'patches');
 

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ciJob, ciMatrix, expandEnv, findTarget, hostCannotBuild, hostTriple, npmPackageName, selectTargets, TARGETS } from '../scripts/targets.ts';
+import { ciJob, ciMatrix, expandEnv, findTarget, hostCannotBuild, hostTriple, npmPackageName, selectTargets, TARGETS } from '../scripts/lib/targets.ts';
 import { runBuild } from './helpers/fixture.ts';
 import { makePackageProject, type PackageProject } from './helpers/package-fixture.ts';
 

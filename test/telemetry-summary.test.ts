@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserError } from '../scripts/errors.ts';
+import { UserError } from '../scripts/lib/errors.ts';
 import { configuredLocation, formatSummary, readRecords, run, summarize, type Summary } from '../scripts/telemetry/summary.ts';
 import { REPO } from './helpers/fixture.ts';
 

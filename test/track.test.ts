@@ -8,9 +8,9 @@ import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { git, makeProject, runBuild, snapshot, tmpDir, type Project } from './helpers/fixture.ts';
 import { CLEAN, CONFLICT, makeTrackUpstream, MERGE, MISSING, PRE, type TrackUpstream } from './helpers/track-fixture.ts';
-import { githubRepo, listUpstreamTags, newerThan, parseReleaseTag, releaseTags, tagPrefix, tagsInRange } from '../scripts/track/tags.ts';
-import { takeTheirs, unmatchedHunks } from '../scripts/track/scratch.ts';
-import { parsePatchFile } from '../scripts/series.ts';
+import { githubRepo, listUpstreamTags, newerThan, parseReleaseTag, releaseTags, tagPrefix, tagsInRange } from '../scripts/upstream/tags.ts';
+import { takeTheirs, unmatchedHunks } from '../scripts/upstream/scratch.ts';
+import { parsePatchFile } from '../scripts/lib/series.ts';
 
 let up: TrackUpstream;
 let base: string;

@@ -1,15 +1,15 @@
 /** Pure pieces of the orchestrator. */
 import { describe, expect, it } from 'vitest';
-import { newExternalPackages } from '../scripts/cargolock.ts';
-import { UserError } from '../scripts/errors.ts';
-import { parseLock, renderLock, upstreamVersion } from '../scripts/lockfile.ts';
-import { findProfile } from '../scripts/profiles.ts';
-import { mirrorEnv, parseMirrorSpec } from '../scripts/settings.ts';
-import { parsePatchFile, locateHunk } from '../scripts/series.ts';
-import { findTarget, TARGETS } from '../scripts/targets.ts';
-import { pinnedChannel } from '../scripts/toolchain.ts';
-import { versionInfo } from '../scripts/version.ts';
-import { patchName } from '../scripts/worktree.ts';
+import { newExternalPackages } from '../scripts/build/cargolock.ts';
+import { UserError } from '../scripts/lib/errors.ts';
+import { parseLock, renderLock, upstreamVersion } from '../scripts/lib/lockfile.ts';
+import { findProfile } from '../scripts/lib/profiles.ts';
+import { mirrorEnv, parseMirrorSpec } from '../scripts/lib/settings.ts';
+import { parsePatchFile, locateHunk } from '../scripts/lib/series.ts';
+import { findTarget, TARGETS } from '../scripts/lib/targets.ts';
+import { pinnedChannel } from '../scripts/build/toolchain.ts';
+import { versionInfo } from '../scripts/lib/version.ts';
+import { patchName } from '../scripts/patches/worktree.ts';
 
 const LOCK = 'repository = "https://github.com/openai/codex.git"\ntag = "rust-v0.53.0"\ncommit = "ca80bc4902b7ca49112907152e8ed0879eaa0b78"\nworkspace = "codex-rs"\nrelease = 1\n';
 

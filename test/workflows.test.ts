@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseDocument } from 'yaml';
-import { TARGETS } from '../scripts/targets.ts';
+import { TARGETS } from '../scripts/lib/targets.ts';
 import { actionlint, ensureActionlint } from './helpers/actionlint.ts';
 import { REPO } from './helpers/fixture.ts';
 
@@ -267,8 +267,8 @@ describe('upstream.yml', () => {
     const all = Object.values(w.jobs).map(runs).join('\n');
     expect(all).toMatch(/npx tsx build\.ts upstream check --json/);
     expect(all).toMatch(/npx tsx build\.ts upstream drift --json/);
-    expect(all).toMatch(/scripts\/track\/notify\.ts/);
-    expect(fs.existsSync(path.join(REPO, 'scripts', 'track', 'notify.ts'))).toBe(true);
+    expect(all).toMatch(/scripts\/upstream\/notify\.ts/);
+    expect(fs.existsSync(path.join(REPO, 'scripts', 'upstream', 'notify.ts'))).toBe(true);
   });
 });
 

@@ -8,12 +8,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { makeContext } from '../context.ts';
-import { REPO_ROOT } from '../project.ts';
-import { drift } from '../track/track.ts';
-import { listTagsLsRemote } from '../track/tags.ts';
+import { makeContext } from '../lib/context.ts';
+import { REPO_ROOT } from '../lib/project.ts';
+import { drift } from '../upstream/track.ts';
+import { listTagsLsRemote } from '../upstream/tags.ts';
 import semver from 'semver';
-import { median, type BenchRow } from './run.ts';
+import { median, type BenchRow } from './row.ts';
 
 const TSX = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 

@@ -7,12 +7,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../project.ts';
-import { hostTriple } from '../targets.ts';
-import { startFakeBackend } from '../e2e/fake-backend.ts';
-import { ensureLitellm, startLitellm } from '../e2e/litellm-proxy.ts';
-import { cleanEnv, codexHome, runBinary } from '../e2e/run.ts';
-import { median, type BenchRow } from './run.ts';
+import { REPO_ROOT } from '../lib/project.ts';
+import { hostTriple } from '../lib/targets.ts';
+import { startFakeBackend } from '../../test/harness/fake-backend.ts';
+import { ensureLitellm, startLitellm } from '../../test/harness/litellm-proxy.ts';
+import { cleanEnv, codexHome, runBinary } from '../../test/harness/e2e.ts';
+import { median, type BenchRow } from './row.ts';
 
 export async function litellmBench(): Promise<BenchRow[] | string> {
   const ex = spawnSync('cargo', ['run', '-q', '--release', '--locked', '--example', 'overhead'], { cwd: path.join(REPO_ROOT, 'litellm'), encoding: 'utf8' });

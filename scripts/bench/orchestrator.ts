@@ -4,13 +4,13 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { cargoCommand } from '../cargo.ts';
-import { contextVersion, makeContext } from '../context.ts';
-import { acquire, applyAll } from '../prepare.ts';
-import { findProfile } from '../profiles.ts';
-import { REPO_ROOT } from '../project.ts';
-import { findTarget, hostTriple } from '../targets.ts';
-import { median, type BenchRow } from './run.ts';
+import { cargoCommand } from '../build/cargo.ts';
+import { contextVersion, makeContext } from '../lib/context.ts';
+import { acquire, applyAll } from '../lib/prepare.ts';
+import { findProfile } from '../lib/profiles.ts';
+import { REPO_ROOT } from '../lib/project.ts';
+import { findTarget, hostTriple } from '../lib/targets.ts';
+import { median, type BenchRow } from './row.ts';
 
 const TSX = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
 

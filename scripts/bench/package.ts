@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeContext } from '../context.ts';
+import { makeContext } from '../lib/context.ts';
 import { binaryPath, packageTargets, type PackageResult } from '../package/command.ts';
-import { hostTriple, TARGETS } from '../targets.ts';
-import { median, type BenchRow } from './run.ts';
+import { hostTriple, TARGETS } from '../lib/targets.ts';
+import { median, type BenchRow } from './row.ts';
 
 const RUNS = 3;
 

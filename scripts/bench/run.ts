@@ -11,15 +11,7 @@ import { orchestratorBench } from './orchestrator.ts';
 import { packageBench } from './package.ts';
 import { driftBench } from './drift.ts';
 import { stockBench } from './stock.ts';
-
-export interface BenchRow {
-  name: string;
-  value: string;
-  goal?: string;
-  met?: boolean;
-}
-
-export type Bench = () => Promise<BenchRow[] | string>;
+import type { Bench } from './row.ts';
 
 const SECTIONS: Record<string, Bench> = {
   orchestrator: orchestratorBench,
@@ -28,12 +20,6 @@ const SECTIONS: Record<string, Bench> = {
   drift: driftBench,
   stock: stockBench,
 };
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

@@ -3,7 +3,7 @@
  * and the data padded to an even length. Names are written the way dpkg-deb writes them
  * (no trailing slash, space-padded), with the given mtime, uid/gid 0 and mode 100644.
  */
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export interface ArMember {
   name: string;

@@ -3,7 +3,7 @@
  * with one top-level directory of the same name holding the binary, LICENSE, NOTICE and
  * README.md, so extracting it never scatters files into the current directory.
  */
-import { UPSTREAM_FACTS } from '../project.ts';
+import { UPSTREAM_FACTS } from '../lib/project.ts';
 import type { Artifact, Payload } from './payload.ts';
 import { MODE } from './reproducible.ts';
 import { sortEntries, tarGz, type TarEntry } from './tarball.ts';

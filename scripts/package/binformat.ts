@@ -3,7 +3,7 @@
  * CI artifact put under the wrong dist/<triple>/ would otherwise ship, say, an x86_64 build as the
  * arm64 package. The executable format (ELF, Mach-O, PE) and the CPU in its header are checked.
  */
-import type { Target } from '../targets.ts';
+import type { Target } from '../lib/targets.ts';
 
 export interface BinaryKind {
   format: 'ELF' | 'Mach-O' | 'PE' | 'unknown';

@@ -6,12 +6,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { contextVersion, type Context } from '../context.ts';
-import { UserError } from '../errors.ts';
-import { sha256, tmpName, writeFileAtomic } from '../fsutil.ts';
-import { UPSTREAM_FACTS } from '../project.ts';
-import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target } from '../targets.ts';
-import { debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from '../version.ts';
+import { contextVersion, type Context } from '../lib/context.ts';
+import { UserError } from '../lib/errors.ts';
+import { sha256, tmpName, writeFileAtomic } from '../lib/fs.ts';
+import { UPSTREAM_FACTS } from '../lib/project.ts';
+import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target } from '../lib/targets.ts';
+import { debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from '../lib/version.ts';
 import { archiveName, releaseArchive } from './archive.ts';
 import { wrongBinary } from './binformat.ts';
 import { SUMS_FILE, sha256sums } from './checksums.ts';

@@ -8,8 +8,8 @@
  * itself is the copyright file.
  */
 import { createHash } from 'node:crypto';
-import { UserError } from '../errors.ts';
-import { debianVersion } from '../version.ts';
+import { UserError } from '../lib/errors.ts';
+import { debianVersion } from '../lib/version.ts';
 import { ar } from './ar.ts';
 import { gzipSmall } from './deflate.ts';
 import { debianDepends, readElfDeps } from './elf.ts';

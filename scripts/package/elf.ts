@@ -4,8 +4,8 @@
  * from each (GLIBC_2.34, GCC_4.2.0, OPENSSL_3.0.0 in .gnu.version_r). 64-bit little-endian only,
  * which covers every Linux target in the table.
  */
-import { UserError } from '../errors.ts';
-import { compareDebianVersions } from '../version.ts';
+import { UserError } from '../lib/errors.ts';
+import { compareDebianVersions } from '../lib/version.ts';
 
 export interface ElfDeps {
   /** DT_NEEDED, in file order. */

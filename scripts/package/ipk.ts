@@ -6,8 +6,8 @@
  * mtimes and `gzip -n`. Installed-Size is, as ipkg-build computes it, the uncompressed size of
  * data.tar in bytes. No Depends: the binary is static (musl, vendored OpenSSL).
  */
-import { UserError } from '../errors.ts';
-import { opkgVersion } from '../version.ts';
+import { UserError } from '../lib/errors.ts';
+import { opkgVersion } from '../lib/version.ts';
 import { readElfDeps } from './elf.ts';
 import { HOMEPAGE, PACKAGE_NAME, SUMMARY } from './metadata.ts';
 import type { Artifact, Payload } from './payload.ts';

@@ -4,8 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UserError } from '../errors.ts';
-import { UPSTREAM_FACTS } from '../project.ts';
+import { UserError } from '../lib/errors.ts';
+import { UPSTREAM_FACTS } from '../lib/project.ts';
 
 export const PACKAGE_NAME = UPSTREAM_FACTS.binName;
 export const HOMEPAGE = 'https://github.com/avikalpa/codex-litellm';

@@ -9,8 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NPM_MAIN, npmPackageName, TARGETS, type Target } from '../targets.ts';
-import type { VersionInfo } from '../version.ts';
+import { NPM_MAIN, npmPackageName, TARGETS, type Target } from '../lib/targets.ts';
+import type { VersionInfo } from '../lib/version.ts';
 import { HOMEPAGE, SUMMARY, type Docs } from './metadata.ts';
 import type { Artifact, Payload } from './payload.ts';
 import { MODE } from './reproducible.ts';

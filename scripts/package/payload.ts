@@ -1,6 +1,6 @@
 /** What every packager gets: one target's binary (raw and compressed once), the docs, the versions and the time. */
-import type { Target } from '../targets.ts';
-import type { Release, VersionInfo } from '../version.ts';
+import type { Target } from '../lib/targets.ts';
+import type { Release, VersionInfo } from '../lib/version.ts';
 import type { Deflated } from './deflate.ts';
 import type { Docs } from './metadata.ts';
 

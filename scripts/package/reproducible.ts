@@ -3,8 +3,8 @@
  * https://reproducible-builds.org/specs/source-date-epoch/), fixed owners and modes, sorted
  * entries and gzip headers without names or times (the writers in this directory do the rest).
  */
-import { gitRaw } from '../git.ts';
-import { UserError } from '../errors.ts';
+import { gitRaw } from '../lib/git.ts';
+import { UserError } from '../lib/errors.ts';
 
 /** Modes for what we ship: executables and directories 0755, everything else 0644. */
 export const MODE = { exec: 0o755, file: 0o644, dir: 0o755 } as const;

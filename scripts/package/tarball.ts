@@ -7,7 +7,7 @@
  * must be compressed once and spliced into every archive (see deflate.ts).
  */
 import { Header } from 'tar';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { deflateSmall, gzipMember, stored, type Deflated } from './deflate.ts';
 
 /** File content: bytes, or bytes with their already-compressed form (the shared binary). */

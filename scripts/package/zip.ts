@@ -3,7 +3,7 @@
  * see deflate.ts), no data descriptors, no zip64 (entries stay far below 4 GiB), "made by Unix"
  * so the modes survive for unzip(1), and the one fixed timestamp as an MS-DOS date in UTC.
  */
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 import { deflateSmall, finishRaw } from './deflate.ts';
 import { rawOf, type Content } from './tarball.ts';
 

@@ -4,7 +4,7 @@
  * one) is refused, so no release goes out without saying what changed.
  */
 import * as fs from 'node:fs';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export interface ChangelogSection {
   version: string;

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Octokit } from 'octokit';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export interface ReleaseSpec {
   owner: string;

@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UserError } from '../errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export interface NpmPackageFile {
   /** A .tgz from `npm pack` (or the packager), or a package directory. */

@@ -11,10 +11,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { describeError, UserError } from '../errors.ts';
-import { readLock } from '../lockfile.ts';
-import { projectPaths } from '../project.ts';
-import { versionInfo } from '../version.ts';
+import { describeError, UserError } from '../lib/errors.ts';
+import { readLock } from '../lib/lockfile.ts';
+import { projectPaths } from '../lib/project.ts';
+import { versionInfo } from '../lib/version.ts';
 import { readReleaseNotes } from './changelog.ts';
 import { makeOctokit, publishRelease } from './github.ts';
 import { findPackages, publishAll } from './npm.ts';

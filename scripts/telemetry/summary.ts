@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { UserError, describeError } from '../errors.ts';
+import { UserError, describeError } from '../lib/errors.ts';
 
 export const DEFAULT_FILE = 'sessions.jsonl';
 export const CACHE_TIERS = ['tier0', 'litellm', 'provider'] as const;

@@ -15,10 +15,11 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeContext, type Context } from '../context.ts';
-import { describeError, UserError } from '../errors.ts';
-import { mirrorEnv } from '../settings.ts';
-import { acquire, syncStockTree } from '../prepare.ts';
+import { makeContext, type Context } from '../lib/context.ts';
+import { describeError, UserError } from '../lib/errors.ts';
+import { mirrorEnv } from '../lib/settings.ts';
+import { acquire } from '../lib/prepare.ts';
+import { syncStockTree } from '../build/sync.ts';
 import { cargoTestArgs, compareRuns, DEFAULT_PLAN, formatReport, parseCargoTest, selectPlan, summaryLine, type CargoTestRun, type CrateComparison } from './compare.ts';
 
 const HELP = `npm run upstream-tests -- [options]

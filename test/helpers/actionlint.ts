@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { defaultCacheDir } from '../../scripts/project.ts';
+import { defaultCacheDir } from '../../scripts/lib/project.ts';
 
 export const ACTIONLINT_VERSION = 'v1.7.12';
 export const ACTIONLINT_MODULE = 'github.com/rhysd/actionlint/cmd/actionlint';

@@ -7,8 +7,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
-import { contextVersion, makeContext, type Context } from '../../scripts/context.ts';
-import { TARGETS, type Target } from '../../scripts/targets.ts';
+import { contextVersion, makeContext, type Context } from '../../scripts/lib/context.ts';
+import { TARGETS, type Target } from '../../scripts/lib/targets.ts';
 import { REPO, tmpDir } from './fixture.ts';
 
 const STAND_IN = String.raw`

@@ -6,10 +6,10 @@
  */
 import * as fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import type { Context } from '../context.ts';
-import { UserError } from '../errors.ts';
-import { gitEnv, gitRaw, gitReason } from '../git.ts';
-import { configureRemote, ensureBare, isUrl } from '../upstream.ts';
+import type { Context } from '../lib/context.ts';
+import { UserError } from '../lib/errors.ts';
+import { gitEnv, gitRaw, gitReason } from '../lib/git.ts';
+import { configureRemote, ensureBare, isUrl } from '../lib/upstream-cache.ts';
 
 /** Where a fetched tag is kept in the cache (the same namespace `acquireUpstream` uses). */
 export const fetchedRef = (tag: string): string => `refs/codex-litellm/fetched/${tag}`;

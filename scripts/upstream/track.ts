@@ -3,9 +3,9 @@
  * (our series on one tag, 3-way where needed) and `upstream drift` (the same for every release in
  * a range). All of them work on the bare partial cache: no checkout, and the repo is not changed.
  */
-import type { Context } from '../context.ts';
-import { UserError } from '../errors.ts';
-import { readSeries } from '../series.ts';
+import type { Context } from '../lib/context.ts';
+import { UserError } from '../lib/errors.ts';
+import { readSeries } from '../lib/series.ts';
 import { emptyStats, ensureTags, fetchBlobs, blobsAt, localObjects, prepareCache, type FetchStats, type IndexEntry } from './fetch.ts';
 import { loadPatches, seedIntermediateBlobs, touchedFiles, trySeries, type LoadedPatch, type ScratchResult } from './scratch.ts';
 import { listTagsLsRemote, listUpstreamTags, newerThan, tagsInRange, type ReleaseTag, type RemoteTag, type TagListing } from './tags.ts';

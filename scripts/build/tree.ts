@@ -8,10 +8,10 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UserError } from './errors.ts';
-import { fileSha256, sha256, writeFileAtomic } from './fsutil.ts';
-import { gitBytes, gitEnv } from './git.ts';
-import type { FileChange } from './apply.ts';
+import { UserError } from '../lib/errors.ts';
+import { fileSha256, sha256, writeFileAtomic } from '../lib/fs.ts';
+import { gitBytes, gitEnv } from '../lib/git.ts';
+import type { FileChange } from '../lib/apply.ts';
 
 const STATE = '.codex-litellm-tree.json';
 

@@ -3,12 +3,12 @@
  * so `--dry-run` prints exactly what a real run executes.
  */
 import * as path from 'node:path';
-import type { Context } from './context.ts';
-import { mirrorEnv } from './settings.ts';
-import type { Profile } from './profiles.ts';
-import { UPSTREAM_FACTS } from './project.ts';
-import type { Target } from './targets.ts';
-import { versionEnv, type VersionInfo } from './version.ts';
+import type { Context } from '../lib/context.ts';
+import { mirrorEnv } from '../lib/settings.ts';
+import type { Profile } from '../lib/profiles.ts';
+import { UPSTREAM_FACTS } from '../lib/project.ts';
+import type { Target } from '../lib/targets.ts';
+import { versionEnv, type VersionInfo } from '../lib/version.ts';
 
 export interface CargoCommand {
   cwd: string;

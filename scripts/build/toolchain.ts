@@ -4,7 +4,7 @@
  * we say so. RUSTUP_TOOLCHAIN overrides rust-toolchain.toml for every cargo/rustc we start.
  */
 import { spawnSync } from 'node:child_process';
-import { UserError } from './errors.ts';
+import { UserError } from '../lib/errors.ts';
 
 export interface Toolchain {
   name: string;

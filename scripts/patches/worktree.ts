@@ -7,12 +7,12 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Context } from './context.ts';
-import { UserError } from './errors.ts';
-import { gitRaw, gitReason } from './git.ts';
-import { UPSTREAM_FACTS } from './project.ts';
-import { readSeries } from './series.ts';
-import { writeFileAtomic } from './fsutil.ts';
+import type { Context } from '../lib/context.ts';
+import { UserError } from '../lib/errors.ts';
+import { gitRaw, gitReason } from '../lib/git.ts';
+import { UPSTREAM_FACTS } from '../lib/project.ts';
+import { readSeries } from '../lib/series.ts';
+import { writeFileAtomic } from '../lib/fs.ts';
 
 export const BRANCH = 'litellm-series';
 

@@ -6,9 +6,9 @@
  * after the tag prefix of the pinned tag (`rust-v` for `rust-v0.53.0`) is taken off.
  */
 import semver from 'semver';
-import { UserError } from '../errors.ts';
-import { gitRaw, gitReason } from '../git.ts';
-import { isUrl, sourceUrl } from '../upstream.ts';
+import { UserError } from '../lib/errors.ts';
+import { gitRaw, gitReason } from '../lib/git.ts';
+import { isUrl, sourceUrl } from '../lib/upstream-cache.ts';
 
 export interface RemoteTag {
   name: string;

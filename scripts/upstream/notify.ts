@@ -4,14 +4,14 @@
  * than the pin, one open issue per such release (created once, its body refreshed on later runs),
  * so a maintainer learns within a day what came out and how far our series is from it.
  *
- *   node --import tsx scripts/track/notify.ts --check check.json --drift drift.json [--dry-run]
+ *   node --import tsx scripts/upstream/notify.ts --check check.json --drift drift.json [--dry-run]
  *
  * Environment: GITHUB_TOKEN (issues: write), GITHUB_REPOSITORY, GITHUB_STEP_SUMMARY (optional).
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Octokit } from 'octokit';
-import { describeError, UserError } from '../errors.ts';
+import { describeError, UserError } from '../lib/errors.ts';
 import { makeOctokit } from '../release/github.ts';
 import type { CheckResult, DriftResult } from './track.ts';
 

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parsePatch, type StructuredPatch } from 'diff';
 import { UserError } from './errors.ts';
-import { sha256 } from './fsutil.ts';
+import { sha256 } from './fs.ts';
 
 export interface PatchEntry {
   name: string;

@@ -3,8 +3,8 @@
  * follows upstream releases. Exit status: 0 when the answer is good news or a report, 1 when a
  * try or bump meets a conflict (so scripts and CI can branch on it), 2 for user errors.
  */
-import type { Context } from '../context.ts';
-import { UserError } from '../errors.ts';
+import type { Context } from '../lib/context.ts';
+import { UserError } from '../lib/errors.ts';
 import { bump, bumpContinue, type BumpResult } from './bump.ts';
 import { renderCheck, renderDrift, renderTry } from './report.ts';
 import { checkUpstream, drift, tryTag } from './track.ts';

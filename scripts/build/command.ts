@@ -5,20 +5,21 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { digestChanges } from './apply.ts';
+import { digestChanges } from '../lib/apply.ts';
 import { cargoCommand, renderCommand, type CargoCommand } from './cargo.ts';
-import { contextVersion, type Context } from './context.ts';
-import { UserError } from './errors.ts';
-import { copyFileAtomic, fileSha256, sha256, writeFileAtomic } from './fsutil.ts';
-import { acquire, applyAll, lintOrThrow, refreshLock, syncBuildTree, treeToolchainFile, type Prepared } from './prepare.ts';
-import type { Profile } from './profiles.ts';
-import { UPSTREAM_FACTS } from './project.ts';
-import type { Step } from './steps.ts';
-import { describeSubstitutions } from './substitutions.ts';
-import { hostCannotBuild, hostTriple, type Target } from './targets.ts';
+import { contextVersion, type Context } from '../lib/context.ts';
+import { UserError } from '../lib/errors.ts';
+import { copyFileAtomic, fileSha256, sha256, writeFileAtomic } from '../lib/fs.ts';
+import { acquire, applyAll, lintOrThrow, treeToolchainFile, type Prepared } from '../lib/prepare.ts';
+import { refreshLock, syncBuildTree } from './sync.ts';
+import type { Profile } from '../lib/profiles.ts';
+import { UPSTREAM_FACTS } from '../lib/project.ts';
+import type { Step } from '../lib/steps.ts';
+import { describeSubstitutions } from '../lib/substitutions.ts';
+import { hostCannotBuild, hostTriple, type Target } from '../lib/targets.ts';
 import { chooseToolchain, pinnedChannel, type Toolchain } from './toolchain.ts';
-import type { Upstream } from './upstream.ts';
-import type { VersionInfo } from './version.ts';
+import type { Upstream } from '../lib/upstream-cache.ts';
+import type { VersionInfo } from '../lib/version.ts';
 
 export interface BuildResult {
   target: string;

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from './errors.ts';
 import { gitRaw, gitReason, readBlobs } from './git.ts';
-import { listFiles, sha256 } from './fsutil.ts';
+import { listFiles, sha256 } from './fs.ts';
 import { locateHunk, parsePatchFile, type PatchEntry } from './series.ts';
 
 export interface FileChange {

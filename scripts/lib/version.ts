@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import semver from 'semver';
 import { UserError } from './errors.ts';
-import { listFiles, sha256 } from './fsutil.ts';
+import { listFiles, sha256 } from './fs.ts';
 import { upstreamVersion, type UpstreamLock } from './lockfile.ts';
 import { readSeries } from './series.ts';
 import { describeSubstitutions, type Substitution } from './substitutions.ts';
@@ -100,7 +100,7 @@ export function npmVersion(r: Release): string {
   if (!/^[a-k][a-z]*$/i.test(ids[0]!) || ids[0]!.toLowerCase() >= 'litellm') {
     throw new UserError(
       `upstream prerelease \`${r.upstream}\` cannot be mapped to an npm version that sorts below the final release`,
-      'Upstream prereleases are expected to be alpha/beta (rust-v0.54.0-alpha.2); extend npmVersion in scripts/version.ts for others.',
+      'Upstream prereleases are expected to be alpha/beta (rust-v0.54.0-alpha.2); extend npmVersion in scripts/lib/version.ts for others.',
     );
   }
   if (!/^\d+$/.test(ids[ids.length - 1]!)) ids.push('0');

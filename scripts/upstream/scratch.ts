@@ -14,9 +14,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StructuredPatch } from 'diff';
-import { UserError } from '../errors.ts';
-import { gitEnv, gitRaw, gitReason, readBlobs } from '../git.ts';
-import { parsePatchFile, type PatchEntry, type PatchInfo } from '../series.ts';
+import { UserError } from '../lib/errors.ts';
+import { gitEnv, gitRaw, gitReason, readBlobs } from '../lib/git.ts';
+import { parsePatchFile, type PatchEntry, type PatchInfo } from '../lib/series.ts';
 
 export type Outcome = 'clean' | 'merge' | 'conflict';
 

@@ -9,22 +9,22 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { applySeries } from '../apply.ts';
-import type { Context } from '../context.ts';
-import { UserError } from '../errors.ts';
-import { writeFileAtomic } from '../fsutil.ts';
-import { gitRaw, gitReason } from '../git.ts';
-import { renderLock, type UpstreamLock } from '../lockfile.ts';
-import { UPSTREAM_FACTS } from '../project.ts';
-import { lintSeries, readSeries } from '../series.ts';
-import { acquireUpstream } from '../upstream.ts';
-import { formatPatches, isDirty, seedWorktree, writeExport, type ExportDiff } from '../worktree.ts';
+import { applySeries } from '../lib/apply.ts';
+import type { Context } from '../lib/context.ts';
+import { UserError } from '../lib/errors.ts';
+import { writeFileAtomic } from '../lib/fs.ts';
+import { gitRaw, gitReason } from '../lib/git.ts';
+import { renderLock, type UpstreamLock } from '../lib/lockfile.ts';
+import { UPSTREAM_FACTS } from '../lib/project.ts';
+import { lintSeries, readSeries } from '../lib/series.ts';
+import { acquireUpstream } from '../lib/upstream-cache.ts';
+import { formatPatches, isDirty, seedWorktree, writeExport, type ExportDiff } from '../patches/worktree.ts';
 import { fetchBlobs, fetchedRef } from './fetch.ts';
 import { loadPatches, seedIntermediateBlobs } from './scratch.ts';
 import { tagVersion } from './tags.ts';
 import { prepareSession, resolveTag, runTry, type TryResult } from './track.ts';
 import semver from 'semver';
-import { versionInfo } from '../version.ts';
+import { versionInfo } from '../lib/version.ts';
 
 const IDENTITY = {
   GIT_COMMITTER_NAME: 'codex-litellm',
