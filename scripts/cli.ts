@@ -1,22 +1,18 @@
 /**
- * The command line of build.ts. Parses flags, dispatches, and turns errors into a clear message
- * plus a non-zero exit. `--json` gives one JSON document on stdout for machines.
+ * The command line of build.ts: it parses flags, dispatches to a command, prints the command's
+ * result (text, or one JSON document with --json) and turns errors into a clear message plus a
+ * non-zero exit. Commands live in their folders and never print their result themselves.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { buildSteps, cannotBuildHere, type BuildResult } from './build/command.ts';
-import { contextVersion, makeContext, type CommonOptions, type Context } from './lib/context.ts';
+import { contextVersion, makeContext, type CommonOptions } from './lib/context.ts';
 import { describeError, UserError } from './lib/errors.ts';
-import { acquire, applyAll, lintOrThrow } from './lib/prepare.ts';
+import { printResult, type Output } from './lib/output.ts';
+import { makePlan } from './lib/plan.ts';
 import { findProfile } from './lib/profiles.ts';
 import { REPO_ROOT } from './lib/project.ts';
-import { lintSeries } from './lib/series.ts';
-import { availableSubstitutions } from './lib/substitutions.ts';
-import { outputMode, printPlan, runSteps, type Step } from './lib/steps.ts';
-import { ciJob, ciMatrix, findTarget, hostTriple, selectTargets, TARGETS, type Target } from './lib/targets.ts';
-import { UPSTREAM_FACTS } from './lib/project.ts';
-import { compareExport, defaultWorktree, formatPatches, makeWorktree, writeExport } from './patches/worktree.ts';
+import { ciMatrix, hostTriple, selectTargets } from './lib/targets.ts';
 import { UPSTREAM_HELP } from './upstream/help.ts';
 
 const HELP = `codex-litellm build orchestrator
@@ -105,98 +101,66 @@ function common(v: Values): CommonOptions {
   };
 }
 
-function out(json: boolean, doc: unknown, text: string): void {
-  process.stdout.write(json ? `${JSON.stringify(doc, null, 2)}\n` : text.endsWith('\n') ? text : `${text}\n`);
-}
-
-async function cmdBuild(v: Values): Promise<void> {
-  const ctx = makeContext(common(v));
-  const profile = findProfile(v.profile);
-  let targets: Target[];
-  if (v.all) targets = [...TARGETS];
-  else if (v.target && v.target.length > 0) targets = [...new Set(v.target.map((t) => findTarget(t)))];
-  else {
-    const host = TARGETS.find((t) => t.triple === hostTriple());
-    if (!host) throw new UserError(`this machine (${hostTriple()}) is not a release target`, `Pass --target; known: ${TARGETS.map((t) => t.alias).join(', ')}.`);
-    targets = [host];
-  }
-  const results: BuildResult[] = [];
-  const log = (t: Target): string => path.join(ctx.cache.logsDir, `build-${t.triple}-${profile.name}.log`);
-  const steps: Step[] = targets.flatMap((t) => buildSteps(ctx, t, profile, results, log).map((s) => (targets.length > 1 ? { ...s, title: `[${t.alias}] ${s.title}` } : s)));
-  const version = contextVersion(ctx);
-  // Targets this machine cannot build, said before anything runs (and in the plan), with the CI job that can.
-  const blocked = targets.map((t) => ({ t, why: cannotBuildHere(t, ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN) })).filter((b) => b.why);
-  const blockedLines = blocked.map((b) => `${b.t.triple}: cannot build here: ${b.why}; CI job "${ciJob(b.t)}" on ${b.t.runner} builds it`);
-  if (v['dry-run']) {
-    if (v.json) return out(true, { dryRun: true, version, targets: targets.map((t) => t.triple), cannotBuildHere: blockedLines, steps: steps.map((s) => ({ title: s.title, plan: s.plan })) }, '');
-    printPlan(steps, `Plan: codex-litellm ${version.display}\nTargets: ${targets.map((t) => `${t.triple} (${t.tool})`).join(', ')}; profile ${profile.name}${blockedLines.map((l) => `\nNote: ${l}`).join('')}`);
-    return;
-  }
-  if (blocked.length) {
-    throw new UserError(`this machine cannot build ${blocked.length === 1 ? 'this target' : 'these targets'}:\n  - ${blockedLines.join('\n  - ')}`, 'Build them in CI (npx tsx build.ts matrix), or pass --target for the ones this machine can build.');
-  }
-  const started = Date.now();
-  await runSteps(steps, outputMode(v.json));
-  const seconds = (Date.now() - started) / 1000;
-  out(v.json, { ok: true, seconds, results }, results.map((r) => `${path.relative(process.cwd(), r.binary) || r.binary}: ${r.version} [toolchain ${r.toolchain}: ${r.toolchainReason}] (${seconds.toFixed(1)} s)`).join('\n'));
-}
-
-async function cmdPatches(sub: string | undefined, v: Values): Promise<void> {
-  const ctx = makeContext(common(v));
-  const wtDir = v.worktree ? path.resolve(v.worktree) : defaultWorktree(ctx);
-  switch (sub) {
-    case 'check': {
-      const started = performance.now();
-      const problems = lintSeries(ctx.project.seriesFile, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
-      if (problems.length > 0) lintOrThrow(ctx);
-      const up = acquire(ctx);
-      // Every substitution the repo has is checked too (on top of the series), asked for or not,
-      // so a bump finds a stale one before an air-gapped user does.
-      const prepared = applyAll({ ...ctx, substitutions: availableSubstitutions(ctx.project.patchesDir) }, up);
-      const ms = performance.now() - started;
-      const lines = prepared.applied.perPatch.map((p) => `  ok  ${p.name} (${p.files.length} file(s))`);
-      out(
-        v.json,
-        { ok: true, tag: ctx.lock.tag, commit: ctx.lock.commit, upstream: up.fetched ? 'fetched' : 'cached', patches: prepared.applied.perPatch, tree: prepared.applied.tree, ms },
-        `${lines.join('\n')}${lines.length ? '\n' : ''}${prepared.applied.perPatch.length} patch(es) apply cleanly to ${ctx.lock.tag} (${ctx.lock.commit.slice(0, 12)}); lint clean (${ms.toFixed(0)} ms)`,
-      );
-      return;
-    }
-    case 'apply': {
-      acquire(ctx);
-      const r = makeWorktree(ctx, wtDir, {
-        force: v.force,
-        isStale: () => {
-          const d = compareExport(ctx, formatPatches(ctx, wtDir));
-          return d.added.length + d.changed.length + d.removed.length > 0 || d.orderChanged;
-        },
-      });
-      out(v.json, { ok: true, worktree: wtDir, commits: r.commits }, `worktree ${wtDir}: ${ctx.lock.tag} + ${r.commits} commit(s) on branch litellm-series\nEdit, commit (git commit / rebase -i), then: npx tsx build.ts patches export`);
-      return;
-    }
-    case 'export': {
-      const wanted = formatPatches(ctx, wtDir);
-      if (v.check) {
-        const d = compareExport(ctx, wanted);
-        const stale = [...d.changed.map((n) => `changed: ${n}`), ...d.added.map((n) => `not in patches/: ${n}`), ...d.removed.map((n) => `no longer a commit: ${n}`), ...(d.orderChanged ? ['order differs from patches/series'] : [])];
-        if (stale.length > 0) {
-          throw new UserError(`stored patches are stale against ${wtDir}:\n  - ${stale.join('\n  - ')}`, 'Run `npx tsx build.ts patches export` and commit the result.');
-        }
-        out(v.json, { ok: true, upToDate: true }, `patches/ is up to date with ${wtDir} (${wanted.size} patch(es))`);
-        return;
-      }
-      const d = writeExport(ctx, wanted);
-      out(v.json, { ok: true, ...d }, `exported ${wanted.size} patch(es): ${d.added.length} new, ${d.changed.length} changed, ${d.removed.length} removed`);
-      return;
-    }
-    default:
-      throw new UserError(`unknown patches command \`${sub ?? ''}\``, 'Use: patches check | patches apply | patches export [--check].');
-  }
-}
-
 function orchestratorVersion(): string {
   const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
+}
+
+const see = 'See `npx tsx build.ts --help`.';
+
+function noSub(sub: string | undefined): void {
+  if (sub !== undefined) throw new UserError(`unexpected argument \`${sub}\``, see);
+}
+
+/** Runs one command; the heavier command folders load on demand, so a plain build does not pay for tracking or packaging code. */
+async function dispatch(v: Values, cmd: string | undefined, sub: string | undefined, rest: string[]): Promise<Output> {
+  if (v.help) return { raw: HELP };
+  const ctx = () => makeContext(common(v));
+  if (v.version) {
+    const ver = contextVersion(ctx());
+    return { doc: { orchestrator: orchestratorVersion(), ...ver }, text: `codex-litellm ${ver.display}\nbuild orchestrator ${orchestratorVersion()}` };
+  }
+  if (cmd === 'upstream') {
+    const { upstreamCommand } = await import('./upstream/command.ts');
+    return await upstreamCommand(ctx(), sub, rest, { pre: v.pre, from: v.from, to: v.to, force: v.force, continue: v.continue, worktree: v.worktree });
+  }
+  if (rest.length > 0) throw new UserError(`unexpected argument \`${rest[0]}\``, see);
+  const selection = { targets: v.target ?? [], all: v.all };
+  switch (cmd) {
+    case undefined:
+    case 'build': {
+      noSub(sub);
+      const c = ctx();
+      const profile = findProfile(v.profile);
+      const { buildCommand } = await import('./build/command.ts');
+      return await buildCommand(c, makePlan(c, selection, 'given'), { profile, dryRun: v['dry-run'], json: v.json });
+    }
+    case 'patches': {
+      const { patchesCommand } = await import('./patches/command.ts');
+      return patchesCommand(ctx(), sub, { worktree: v.worktree, check: v.check, force: v.force });
+    }
+    case 'package': {
+      noSub(sub);
+      const c = ctx();
+      const { formatResult, packagePlan, packageTargets } = await import('./package/command.ts');
+      if (v['dry-run']) {
+        const plan = packagePlan(c, selection, makePlan(c, selection, 'table'));
+        return { doc: { dryRun: true, plan }, text: plan };
+      }
+      const r = await packageTargets(c, selection);
+      return { doc: { ok: true, ...r }, text: formatResult(r) };
+    }
+    case 'matrix': {
+      noSub(sub);
+      const targets = v.all || !v.target?.length ? undefined : selectTargets(v.target, false);
+      return { raw: `${JSON.stringify(ciMatrix(targets, v.profile))}\n` };
+    }
+    default:
+      throw new UserError(
+        `unknown command \`${cmd}\``,
+        'Commands: build (default), patches check|apply|export, upstream check|try|bump|drift, package, matrix. See --help.',
+      );
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -206,53 +170,8 @@ export async function main(argv: string[]): Promise<number> {
     const { values: v, positionals } = parse(argv);
     json = v.json;
     verbose = v.verbose;
-    if (v.help) {
-      process.stdout.write(HELP);
-      return 0;
-    }
-    if (v.version) {
-      const ctx: Context = makeContext(common(v));
-      const ver = contextVersion(ctx);
-      out(json, { orchestrator: orchestratorVersion(), ...ver }, `codex-litellm ${ver.display}\nbuild orchestrator ${orchestratorVersion()}`);
-      return 0;
-    }
     const [cmd, sub, ...rest] = positionals;
-    if (cmd === 'upstream') {
-      // Loaded on demand: a plain build should not pay for the tracking or packaging code.
-      const { cmdUpstream } = await import('./upstream/command.ts');
-      return await cmdUpstream(makeContext(common(v)), sub, rest, { json, pre: v.pre, from: v.from, to: v.to, force: v.force, continue: v.continue, worktree: v.worktree });
-    }
-    if (rest.length > 0) throw new UserError(`unexpected argument \`${rest[0]}\``, 'See `npx tsx build.ts --help`.');
-    switch (cmd) {
-      case undefined:
-      case 'build':
-        if (sub !== undefined) throw new UserError(`unexpected argument \`${sub}\``, 'See `npx tsx build.ts --help`.');
-        await cmdBuild(v);
-        return 0;
-      case 'patches':
-        await cmdPatches(sub, v);
-        return 0;
-      case 'package': {
-        if (sub !== undefined) throw new UserError(`unexpected argument \`${sub}\``, 'See `npx tsx build.ts --help`.');
-        const ctx = makeContext(common(v));
-        const opts = { targets: v.target ?? [], all: v.all };
-        const { formatResult, packagePlan, packageTargets } = await import('./package/command.ts');
-        if (v['dry-run']) {
-          const plan = packagePlan(ctx, opts);
-          out(v.json, { dryRun: true, plan }, plan);
-          return 0;
-        }
-        const r = await packageTargets(ctx, opts);
-        out(v.json, { ok: true, ...r }, formatResult(r));
-        return 0;
-      }
-      case 'matrix':
-        if (sub !== undefined) throw new UserError(`unexpected argument \`${sub}\``, 'See `npx tsx build.ts --help`.');
-        process.stdout.write(`${JSON.stringify(ciMatrix(v.all || !v.target?.length ? undefined : selectTargets(v.target, false), v.profile))}\n`);
-        return 0;
-      default:
-        throw new UserError(`unknown command \`${cmd}\``, 'Commands: build (default), patches check|apply|export, upstream check|try|bump|drift, package, matrix. See --help.');
-    }
+    return printResult(json, await dispatch(v, cmd, sub, rest));
   } catch (e) {
     const d = describeError(e);
     const code = e instanceof UserError ? e.exitCode : 1;

@@ -9,7 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeContext } from '../lib/context.ts';
-import { binaryPath, packageTargets, type PackageResult } from '../package/command.ts';
+import { binaryPath } from '../lib/plan.ts';
+import { packageTargets, type PackageResult } from '../package/command.ts';
 import { hostTriple, TARGETS } from '../lib/targets.ts';
 import { median, type BenchRow } from './row.ts';
 

@@ -1,25 +1,26 @@
 /**
- * `build.ts [--target ...] [--profile ...]`: the whole pipeline for each target, as a list of
- * steps. The same list is printed by --dry-run and executed by a real run.
+ * `build.ts [--target ...] [--profile ...]`: the whole pipeline for each target of the plan, as a
+ * list of steps. The same list is printed by --dry-run and executed by a real run.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { digestChanges } from '../lib/apply.ts';
 import { cargoCommand, renderCommand, type CargoCommand } from './cargo.ts';
-import { contextVersion, type Context } from '../lib/context.ts';
+import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { copyFileAtomic, fileSha256, sha256, writeFileAtomic } from '../lib/fs.ts';
 import { acquire, applyAll, lintOrThrow, treeToolchainFile, type Prepared } from '../lib/prepare.ts';
 import { refreshLock, syncBuildTree } from './sync.ts';
+import type { BuildInfo, Plan, TargetPlan } from '../lib/plan.ts';
 import type { Profile } from '../lib/profiles.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
-import type { Step } from '../lib/steps.ts';
+import type { Output } from '../lib/output.ts';
+import { outputMode, renderPlan, runSteps, type Step } from '../lib/steps.ts';
 import { describeSubstitutions } from '../lib/substitutions.ts';
-import { hostCannotBuild, hostTriple, type Target } from '../lib/targets.ts';
+import { ciJob, hostCannotBuild, hostTriple, type Target } from '../lib/targets.ts';
 import { chooseToolchain, pinnedChannel, type Toolchain } from './toolchain.ts';
 import type { Upstream } from '../lib/upstream-cache.ts';
-import type { VersionInfo } from '../lib/version.ts';
 
 export interface BuildResult {
   target: string;
@@ -53,23 +54,74 @@ export function cannotBuildHere(target: Target, toolchain: string | undefined): 
   return undefined;
 }
 
-interface TargetState {
-  up?: Upstream;
-  prepared?: Prepared;
-  toolchain?: Toolchain;
-  version?: VersionInfo;
-  written?: number;
-  lockRefreshed?: boolean;
-  cargoRan?: boolean;
+export interface BuildOptions {
+  profile: Profile;
+  dryRun: boolean;
+  json: boolean;
 }
 
-/** The steps for one target. `plan` strings are what --dry-run prints. */
-export function buildSteps(ctx: Context, target: Target, profile: Profile, results: BuildResult[], logFile: (t: Target) => string): Step[] {
-  const s: TargetState = {};
-  const version = contextVersion(ctx);
+/** The build command: refuse targets this machine cannot build, then run (or with --dry-run print) every step. */
+export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): Promise<Output> {
+  const { profile } = o;
+  const targets = plan.targets.map((tp) => tp.target);
+  const results: BuildResult[] = [];
+  const log = (t: Target): string => path.join(ctx.cache.logsDir, `build-${t.triple}-${profile.name}.log`);
+  const steps: Step[] = plan.targets.flatMap((tp) =>
+    buildSteps(ctx, plan, tp, profile, results, log).map((s) => (targets.length > 1 ? { ...s, title: `[${tp.target.alias}] ${s.title}` } : s)),
+  );
+  const { version } = plan;
+  // Targets this machine cannot build, said before anything runs (and in the plan), with the CI job that can.
+  const blocked = targets.map((t) => ({ t, why: cannotBuildHere(t, ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN) })).filter((b) => b.why);
+  const blockedLines = blocked.map((b) => `${b.t.triple}: cannot build here: ${b.why}; CI job "${ciJob(b.t)}" on ${b.t.runner} builds it`);
+  if (o.dryRun) {
+    const header = [
+      `Plan: codex-litellm ${version.display}`,
+      `Targets: ${targets.map((t) => `${t.triple} (${t.tool})`).join(', ')}; profile ${profile.name}`,
+      ...blockedLines.map((l) => `Note: ${l}`),
+    ].join('\n');
+    const doc = { dryRun: true, version, targets: targets.map((t) => t.triple), cannotBuildHere: blockedLines, steps: steps.map((s) => ({ title: s.title, plan: s.plan })) };
+    return { doc, text: renderPlan(steps, header) };
+  }
+  if (blocked.length) {
+    throw new UserError(
+      `this machine cannot build ${blocked.length === 1 ? 'this target' : 'these targets'}:\n  - ${blockedLines.join('\n  - ')}`,
+      'Build them in CI (npx tsx build.ts matrix), or pass --target for the ones this machine can build.',
+    );
+  }
+  const started = Date.now();
+  await runSteps(steps, outputMode(o.json));
+  const seconds = (Date.now() - started) / 1000;
+  const lines = results.map(
+    (r) => `${path.relative(process.cwd(), r.binary) || r.binary}: ${r.version} [toolchain ${r.toolchain}: ${r.toolchainReason}] (${seconds.toFixed(1)} s)`,
+  );
+  return { doc: { ok: true, seconds, results }, text: lines.join('\n') };
+}
+
+/** What the steps of one target hand each other; each field is set by the step named beside it. */
+class TargetState {
+  up?: Upstream; // Upstream
+  prepared?: Prepared; // Apply the patch series
+  toolchain?: Toolchain; // Choose the Rust toolchain
+  cmd?: CargoCommand; // Choose the Rust toolchain
+  written = 0; // Sync the build tree
+  lockRefreshed = false; // Sync the build tree
+  cargoRan = true; // cargo build
+
+  /** A value an earlier step set; steps run in order and stop at the first error, so a miss is a bug. */
+  static got<T>(v: T | undefined, what: string): T {
+    if (v === undefined) throw new Error(`internal: ${what} is not set (a step ran out of order)`);
+    return v;
+  }
+}
+
+/** The steps for one target of the plan. `plan` strings are what --dry-run prints. */
+export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Profile, results: BuildResult[], logFile: (t: Target) => string): Step[] {
+  const s = new TargetState();
+  const { target, binary: dist, buildInfo: infoFile } = tp;
+  const { version } = plan;
+  const got = TargetState.got;
   const planToolchain = ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN ?? ctx.user.toolchain ?? "upstream's pin if installed, else stable";
   const planCmd = cargoCommand(ctx, target, profile, planToolchain, version);
-  const dist = path.join(ctx.project.distDir, target.triple, `${UPSTREAM_FACTS.binName}${target.exe}`);
   return [
     {
       title: `Upstream ${ctx.lock.tag} (${ctx.lock.commit.slice(0, 12)})`,
@@ -88,12 +140,14 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
       plan: [
         `lint ${ctx.project.seriesFile}`,
         `git apply --cached each patch onto a temporary index at ${ctx.lock.commit.slice(0, 12)} (zero fuzz)`,
-        ...ctx.substitutions.map((sub) => `substitute ${sub.replaces.url}@${sub.replaces.rev.slice(0, 12)} with ${sub.with} (${path.relative(ctx.project.root, sub.file)})`),
+        ...ctx.substitutions.map(
+          (sub) => `substitute ${sub.replaces.url}@${sub.replaces.rev.slice(0, 12)} with ${sub.with} (${path.relative(ctx.project.root, sub.file)})`,
+        ),
         `place ${ctx.project.cratesDir}/* at ${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}/`,
       ],
       run: () => {
         lintOrThrow(ctx);
-        s.prepared = applyAll(ctx, s.up!);
+        s.prepared = applyAll(ctx, got(s.up, 'upstream'));
         const substituted = ctx.substitutions.length ? `; SUBSTITUTED ${describeSubstitutions(ctx.substitutions)}` : '';
         return `${s.prepared.applied.perPatch.length - ctx.substitutions.length} patch(es), ${s.prepared.changes.size} file(s) differ from upstream${substituted}`;
       },
@@ -102,26 +156,32 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
       title: 'Choose the Rust toolchain',
       plan: [`RUSTUP_TOOLCHAIN=${planToolchain}`],
       run: () => {
-        const pinned = pinnedChannel(treeToolchainFile(ctx, s.up!, s.prepared));
-        s.toolchain = chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, pinned, userDefault: ctx.user.toolchain });
-        const why = cannotBuildHere(target, s.toolchain.name);
+        const pinned = pinnedChannel(treeToolchainFile(ctx, got(s.up, 'upstream'), s.prepared));
+        const toolchain = chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, pinned, userDefault: ctx.user.toolchain });
+        s.toolchain = toolchain;
+        const why = cannotBuildHere(target, toolchain.name);
         if (why) {
           throw new UserError(
             `cannot build ${target.triple} on this machine: ${why}`,
             `Build it in CI (release workflow, job "build (${target.alias})", runner ${target.runner}, tool ${target.tool}), or install the tool here.`,
           );
         }
-        return `${s.toolchain.name}: ${s.toolchain.rustc} (${s.toolchain.reason})`;
+        // The one cargo invocation of this target: the lock refresh reads its environment, the build runs it.
+        s.cmd = cargoCommand(ctx, target, profile, toolchain.name, version);
+        return `${toolchain.name}: ${toolchain.rustc} (${toolchain.reason})`;
       },
     },
     {
       title: 'Sync the build tree',
-      plan: [`tree: ${ctx.treeDir} (only files whose content changed are written)`, `refresh ${ctx.lock.workspace}/Cargo.lock workspace entries (cargo update --workspace) when manifests changed; refuse new external packages`],
+      plan: [
+        `tree: ${ctx.treeDir} (only files whose content changed are written)`,
+        `refresh ${ctx.lock.workspace}/Cargo.lock workspace entries (cargo update --workspace) when manifests changed; refuse new external packages`,
+      ],
       run: () => {
-        const sync = syncBuildTree(ctx, s.up!, s.prepared!);
-        s.version = contextVersion(ctx);
-        const env = cargoCommand(ctx, target, profile, s.toolchain!.name, s.version).env;
-        const lock = refreshLock(ctx, s.up!, s.prepared!, env);
+        const up = got(s.up, 'upstream');
+        const prepared = got(s.prepared, 'the applied series');
+        const sync = syncBuildTree(ctx, up, prepared);
+        const lock = refreshLock(ctx, up, prepared, got(s.cmd, 'the cargo command').env);
         s.written = sync.written.length + sync.restored.length + sync.deleted.length;
         s.lockRefreshed = lock.refreshed;
         return `${sync.created ? 'new tree; ' : ''}${s.written} file(s) written${lock.refreshed ? ', Cargo.lock refreshed' : ''}`;
@@ -131,9 +191,9 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
       title: `cargo build ${target.triple} (${profile.name})`,
       plan: [`cd ${planCmd.cwd}`, renderCommand(planCmd), `log: ${logFile(target)}`],
       run: async () => {
-        const cmd = cargoCommand(ctx, target, profile, s.toolchain!.name, s.version!);
+        const cmd = got(s.cmd, 'the cargo command');
         const stampFile = path.join(ctx.treeDir, `.codex-litellm-build-${target.triple}-${profile.name}.json`);
-        const stamp = buildStamp(cmd, s.toolchain!.rustc, s.prepared!);
+        const stamp = buildStamp(cmd, got(s.toolchain, 'the toolchain').rustc, got(s.prepared, 'the applied series'));
         s.cargoRan = false;
         if (isUpToDate(stampFile, stamp, path.join(ctx.treeDir, ctx.lock.workspace), cmd.output)) return 'up to date, cargo not needed';
         s.cargoRan = true;
@@ -145,50 +205,55 @@ export function buildSteps(ctx: Context, target: Target, profile: Profile, resul
     },
     {
       title: `Write ${path.relative(ctx.project.root, dist)}`,
-      plan: [`copy ${planCmd.output} -> ${dist} (atomic; untouched when identical)`, `write ${path.join(path.dirname(dist), 'BUILDINFO.json')}`],
+      plan: [`copy ${planCmd.output} -> ${dist} (atomic; untouched when identical)`, `write ${infoFile}`],
       run: () => {
-        const cmd = cargoCommand(ctx, target, profile, s.toolchain!.name, s.version!);
-        const infoFile = path.join(path.dirname(dist), 'BUILDINFO.json');
-        // The copy carries Cargo's mtime, so "same size and mtime" proves it is current without
-        // hashing a binary of 100+ MB on every no-op run.
-        const out = fs.statSync(cmd.output);
-        const cur = fs.existsSync(dist) ? fs.statSync(dist) : undefined;
-        // utimes keeps about a millisecond of precision, so "same" means within one.
-        const changed = !cur || cur.size !== out.size || Math.abs(cur.mtimeMs - out.mtimeMs) >= 1;
-        if (changed) {
-          copyFileAtomic(cmd.output, dist);
-          fs.utimesSync(dist, out.atimeMs / 1000, out.mtimeMs / 1000);
-        }
-        let previous: { sha256?: string } = {};
-        try {
-          previous = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as { sha256?: string };
-        } catch {
-          previous = {};
-        }
-        const info = {
-          target: target.triple,
-          profile: profile.name,
-          ...s.version!,
-          toolchain: s.toolchain!.rustc,
-          sha256: !changed && previous.sha256 ? previous.sha256 : fileSha256(dist),
-        };
-        const text = JSON.stringify(info, null, 2) + '\n';
-        if (!fs.existsSync(infoFile) || fs.readFileSync(infoFile, 'utf8') !== text) writeFileAtomic(infoFile, text);
+        const cmd = got(s.cmd, 'the cargo command');
+        const toolchain = got(s.toolchain, 'the toolchain');
+        const changed = copyBinary(cmd.output, dist);
+        writeBuildInfo(infoFile, changed, dist, { target: target.triple, profile: profile.name, ...version, toolchain: toolchain.rustc });
         results.push({
           target: target.triple,
           binary: dist,
-          version: s.version!.display,
-          toolchain: s.toolchain!.name,
-          toolchainReason: s.toolchain!.reason,
-          treeFilesWritten: s.written ?? 0,
-          lockRefreshed: s.lockRefreshed ?? false,
+          version: version.display,
+          toolchain: toolchain.name,
+          toolchainReason: toolchain.reason,
+          treeFilesWritten: s.written,
+          lockRefreshed: s.lockRefreshed,
           binaryChanged: changed,
-          cargoRan: s.cargoRan ?? true,
+          cargoRan: s.cargoRan,
         });
         return changed ? 'updated' : 'unchanged';
       },
     },
   ];
+}
+
+/** Copy Cargo's output to dist/; returns whether the copy changed. */
+function copyBinary(output: string, dist: string): boolean {
+  // The copy carries Cargo's mtime, so "same size and mtime" proves it is current without
+  // hashing a binary of 100+ MB on every no-op run.
+  const out = fs.statSync(output);
+  const cur = fs.existsSync(dist) ? fs.statSync(dist) : undefined;
+  // utimes keeps about a millisecond of precision, so "same" means within one.
+  const changed = !cur || cur.size !== out.size || Math.abs(cur.mtimeMs - out.mtimeMs) >= 1;
+  if (changed) {
+    copyFileAtomic(output, dist);
+    fs.utimesSync(dist, out.atimeMs / 1000, out.mtimeMs / 1000);
+  }
+  return changed;
+}
+
+/** BUILDINFO.json beside the binary (plan.ts declares it; `package` reads it). Rewritten only when it differs. */
+function writeBuildInfo(infoFile: string, changed: boolean, dist: string, fields: Omit<BuildInfo, 'sha256'>): void {
+  let previous: Partial<BuildInfo> = {};
+  try {
+    previous = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as Partial<BuildInfo>;
+  } catch {
+    previous = {};
+  }
+  const info: BuildInfo = { ...fields, sha256: !changed && previous.sha256 ? previous.sha256 : fileSha256(dist) };
+  const text = JSON.stringify(info, null, 2) + '\n';
+  if (!fs.existsSync(infoFile) || fs.readFileSync(infoFile, 'utf8') !== text) writeFileAtomic(infoFile, text);
 }
 
 /**

@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../lib/errors.ts';
-import { fileSha256, sha256, writeFileAtomic } from '../lib/fs.ts';
-import { gitBytes, gitEnv } from '../lib/git.ts';
+import { fileSha256, replaceDir, sha256, writeFileAtomic } from '../lib/fs.ts';
+import { gitBytes } from '../lib/git.ts';
 import type { FileChange } from '../lib/apply.ts';
 
 const STATE = '.codex-litellm-tree.json';
@@ -51,11 +51,8 @@ function writeState(treeDir: string, s: TreeState): void {
 function extract(gitDir: string, commit: string, workspace: string, dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
   // The subtree (commit:workspace) so git never walks, or lazily fetches, anything outside it.
-  const archive = spawnSync('git', ['--git-dir', gitDir, 'archive', '--format=tar', `--prefix=${workspace}/`, `${commit}:${workspace}`], {
-    env: gitEnv(),
-    maxBuffer: 1024 * 1024 * 1024,
-  });
-  if (archive.status !== 0) throw new UserError(`cannot extract ${workspace}/ at ${commit}: ${archive.stderr.toString().trim()}`);
+  const archive = gitBytes(['--git-dir', gitDir, 'archive', '--format=tar', `--prefix=${workspace}/`, `${commit}:${workspace}`], { maxBuffer: 1024 * 1024 * 1024 });
+  if (archive.status !== 0) throw new UserError(`cannot extract ${workspace}/ at ${commit}: ${archive.stderr.trim()}`);
   const tar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout, maxBuffer: 1024 * 1024 });
   if (tar.status !== 0) throw new UserError(`cannot unpack ${workspace}/ into ${dir}: ${tar.stderr.toString().trim()}`);
 }
@@ -95,19 +92,10 @@ export function syncTree(opts: {
   let state = readState(treeDir);
   if (!state || state.commit !== commit || state.workspace !== workspace || !fs.existsSync(path.join(treeDir, workspace))) {
     // Unknown or foreign tree: build a fresh one beside it, then swap it in whole.
-    const tmp = `${treeDir}.tmp-${process.pid}`;
-    fs.rmSync(tmp, { recursive: true, force: true });
-    try {
+    replaceDir(treeDir, (tmp) => {
       extract(gitDir, commit, workspace, tmp);
       writeState(tmp, { commit, workspace, overlay: {} });
-    } catch (e) {
-      fs.rmSync(tmp, { recursive: true, force: true });
-      throw e;
-    }
-    const old = `${treeDir}.old-${process.pid}`;
-    if (fs.existsSync(treeDir)) fs.renameSync(treeDir, old);
-    fs.renameSync(tmp, treeDir);
-    fs.rmSync(old, { recursive: true, force: true });
+    });
     state = readState(treeDir)!;
     result.created = true;
   }

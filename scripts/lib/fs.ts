@@ -75,3 +75,24 @@ export function isExecutable(file: string): boolean {
     return false;
   }
 }
+
+/**
+ * Replace a directory as a whole: `fill` builds the new one at a temporary name beside it (and
+ * must create it), then renames swap it in, so a reader sees the old directory or the new one.
+ * On failure the temporary is removed and the old directory is left as it was.
+ */
+export function replaceDir(dir: string, fill: (tmp: string) => void): void {
+  const tmp = tmpName(dir);
+  fs.rmSync(tmp, { recursive: true, force: true });
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  try {
+    fill(tmp);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const old = fs.existsSync(dir) ? tmpName(`${dir}.old`) : undefined;
+  if (old) fs.renameSync(dir, old);
+  fs.renameSync(tmp, dir);
+  if (old) fs.rmSync(old, { recursive: true, force: true });
+}

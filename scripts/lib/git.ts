@@ -1,9 +1,20 @@
 /**
  * Git access through the git CLI, synchronously: the orchestrator's git work is plumbing
  * (temporary indexes, partial-clone fetches by object id, batched stdin) where exit status and raw
- * bytes matter, and a wrapper library adds nothing but an async boundary.
+ * bytes matter, and a wrapper library adds nothing but an async boundary. Every git process of
+ * the orchestrator starts here (as Electron's script/lib/git.py owns am and format-patch).
  */
 import { spawnSync } from 'node:child_process';
+import { UserError } from './errors.ts';
+
+/** No background gc or maintenance in the caches and worktrees we drive. */
+const QUIET_CONFIG = ['-c', 'gc.auto=0', '-c', 'maintenance.auto=false'];
+
+/** Identity for commits we make, so `git am` works on machines with no git identity set. */
+export const IDENTITY = {
+  GIT_COMMITTER_NAME: 'codex-litellm',
+  GIT_COMMITTER_EMAIL: 'codex-litellm@users.noreply.github.com',
+};
 
 /** Environment that keeps git quiet and deterministic: no prompts, no pager, no background gc. */
 export function gitEnv(extra: Record<string, string> = {}): Record<string, string> {
@@ -28,10 +39,11 @@ export interface RawResult {
 
 /** Run git directly; never throws for a non-zero exit. */
 export function gitRaw(args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string | Buffer } = {}): RawResult {
-  const r = spawnSync('git', ['-c', 'gc.auto=0', '-c', 'maintenance.auto=false', ...args], {
+  const r = spawnSync('git', [...QUIET_CONFIG, ...args], {
     cwd: opts.cwd,
     env: gitEnv(opts.env),
-    input: opts.input,
+    // With encoding 'buffer', spawnSync takes no string input.
+    input: typeof opts.input === 'string' ? Buffer.from(opts.input) : opts.input,
     maxBuffer: 1024 * 1024 * 512,
     encoding: 'buffer',
   });
@@ -39,11 +51,32 @@ export function gitRaw(args: string[], opts: { cwd?: string; env?: Record<string
   return { status: r.status ?? 1, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8') };
 }
 
-/** Like gitRaw, but stdout as bytes (file contents). */
-export function gitBytes(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): { status: number; stdout: Buffer; stderr: string } {
-  const r = spawnSync('git', ['-c', 'gc.auto=0', ...args], { cwd: opts.cwd, env: gitEnv(opts.env), maxBuffer: 1024 * 1024 * 512 });
+/** Like gitRaw, but stdout as bytes (file contents, archives, merge results). */
+export function gitBytes(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; input?: string | Buffer; maxBuffer?: number } = {},
+): { status: number; stdout: Buffer; stderr: string } {
+  const r = spawnSync('git', [...QUIET_CONFIG, ...args], { cwd: opts.cwd, env: gitEnv(opts.env), input: opts.input, maxBuffer: opts.maxBuffer ?? 1024 * 1024 * 512 });
   if (r.error) throw r.error;
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
+}
+
+/** Run git or throw a UserError `<what>: <git's reason>`; returns stdout. */
+export function gitOk(args: string[], what: string, opts: { cwd?: string; env?: Record<string, string>; input?: string | Buffer; hint?: string } = {}): string {
+  const r = gitRaw(args, opts);
+  if (r.status !== 0) throw new UserError(`${what}: ${gitReason(r.stderr)}`, opts.hint);
+  return r.stdout;
+}
+
+/**
+ * Replay patch files as commits in the worktree `dir` (`git am`, carriage returns kept, committer
+ * date = author date so the same series gives the same commits). `threeWay` lets patches that only
+ * need a merge go in and stops on a conflict with markers. No patches: nothing runs, status 0.
+ */
+export function amPatches(dir: string, files: string[], opts: { threeWay?: boolean } = {}): RawResult {
+  if (files.length === 0) return { status: 0, stdout: '', stderr: '' };
+  const args = ['-C', dir, 'am', '--quiet', ...(opts.threeWay ? ['--3way'] : []), '--keep-cr', '--committer-date-is-author-date', ...files];
+  return gitRaw(args, { env: IDENTITY });
 }
 
 /** First meaningful line of git's stderr, for error messages. */
@@ -57,15 +90,14 @@ export function gitReason(stderr: string): string {
 export function readBlobs(oids: string[], opts: { env?: Record<string, string> } = {}): Map<string, Buffer> {
   const out = new Map<string, Buffer>();
   if (oids.length === 0) return out;
-  const r = spawnSync('git', ['cat-file', '--batch'], { env: gitEnv(opts.env), input: oids.join('\n') + '\n', maxBuffer: 1024 * 1024 * 1024 });
-  if (r.error) throw r.error;
+  const r = gitBytes(['cat-file', '--batch'], { env: opts.env, input: oids.join('\n') + '\n', maxBuffer: 1024 * 1024 * 1024 });
   const buf = r.stdout;
   let pos = 0;
   for (const oid of oids) {
     const nl = buf.indexOf(0x0a, pos);
     const header = buf.subarray(pos, nl).toString('utf8');
     const m = /^([0-9a-f]+) (\w+) (\d+)$/.exec(header);
-    if (!m) throw new Error(`git cat-file --batch: ${header || r.stderr.toString()} (for ${oid})`);
+    if (!m) throw new Error(`git cat-file --batch: ${header || r.stderr} (for ${oid})`);
     const size = Number(m[3]);
     out.set(oid, buf.subarray(nl + 1, nl + 1 + size));
     pos = nl + 1 + size + 1;

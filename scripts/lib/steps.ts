@@ -18,13 +18,15 @@ export function outputMode(json: boolean): OutputMode {
   return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
 }
 
-export function printPlan(steps: Step[], header: string, write: (s: string) => void = (s) => process.stdout.write(s)): void {
-  write(`${header}\n`);
+/** What a dry run prints: the header, then each step's title and plan lines. */
+export function renderPlan(steps: Step[], header: string): string {
+  const parts = [`${header}\n`];
   steps.forEach((st, i) => {
-    write(`\n${i + 1}. ${st.title}\n`);
-    for (const line of st.plan) write(`   ${line}\n`);
+    parts.push(`\n${i + 1}. ${st.title}\n`);
+    for (const line of st.plan) parts.push(`   ${line}\n`);
   });
-  write('\nDry run: nothing was changed.\n');
+  parts.push('\nDry run: nothing was changed.\n');
+  return parts.join('');
 }
 
 export async function runSteps(steps: Step[], mode: OutputMode): Promise<void> {

@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from './errors.ts';
-import { gitBytes, gitRaw, gitReason } from './git.ts';
+import { replaceDir } from './fs.ts';
+import { gitBytes, gitOk, gitRaw, gitReason } from './git.ts';
 import type { UpstreamLock } from './lockfile.ts';
 
 export interface Upstream {
@@ -24,26 +25,18 @@ export function sourceUrl(source: string): string {
   return `file://${path.resolve(source)}`;
 }
 
-function run(gitDir: string, args: string[], what: string, hint?: string, env?: Record<string, string>): string {
-  const r = gitRaw(['--git-dir', gitDir, ...args], { env });
-  if (r.status !== 0) throw new UserError(`${what}: ${gitReason(r.stderr)}`, hint);
-  return r.stdout;
-}
-
 /** Create the bare cache repository if needed (in a temporary dir, renamed into place). */
 export function ensureBare(gitDir: string): void {
   if (fs.existsSync(path.join(gitDir, 'HEAD'))) return;
-  fs.mkdirSync(path.dirname(gitDir), { recursive: true });
-  const tmp = `${gitDir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  const r = gitRaw(['init', '--quiet', '--bare', tmp]);
-  if (r.status !== 0) throw new UserError(`cannot create ${gitDir}: ${gitReason(r.stderr)}`);
-  fs.renameSync(tmp, gitDir);
+  replaceDir(gitDir, (tmp) => {
+    const r = gitRaw(['init', '--quiet', '--bare', tmp]);
+    if (r.status !== 0) throw new UserError(`cannot create ${gitDir}: ${gitReason(r.stderr)}`);
+  });
 }
 
 export function configureRemote(gitDir: string, source: string): void {
   const url = sourceUrl(source);
-  const set = (k: string, v: string): void => void run(gitDir, ['config', k, v], `cannot configure ${gitDir}`);
+  const set = (k: string, v: string): void => void gitOk(['--git-dir', gitDir, 'config', k, v], `cannot configure ${gitDir}`);
   set('remote.origin.url', url);
   set('remote.origin.promisor', 'true');
   set('remote.origin.partialclonefilter', 'blob:none');
@@ -92,7 +85,7 @@ function ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string,
   }
   for (let i = 0; i < missing.length; i += 2000) {
     const batch = missing.slice(i, i + 2000);
-    run(gitDir, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch], `cannot fetch ${workspace}/ files of ${commit} from ${source}`, 'Is the upstream mirror complete for this directory?');
+    gitOk(['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch], `cannot fetch ${workspace}/ files of ${commit} from ${source}`, { hint: 'Is the upstream mirror complete for this directory?' });
   }
   fs.mkdirSync(path.dirname(marker), { recursive: true });
   fs.writeFileSync(marker, `${missing.length} fetched\n`);
@@ -137,7 +130,7 @@ export function acquireUpstream(opts: { gitDir: string; source: string; lock: Up
       'The tag moved or the mirror is wrong. Check the source; if upstream really re-tagged, re-pin with `npx tsx build.ts upstream bump`.',
     );
   }
-  run(gitDir, ['update-ref', localRef, lock.commit], 'cannot record the tag');
+  gitOk(['--git-dir', gitDir, 'update-ref', localRef, lock.commit], 'cannot record the tag');
   ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, source);
   return { gitDir, commit: lock.commit, fetched: true };
 }

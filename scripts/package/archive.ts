@@ -3,19 +3,13 @@
  * with one top-level directory of the same name holding the binary, LICENSE, NOTICE and
  * README.md, so extracting it never scatters files into the current directory.
  */
+import { archiveName, archiveStem } from '../lib/plan.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
 import type { Artifact, Payload } from './payload.ts';
 import { MODE } from './reproducible.ts';
 import { sortEntries, tarGz, type TarEntry } from './tarball.ts';
 import { zip } from './zip.ts';
 
-export function archiveStem(version: string, triple: string): string {
-  return `${UPSTREAM_FACTS.binName}-${version}-${triple}`;
-}
-
-export function archiveName(version: string, triple: string, format: 'tar.gz' | 'zip'): string {
-  return `${archiveStem(version, triple)}.${format}`;
-}
 
 export function releaseArchive(p: Payload): Artifact {
   const t = p.target;

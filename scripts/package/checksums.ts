@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-export const SUMS_FILE = 'SHA256SUMS';
+export { SUMS_FILE } from '../lib/plan.ts';
 
 export function sha256File(file: string): string {
   const h = createHash('sha256');

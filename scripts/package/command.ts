@@ -6,26 +6,25 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { contextVersion, type Context } from '../lib/context.ts';
+import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
-import { sha256, tmpName, writeFileAtomic } from '../lib/fs.ts';
+import { replaceDir, sha256, writeFileAtomic } from '../lib/fs.ts';
+import { makePlan, npmDirName, npmTarballName, releaseNames, SUMS_FILE, type BuildInfo, type Plan, type TargetPlan, type TargetSelection } from '../lib/plan.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
-import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target } from '../lib/targets.ts';
-import { debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from '../lib/version.ts';
-import { archiveName, releaseArchive } from './archive.ts';
+import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, type Target } from '../lib/targets.ts';
+import type { VersionInfo } from '../lib/version.ts';
+import { releaseArchive } from './archive.ts';
 import { wrongBinary } from './binformat.ts';
-import { SUMS_FILE, sha256sums } from './checksums.ts';
-import { debianDeb, debName, termuxDeb, termuxName } from './deb.ts';
+import { sha256sums } from './checksums.ts';
+import { debianDeb, termuxDeb } from './deb.ts';
 import { deflateShared } from './deflate.ts';
-import { ipkName, ipks } from './ipk.ts';
+import { ipks } from './ipk.ts';
 import { maintainer, readDocs } from './metadata.ts';
-import { mainPackage, npmDirName, npmTarball, npmTarballName, platformPackage, type NpmPackage } from './npm.ts';
+import { mainPackage, npmTarball, platformPackage, type NpmPackage } from './npm.ts';
 import type { Artifact, Payload } from './payload.ts';
 import { sourceDateEpoch } from './reproducible.ts';
 
-export interface PackageOptions {
-  targets?: readonly string[];
-  all?: boolean;
+export interface PackageOptions extends TargetSelection {
   /** Default: <root>/dist/packages. */
   outDir?: string;
   env?: NodeJS.ProcessEnv;
@@ -52,21 +51,6 @@ export interface PackageResult {
   timings: Record<string, number>;
 }
 
-export function binaryPath(ctx: Context, t: Target): string {
-  return path.join(ctx.project.distDir, t.triple, `${UPSTREAM_FACTS.binName}${t.exe}`);
-}
-
-/** Every file name a target contributes to this version's release. */
-export function artifactNames(version: VersionInfo, release: Release, t: Target): string[] {
-  return [
-    archiveName(version.version, t.triple, t.archive),
-    npmTarballName(npmPackageName(t), version.version),
-    ...(t.debian ? [debName(debianVersion(release), t.debian)] : []),
-    ...(t.termux ? [termuxName(debianVersion(release), t.termux)] : []),
-    ...t.openwrt.map((a) => ipkName(opkgVersion(release), a)),
-  ];
-}
-
 function howToGet(t: Target): string {
   const why = hostCannotBuild(t, hostTriple());
   return why
@@ -74,27 +58,17 @@ function howToGet(t: Target): string {
     : `npx tsx build.ts --target ${t.triple}`;
 }
 
-interface BuildInfo {
-  target?: string;
-  profile?: string;
-  version?: string;
-  upstreamTag?: string;
-  upstreamCommit?: string;
-  series?: string;
-  substitutions?: VersionInfo['substitutions'];
-  display?: string;
-}
-
 /**
  * The version of the binary on disk, from the BUILDINFO.json the build wrote beside it. A binary
  * built for another version than upstream.lock names is refused (its packages would lie about
  * it); one built from an older patch series of the same version is packaged with a warning.
  */
-function binaryVersion(ctx: Context, t: Target, expected: VersionInfo, warnings: string[]): VersionInfo {
-  const file = path.join(ctx.project.distDir, t.triple, 'BUILDINFO.json');
-  let info: BuildInfo;
+function binaryVersion(tp: TargetPlan, expected: VersionInfo, warnings: string[]): VersionInfo {
+  const { target: t, buildInfo: file } = tp;
+  // Partial: a file from an older orchestrator may lack fields.
+  let info: Partial<BuildInfo>;
   try {
-    info = JSON.parse(fs.readFileSync(file, 'utf8')) as BuildInfo;
+    info = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<BuildInfo>;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       warnings.push(`${t.triple}: no BUILDINFO.json beside the binary; packaging it as ${expected.version} from upstream.lock`);
@@ -142,54 +116,38 @@ function readHead(file: string): Buffer {
   }
 }
 
-/** Replace a directory as a whole: build it beside, then swap it in with renames. */
+/** An npm package directory, replaced as a whole. */
 function writeDirAtomic(dir: string, files: NpmPackage['files']): void {
-  const tmp = tmpName(dir);
-  try {
+  replaceDir(dir, (tmp) => {
     for (const f of files) {
       const target = path.join(tmp, f.path);
       fs.mkdirSync(path.dirname(target), { recursive: true });
       fs.writeFileSync(target, Buffer.isBuffer(f.content) ? f.content : f.content.raw, { mode: f.mode });
       fs.chmodSync(target, f.mode);
     }
-    const old = fs.existsSync(dir) ? tmpName(`${dir}.old`) : undefined;
-    if (old) fs.renameSync(dir, old);
-    fs.renameSync(tmp, dir);
-    if (old) fs.rmSync(old, { recursive: true, force: true });
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-}
-
-export function resolveTargets(opts: PackageOptions): Target[] {
-  if (opts.all || (opts.targets && opts.targets.length > 0)) return selectTargets(opts.targets, opts.all ?? false);
-  const host = TARGETS.find((t) => t.triple === hostTriple());
-  if (!host) throw new UserError(`this machine (${hostTriple()}) is not a release target`, `Pass --target; known: ${TARGETS.map((t) => t.alias).join(', ')}.`);
-  return [host];
+  });
 }
 
 export async function packageTargets(ctx: Context, opts: PackageOptions = {}): Promise<PackageResult> {
   const env = opts.env ?? process.env;
-  const targets = resolveTargets(opts);
+  const plan = makePlan(ctx, opts, 'table');
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.join(ctx.project.distDir, 'packages');
-  const release = releaseOf(ctx.lock);
-  const expected = contextVersion(ctx);
+  const { release, version: expected } = plan;
 
   // Check every input before writing anything.
-  const missing = targets.filter((t) => !fs.existsSync(binaryPath(ctx, t)));
+  const missing = plan.targets.filter((tp) => !fs.existsSync(tp.binary));
   if (missing.length) {
     throw new UserError(
-      `no binary to package for ${missing.map((t) => t.triple).join(', ')} (looked for ${missing.map((t) => path.relative(ctx.project.root, binaryPath(ctx, t))).join(', ')})`,
-      missing.map((t) => `${t.triple}: ${howToGet(t)}`).join('\n  hint: '),
+      `no binary to package for ${missing.map((tp) => tp.target.triple).join(', ')} (looked for ${missing.map((tp) => path.relative(ctx.project.root, tp.binary)).join(', ')})`,
+      missing.map((tp) => `${tp.target.triple}: ${howToGet(tp.target)}`).join('\n  hint: '),
     );
   }
-  for (const t of targets) {
-    const wrong = wrongBinary(t, readHead(binaryPath(ctx, t)));
-    if (wrong) throw new UserError(`${path.relative(ctx.project.root, binaryPath(ctx, t))} is not a ${t.triple} binary: ${wrong}`, `Put that target's build there: ${howToGet(t)}`);
+  for (const { target: t, binary } of plan.targets) {
+    const wrong = wrongBinary(t, readHead(binary));
+    if (wrong) throw new UserError(`${path.relative(ctx.project.root, binary)} is not a ${t.triple} binary: ${wrong}`, `Put that target's build there: ${howToGet(t)}`);
   }
   const warnings: string[] = [];
-  const binaries = targets.map((t) => ({ t, version: binaryVersion(ctx, t, expected, warnings) }));
+  const binaries = plan.targets.map((tp) => ({ t: tp.target, binary: tp.binary, version: binaryVersion(tp, expected, warnings) }));
   const epoch = sourceDateEpoch(ctx.project.root, env);
   const docs = readDocs(ctx.project.root);
   const who = maintainer(env);
@@ -219,8 +177,8 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
   };
 
   // One target at a time: only one binary (100+ MB) and its compressed form are in memory.
-  for (const { t, version } of binaries) {
-    const raw = fs.readFileSync(binaryPath(ctx, t));
+  for (const { t, binary, version } of binaries) {
+    const raw = fs.readFileSync(binary);
     const t0 = performance.now();
     const deflated = await deflateShared(raw);
     timings.compress = (timings.compress ?? 0) + performance.now() - t0;
@@ -246,7 +204,7 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
   // (targets packaged one at a time, or downloaded from other CI jobs), never older versions'.
   time('sums', () => {
     const known = new Map(written.map((w) => [w.name, w.sha256]));
-    const names = [npmTarballName(NPM_MAIN, expected.version), ...TARGETS.flatMap((t) => artifactNames(expected, release, t))].filter((n) => known.has(n) || fs.existsSync(path.join(outDir, n)));
+    const names = releaseNames(plan).filter((n) => known.has(n) || fs.existsSync(path.join(outDir, n)));
     const text = sha256sums(outDir, [...new Set(names)], known);
     writeFileAtomic(path.join(outDir, SUMS_FILE), text);
     written.push({ name: SUMS_FILE, kind: 'sums', bytes: Buffer.byteLength(text), sha256: sha256(text) });
@@ -255,7 +213,7 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
   return {
     outDir,
     version: expected.version,
-    versions: { npm: expected.version, debian: debianVersion(release), opkg: opkgVersion(release) },
+    versions: plan.versions,
     epoch: epoch.seconds,
     epochSource: epoch.source,
     artifacts: written,
@@ -266,16 +224,13 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
 }
 
 /** What `package --dry-run` prints: inputs and the files that would be written. */
-export function packagePlan(ctx: Context, opts: PackageOptions = {}): string {
-  const targets = resolveTargets(opts);
+export function packagePlan(ctx: Context, opts: PackageOptions = {}, plan: Plan = makePlan(ctx, opts, 'table')): string {
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.join(ctx.project.distDir, 'packages');
-  const release = releaseOf(ctx.lock);
-  const v = contextVersion(ctx);
-  const lines = [`Package codex-litellm ${v.version} (npm ${v.version}, Debian/Termux ${debianVersion(release)}, opkg ${opkgVersion(release)}) into ${outDir}`];
-  for (const t of targets) {
-    const bin = binaryPath(ctx, t);
+  const v = plan.version;
+  const lines = [`Package codex-litellm ${v.version} (npm ${v.version}, Debian/Termux ${plan.versions.debian}, opkg ${plan.versions.opkg}) into ${outDir}`];
+  for (const { target: t, binary: bin, artifacts } of plan.targets) {
     lines.push('', `${t.triple}: from ${bin}${fs.existsSync(bin) ? '' : ` (missing: ${howToGet(t)})`}`);
-    for (const n of artifactNames(v, release, t)) lines.push(`  ${n}`);
+    for (const n of artifacts) lines.push(`  ${n}`);
     lines.push(`  npm/${npmDirName(npmPackageName(t))}/`);
   }
   lines.push('', `${npmTarballName(NPM_MAIN, v.version)} and npm/${npmDirName(NPM_MAIN)}/ (launcher)`, SUMS_FILE, '', 'Dry run: nothing was changed.');

@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { UserError } from '../lib/errors.ts';
+import { debName, termuxName } from '../lib/plan.ts';
 import { debianVersion } from '../lib/version.ts';
 import { ar } from './ar.ts';
 import { gzipSmall } from './deflate.ts';
@@ -118,8 +119,6 @@ function withDirs(entries: TarEntry[]): TarEntry[] {
   return [...entries, ...parentDirs(entries.map((e) => e.path)).filter((d) => !entries.some((e) => e.path === d)).map((d) => ({ path: d, mode: MODE.dir }))];
 }
 
-export const debName = (version: string, arch: string): string => `${PACKAGE_NAME}_${version}_${arch}.deb`;
-export const termuxName = (version: string, arch: string): string => `${PACKAGE_NAME}_${version}_termux-${arch}.deb`;
 
 /** Debian/Ubuntu .deb for a glibc target: `codex-litellm_<version>_<arch>.deb`. */
 export function debianDeb(p: Payload): Artifact {

@@ -7,6 +7,7 @@
  * data.tar in bytes. No Depends: the binary is static (musl, vendored OpenSSL).
  */
 import { UserError } from '../lib/errors.ts';
+import { ipkName } from '../lib/plan.ts';
 import { opkgVersion } from '../lib/version.ts';
 import { readElfDeps } from './elf.ts';
 import { HOMEPAGE, PACKAGE_NAME, SUMMARY } from './metadata.ts';
@@ -14,7 +15,6 @@ import type { Artifact, Payload } from './payload.ts';
 import { MODE } from './reproducible.ts';
 import { parentDirs, sortEntries, tarGz, type TarEntry } from './tarball.ts';
 
-export const ipkName = (version: string, arch: string): string => `${PACKAGE_NAME}_${version}_${arch}.ipk`;
 
 export function ipks(p: Payload): Artifact[] {
   const elf = readElfDeps(p.binary.raw);

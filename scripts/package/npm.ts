@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { npmDirName, npmTarballName } from '../lib/plan.ts';
 import { NPM_MAIN, npmPackageName, TARGETS, type Target } from '../lib/targets.ts';
 import type { VersionInfo } from '../lib/version.ts';
 import { HOMEPAGE, SUMMARY, type Docs } from './metadata.ts';
@@ -26,14 +27,6 @@ export interface NpmPackage {
 }
 
 /** `npm pack`'s file name: the scope's `@` dropped and `/` turned into `-`. */
-export function npmTarballName(name: string, version: string): string {
-  return `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`;
-}
-
-/** The directory name under dist/packages/npm/ (the name without its scope). */
-export function npmDirName(name: string): string {
-  return name.replace(/^@[^/]+\//, '');
-}
 
 /** Launcher lookup key: `process.platform process.arch[ libc]`. */
 export function platformKey(t: Target): string {

@@ -9,27 +9,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
-import { gitRaw, gitReason } from '../lib/git.ts';
+import { amPatches, gitOk, gitRaw, gitReason } from '../lib/git.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
 import { readSeries } from '../lib/series.ts';
-import { writeFileAtomic } from '../lib/fs.ts';
+import { replaceDir, writeFileAtomic } from '../lib/fs.ts';
 
 export const BRANCH = 'litellm-series';
 
-/** Identity for commits we make, so `git am` works on machines with no git identity set. */
-const IDENTITY = {
-  GIT_COMMITTER_NAME: 'codex-litellm',
-  GIT_COMMITTER_EMAIL: 'codex-litellm@users.noreply.github.com',
-};
-
 export function defaultWorktree(ctx: Context): string {
   return path.join(ctx.cache.worktreesDir, path.basename(ctx.treeDir));
-}
-
-function wt(dir: string, args: string[], what: string, env: Record<string, string> = {}): string {
-  const r = gitRaw(['-C', dir, ...args], { env });
-  if (r.status !== 0) throw new UserError(`${what}: ${gitReason(r.stderr)}`);
-  return r.stdout;
 }
 
 export function isDirty(dir: string): boolean {
@@ -44,14 +32,14 @@ export function isDirty(dir: string): boolean {
  */
 export function seedWorktree(ctx: Context, dir: string, commit: string): void {
   // --shared: objects come from the cache by reference; nothing is copied or fetched.
-  wt(path.dirname(dir), ['clone', '--quiet', '--shared', '--no-checkout', ctx.cache.upstreamGit, dir], 'cannot clone the upstream cache');
+  gitOk(['-C', path.dirname(dir), 'clone', '--quiet', '--shared', '--no-checkout', ctx.cache.upstreamGit, dir], 'cannot clone the upstream cache');
   // Partial like the cache: blobs outside the workspace are absent, and git must accept that
   // when it writes trees for our commits.
-  wt(dir, ['config', 'extensions.partialclone', 'origin'], 'cannot configure the worktree');
-  wt(dir, ['config', 'remote.origin.promisor', 'true'], 'cannot configure the worktree');
-  wt(dir, ['sparse-checkout', 'set', '--no-cone', `/${ctx.lock.workspace}/`], 'cannot limit the checkout to the workspace');
-  wt(dir, ['checkout', '--quiet', '-B', BRANCH, commit], `cannot check out ${commit}`);
-  wt(dir, ['tag', '-f', 'litellm-base', commit], 'cannot tag the base');
+  gitOk(['-C', dir, 'config', 'extensions.partialclone', 'origin'], 'cannot configure the worktree');
+  gitOk(['-C', dir, 'config', 'remote.origin.promisor', 'true'], 'cannot configure the worktree');
+  gitOk(['-C', dir, 'sparse-checkout', 'set', '--no-cone', `/${ctx.lock.workspace}/`], 'cannot limit the checkout to the workspace');
+  gitOk(['-C', dir, 'checkout', '--quiet', '-B', BRANCH, commit], `cannot check out ${commit}`);
+  gitOk(['-C', dir, 'tag', '-f', 'litellm-base', commit], 'cannot tag the base');
   // Our crates are linked, not copied: edits land in this repo directly and are never exported.
   const link = path.join(dir, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
   fs.symlinkSync(ctx.project.cratesDir, link, 'dir');
@@ -69,26 +57,16 @@ export function makeWorktree(ctx: Context, dir: string, opts: { force: boolean; 
       throw new UserError(`the worktree ${dir} has commits that are not exported to patches/`, 'Run `npx tsx build.ts patches export` first, or --force to discard them.');
     }
   }
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(path.dirname(dir), { recursive: true });
-  try {
+  const patches = readSeries(ctx.project.seriesFile).map((e) => e.file);
+  replaceDir(dir, (tmp) => {
     seedWorktree(ctx, tmp, ctx.lock.commit);
-    const patches = readSeries(ctx.project.seriesFile).map((e) => e.file);
-    if (patches.length > 0) {
-      const r = gitRaw(['-C', tmp, 'am', '--quiet', '--keep-cr', '--committer-date-is-author-date', ...patches], { env: IDENTITY });
-      if (r.status !== 0) {
-        gitRaw(['-C', tmp, 'am', '--abort']);
-        throw new UserError(`a patch does not apply in the worktree: ${gitReason(r.stderr)}`, 'Run `npx tsx build.ts patches check` to see which patch and hunk.');
-      }
+    const r = amPatches(tmp, patches);
+    if (r.status !== 0) {
+      gitRaw(['-C', tmp, 'am', '--abort']);
+      throw new UserError(`a patch does not apply in the worktree: ${gitReason(r.stderr)}`, 'Run `npx tsx build.ts patches check` to see which patch and hunk.');
     }
-    if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
-    fs.renameSync(tmp, dir);
-    return { commits: patches.length };
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
+  return { commits: patches.length };
 }
 
 /** File name for a patch, from its subject. */
@@ -114,7 +92,7 @@ export function formatPatches(ctx: Context, dir: string): Map<string, string> {
   }
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-litellm-export-'));
   try {
-    wt(dir, [
+    gitOk(['-C', dir, 
       'format-patch', '--quiet', '--keep-subject', '--zero-commit', '--no-signature', '--no-stat', '--full-index', '--no-numbered',
       '-o', out, `${base}..HEAD`, '--', '.', `:(exclude)${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}`,
     ], 'cannot export patches');

@@ -12,8 +12,8 @@ import * as path from 'node:path';
 import { applySeries } from '../lib/apply.ts';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
-import { writeFileAtomic } from '../lib/fs.ts';
-import { gitRaw, gitReason } from '../lib/git.ts';
+import { replaceDir, writeFileAtomic } from '../lib/fs.ts';
+import { amPatches, gitOk, gitRaw, gitReason } from '../lib/git.ts';
 import { renderLock, type UpstreamLock } from '../lib/lockfile.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
 import { lintSeries, readSeries } from '../lib/series.ts';
@@ -25,11 +25,6 @@ import { tagVersion } from './tags.ts';
 import { prepareSession, resolveTag, runTry, type TryResult } from './track.ts';
 import semver from 'semver';
 import { versionInfo } from '../lib/version.ts';
-
-const IDENTITY = {
-  GIT_COMMITTER_NAME: 'codex-litellm',
-  GIT_COMMITTER_EMAIL: 'codex-litellm@users.noreply.github.com',
-};
 
 export interface BumpResult {
   tag: string;
@@ -55,12 +50,6 @@ export function bumpWorktreeDir(ctx: Context, tag: string, commit: string): stri
   return path.join(ctx.cache.worktreesDir, path.basename(movedContext(ctx, tag, commit).treeDir));
 }
 
-function wt(dir: string, args: string[], what: string, env: Record<string, string> = {}): string {
-  const r = gitRaw(['-C', dir, ...args], { env });
-  if (r.status !== 0) throw new UserError(`${what}: ${gitReason(r.stderr)}`);
-  return r.stdout;
-}
-
 const amInProgress = (dir: string): boolean => fs.existsSync(path.join(dir, '.git', 'rebase-apply'));
 
 /**
@@ -74,30 +63,21 @@ function replay(ctx: Context, dir: string, commit: string, force: boolean): { st
       throw new UserError(`the worktree ${dir} has work in progress (uncommitted changes or an unfinished git am)`, 'Finish it and run `upstream bump <tag> --continue`, or pass --force to start over.');
     }
   }
-  const tmp = `${dir}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { recursive: true, force: true });
-  fs.mkdirSync(path.dirname(dir), { recursive: true });
-  try {
+  replaceDir(dir, (tmp) => {
     seedWorktree(ctx, tmp, commit);
     // Rename detection compares every blob of both trees, which a partial clone does not have (and
     // its promisor, the partial cache, cannot serve): with it, a patch whose file upstream removed
     // fails with "could not fetch <blob> from promisor remote" instead of a modify/delete conflict.
     // In the worktree's own config, so the maintainer's `git am --continue` behaves the same.
-    wt(tmp, ['config', 'merge.renames', 'false'], 'cannot configure the worktree');
-    wt(tmp, ['config', 'diff.renames', 'false'], 'cannot configure the worktree');
-    if (fs.existsSync(dir)) fs.rmSync(dir, { recursive: true, force: true });
-    fs.renameSync(tmp, dir);
-  } catch (e) {
-    fs.rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+    gitOk(['-C', tmp, 'config', 'merge.renames', 'false'], 'cannot configure the worktree');
+    gitOk(['-C', tmp, 'config', 'diff.renames', 'false'], 'cannot configure the worktree');
+  });
   const patches = readSeries(ctx.project.seriesFile);
-  if (patches.length === 0) return {};
-  const r = gitRaw(['-C', dir, 'am', '--quiet', '--3way', '--keep-cr', '--committer-date-is-author-date', ...patches.map((p) => p.file)], { env: IDENTITY });
+  const r = amPatches(dir, patches.map((p) => p.file), { threeWay: true });
   if (r.status === 0) return {};
   if (!amInProgress(dir)) throw new UserError(`git am failed in ${dir}: ${gitReason(r.stderr)}`);
-  const applied = Number(wt(dir, ['rev-list', '--count', 'litellm-base..HEAD'], 'cannot count commits').trim());
-  const files = wt(dir, ['diff', '--name-only', '--diff-filter=U'], 'cannot list conflicts').split('\n').filter(Boolean);
+  const applied = Number(gitOk(['-C', dir, 'rev-list', '--count', 'litellm-base..HEAD'], 'cannot count commits').trim());
+  const files = gitOk(['-C', dir, 'diff', '--name-only', '--diff-filter=U'], 'cannot list conflicts').split('\n').filter(Boolean);
   return { stoppedAt: { patch: patches[applied]?.name ?? '(unknown)', files } };
 }
 
@@ -190,7 +170,7 @@ export function bumpContinue(ctx: Context, tag: string, opts: { worktree?: strin
     throw new UserError(`git am is still in progress in ${dir}`, 'Resolve the conflicts, `git add` the files and `git am --continue` until every patch is a commit.');
   }
   if (isDirty(dir)) throw new UserError(`the worktree ${dir} has uncommitted changes`, 'Commit them (amend the patch they belong to) first.');
-  const base = wt(dir, ['rev-parse', 'litellm-base^{commit}'], 'the worktree has no litellm-base tag').trim();
+  const base = gitOk(['-C', dir, 'rev-parse', 'litellm-base^{commit}'], 'the worktree has no litellm-base tag').trim();
   if (base !== commit) throw new UserError(`the worktree ${dir} is based on ${base.slice(0, 12)}, not on ${tag} (${commit.slice(0, 12)})`);
   const moved = movedContext(ctx, tag, commit);
   const exp = pinAndExport(ctx, moved, dir);

@@ -5,12 +5,12 @@
  */
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
+import type { Output } from '../lib/output.ts';
 import { bump, bumpContinue, type BumpResult } from './bump.ts';
 import { renderCheck, renderDrift, renderTry } from './report.ts';
 import { checkUpstream, drift, tryTag } from './track.ts';
 
 export interface UpstreamOptions {
-  json: boolean;
   pre: boolean;
   from?: string;
   to?: string;
@@ -20,10 +20,6 @@ export interface UpstreamOptions {
 }
 
 export { UPSTREAM_HELP } from './help.ts';
-
-function write(json: boolean, doc: unknown, text: string): void {
-  process.stdout.write(json ? `${JSON.stringify(doc, null, 2)}\n` : text.endsWith('\n') ? text : `${text}\n`);
-}
 
 function renderBump(r: BumpResult): string {
   const lines: string[] = [];
@@ -39,7 +35,7 @@ function renderBump(r: BumpResult): string {
   return lines.join('\n');
 }
 
-export async function cmdUpstream(ctx: Context, sub: string | undefined, args: string[], o: UpstreamOptions): Promise<number> {
+export async function upstreamCommand(ctx: Context, sub: string | undefined, args: string[], o: UpstreamOptions): Promise<Output> {
   const tagArg = (): string => {
     if (args.length !== 1) throw new UserError(`upstream ${sub} needs one tag`, `e.g. npx tsx build.ts upstream ${sub} rust-v0.54.0`);
     return args[0]!;
@@ -51,27 +47,28 @@ export async function cmdUpstream(ctx: Context, sub: string | undefined, args: s
     case 'check': {
       noArgs();
       const r = await checkUpstream(ctx, { pre: o.pre });
-      write(o.json, { ok: true, ...r }, renderCheck(r));
-      return 0;
+      return { doc: { ok: true, ...r }, text: renderCheck(r) };
     }
     case 'try': {
       const tag = tagArg();
       const { result, session } = tryTag(ctx, tag);
       const warn = session.brokenOnBase.length ? `\nwarning: ${session.brokenOnBase.join(', ')} does not apply to the pinned ${ctx.lock.tag} itself; \`patches check\` says why` : '';
-      write(o.json, { ok: result.failing === 0, brokenOnBase: session.brokenOnBase, ...result }, `${renderTry(tag, result)}${warn}\nNothing was changed${result.failing === 0 ? `; \`upstream bump ${tag}\` would pin it` : ''}.`);
-      return result.failing === 0 ? 0 : 1;
+      const pin = result.failing === 0 ? `; \`upstream bump ${tag}\` would pin it` : '';
+      return {
+        doc: { ok: result.failing === 0, brokenOnBase: session.brokenOnBase, ...result },
+        text: `${renderTry(tag, result)}${warn}\nNothing was changed${pin}.`,
+        code: result.failing === 0 ? 0 : 1,
+      };
     }
     case 'bump': {
       const tag = tagArg();
       const r = o.continue ? bumpContinue(ctx, tag, { worktree: o.worktree }) : bump(ctx, tag, { force: o.force, worktree: o.worktree });
-      write(o.json, { ok: r.pinned, ...r }, renderBump(r));
-      return r.pinned ? 0 : 1;
+      return { doc: { ok: r.pinned, ...r }, text: renderBump(r), code: r.pinned ? 0 : 1 };
     }
     case 'drift': {
       noArgs();
       const d = drift(ctx, { from: o.from, to: o.to, pre: o.pre });
-      write(o.json, { ok: true, ...d }, renderDrift(d));
-      return 0;
+      return { doc: { ok: true, ...d }, text: renderDrift(d) };
     }
     default:
       throw new UserError(`unknown upstream command \`${sub ?? ''}\``, 'Use: upstream check | upstream try <tag> | upstream bump <tag> | upstream drift.');

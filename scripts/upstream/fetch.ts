@@ -5,10 +5,9 @@
  * ONE `git fetch origin <oid>...` instead of one lazy fetch per file.
  */
 import * as fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
-import { gitEnv, gitRaw, gitReason } from '../lib/git.ts';
+import { gitOk, gitRaw, gitReason } from '../lib/git.ts';
 import { configureRemote, ensureBare, isUrl } from '../lib/upstream-cache.ts';
 
 /** Where a fetched tag is kept in the cache (the same namespace `acquireUpstream` uses). */
@@ -88,13 +87,8 @@ export function ensureTags(ctx: Context, gitDir: string, tags: { name: string; c
 
 /** Every object the cache has locally, without lazy fetches (one git process). */
 export function localObjects(gitDir: string): Set<string> {
-  const r = spawnSync('git', ['--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname)', '--unordered'], {
-    env: gitEnv(),
-    maxBuffer: 1024 * 1024 * 1024,
-    encoding: 'utf8',
-  });
-  if (r.status !== 0) throw new UserError(`cannot list the objects of ${gitDir}: ${gitReason(r.stderr)}`);
-  return new Set(r.stdout.split('\n').filter(Boolean));
+  const out = gitOk(['--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname)', '--unordered'], `cannot list the objects of ${gitDir}`);
+  return new Set(out.split('\n').filter(Boolean));
 }
 
 export interface IndexEntry {

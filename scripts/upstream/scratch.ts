@@ -9,13 +9,12 @@
  * likely resolve them (upstream's changes kept, the patch's side taken where they collide), so the
  * patches after it are judged on their own rather than all failing in cascade.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StructuredPatch } from 'diff';
 import { UserError } from '../lib/errors.ts';
-import { gitEnv, gitRaw, gitReason, readBlobs } from '../lib/git.ts';
+import { gitBytes, gitOk, gitRaw, gitReason, readBlobs } from '../lib/git.ts';
 import { parsePatchFile, type PatchEntry, type PatchInfo } from '../lib/series.ts';
 
 export type Outcome = 'clean' | 'merge' | 'conflict';
@@ -101,11 +100,7 @@ function withScratch<T>(gitDir: string, fn: (env: Env, tmp: string) => T): T {
 
 const g = (env: Env, args: string[], input?: string | Buffer) => gitRaw(args, { env: { ...env }, input: typeof input === 'string' ? Buffer.from(input) : input });
 
-function must(env: Env, args: string[], what: string, input?: string | Buffer): string {
-  const r = g(env, args, input);
-  if (r.status !== 0) throw new UserError(`${what}: ${gitReason(r.stderr)}`);
-  return r.stdout;
-}
+const must = (env: Env, args: string[], what: string, input?: string | Buffer): string => gitOk(args, what, { env: { ...env }, input });
 
 /**
  * Write the series' intermediate blobs (each patch's result on the pinned commit) into the cache:
@@ -224,7 +219,7 @@ function resolveConflicts(env: Env, tmp: string, unmerged: Unmerged[]): Map<stri
       return p;
     };
     const args = ['merge-file', '-p', `--marker-size=${MARKER}`, '-L', 'ours', '-L', 'base', '-L', 'theirs', f('ours', ours), f('base', base), f('theirs', theirs)];
-    const m = spawnSync('git', args, { env: gitEnv(), maxBuffer: 1024 * 1024 * 512 });
+    const m = gitBytes(args);
     regions.set(u.file, Math.max(1, m.status ?? 1));
     const out = path.join(tmp, `${i}.resolved`);
     fs.writeFileSync(out, takeTheirs(m.stdout));

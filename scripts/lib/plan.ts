@@ -1,0 +1,104 @@
+/**
+ * The plan: what one run is about, computed once from the context and the target flags, and read
+ * by every command (build steps, packages, dry runs) instead of each working it out again, as
+ * cargo-dist does. Per target: where the binary and its BUILDINFO.json go, and the file names it
+ * contributes to the release. The names live here, not in the writers, so a plan needs no writer.
+ */
+import * as path from 'node:path';
+import type { Context } from './context.ts';
+import { contextVersion } from './context.ts';
+import { UserError } from './errors.ts';
+import { UPSTREAM_FACTS } from './project.ts';
+import { findTarget, hostTriple, NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target } from './targets.ts';
+import { debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from './version.ts';
+
+/** What `--target`/`--all` asked for. */
+export interface TargetSelection {
+  targets?: readonly string[];
+  all?: boolean;
+}
+
+/**
+ * The targets a command works on: --all, the --target names, or this machine's target. `order`
+ * is `given` for the build (steps run in the order the user named them) and `table` for packages.
+ */
+export function chooseTargets(sel: TargetSelection, order: 'given' | 'table'): Target[] {
+  if (sel.all) return [...TARGETS];
+  if (sel.targets && sel.targets.length > 0) return order === 'table' ? selectTargets(sel.targets, false) : [...new Set(sel.targets.map((t) => findTarget(t)))];
+  const host = TARGETS.find((t) => t.triple === hostTriple());
+  if (!host) throw new UserError(`this machine (${hostTriple()}) is not a release target`, `Pass --target; known: ${TARGETS.map((t) => t.alias).join(', ')}.`);
+  return [host];
+}
+
+/** dist/<triple>/BUILDINFO.json: written by the build beside the binary, read by `package`. */
+export interface BuildInfo extends VersionInfo {
+  target: string;
+  profile: string;
+  /** rustc's version line. */
+  toolchain: string;
+  /** Of the binary beside it. */
+  sha256: string | undefined;
+}
+
+export const SUMS_FILE = 'SHA256SUMS';
+export const archiveStem = (version: string, triple: string): string => `${UPSTREAM_FACTS.binName}-${version}-${triple}`;
+export const archiveName = (version: string, triple: string, format: 'tar.gz' | 'zip'): string => `${archiveStem(version, triple)}.${format}`;
+export const npmTarballName = (name: string, version: string): string => `${name.replace(/^@/, '').replace('/', '-')}-${version}.tgz`;
+/** The directory name under dist/packages/npm/ (the name without its scope). */
+export const npmDirName = (name: string): string => name.replace(/^@[^/]+\//, '');
+export const debName = (version: string, arch: string): string => `${UPSTREAM_FACTS.binName}_${version}_${arch}.deb`;
+export const termuxName = (version: string, arch: string): string => `${UPSTREAM_FACTS.binName}_${version}_termux-${arch}.deb`;
+export const ipkName = (version: string, arch: string): string => `${UPSTREAM_FACTS.binName}_${version}_${arch}.ipk`;
+
+/** Every file name a target contributes to this version's release. */
+export function artifactNames(version: VersionInfo, release: Release, t: Target): string[] {
+  return [
+    archiveName(version.version, t.triple, t.archive),
+    npmTarballName(npmPackageName(t), version.version),
+    ...(t.debian ? [debName(debianVersion(release), t.debian)] : []),
+    ...(t.termux ? [termuxName(debianVersion(release), t.termux)] : []),
+    ...t.openwrt.map((a) => ipkName(opkgVersion(release), a)),
+  ];
+}
+
+export function binaryPath(ctx: Context, t: Target): string {
+  return path.join(ctx.project.distDir, t.triple, `${UPSTREAM_FACTS.binName}${t.exe}`);
+}
+
+export interface TargetPlan {
+  target: Target;
+  /** dist/<triple>/codex-litellm[.exe] */
+  binary: string;
+  /** dist/<triple>/BUILDINFO.json */
+  buildInfo: string;
+  /** Release file names (archive, npm tarball, .deb, Termux .deb, .ipk). */
+  artifacts: string[];
+}
+
+export interface Plan {
+  version: VersionInfo;
+  release: Release;
+  /** The same two numbers in each format's spelling. */
+  versions: { npm: string; debian: string; opkg: string };
+  targets: TargetPlan[];
+}
+
+export function makePlan(ctx: Context, sel: TargetSelection, order: 'given' | 'table'): Plan {
+  const targets = chooseTargets(sel, order);
+  const release = releaseOf(ctx.lock);
+  const version = contextVersion(ctx);
+  return {
+    version,
+    release,
+    versions: { npm: version.version, debian: debianVersion(release), opkg: opkgVersion(release) },
+    targets: targets.map((t) => {
+      const binary = binaryPath(ctx, t);
+      return { target: t, binary, buildInfo: path.join(path.dirname(binary), 'BUILDINFO.json'), artifacts: artifactNames(version, release, t) };
+    }),
+  };
+}
+
+/** Every release file name of this version, for SHA256SUMS (the main npm package first). */
+export function releaseNames(plan: Plan): string[] {
+  return [npmTarballName(NPM_MAIN, plan.version.version), ...TARGETS.flatMap((t) => artifactNames(plan.version, plan.release, t))];
+}
