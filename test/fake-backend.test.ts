@@ -27,10 +27,23 @@ import {
 type Json = Record<string, any>;
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SHELL_TOOL_CHAT = { type: 'function', function: { name: 'shell', parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } } } } };
-const SHELL_TOOL_RESPONSES = { type: 'function', name: 'shell', parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } } } };
+const SHELL_TOOL_CHAT = {
+  type: 'function',
+  function: { name: 'shell', parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } } } },
+};
+const SHELL_TOOL_RESPONSES = {
+  type: 'function',
+  name: 'shell',
+  parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } } },
+};
 /** Function tools the way Codex 0.115 offers them on the Responses API (a model unknown to OpenAI). */
-const fnTool = (name: string, props: Json) => ({ type: 'function', name, description: name, strict: false, parameters: { type: 'object', properties: props, additionalProperties: false } });
+const fnTool = (name: string, props: Json) => ({
+  type: 'function',
+  name,
+  description: name,
+  strict: false,
+  parameters: { type: 'object', properties: props, additionalProperties: false },
+});
 const EXEC_COMMAND = fnTool('exec_command', { cmd: { type: 'string' } });
 const APPLY_PATCH = fnTool('apply_patch', { input: { type: 'string' } });
 const asChat = (t: Json) => ({ type: 'function', function: { name: t.name, description: t.description, parameters: t.parameters } });
@@ -38,7 +51,11 @@ const asChat = (t: Json) => ({ type: 'function', function: { name: t.name, descr
 let fake: FakeBackend;
 
 async function post(p: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-  return fetch(`${fake.url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-secret-value', ...headers }, body: JSON.stringify(body) });
+  return fetch(`${fake.url}${p}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-secret-value', ...headers },
+    body: JSON.stringify(body),
+  });
 }
 
 function chatText(events: Json[]): string {
@@ -56,7 +73,11 @@ beforeEach(() => fake.reset());
 describe('script', () => {
   it('decides from the last user message and a tool result after it', () => {
     expect(decide({ lastUserText: 'What is the capital of France?', toolOutput: undefined, allText: '' })).toEqual({ kind: 'text', text: PARIS_ANSWER });
-    expect(decide({ lastUserText: 'List files here', toolOutput: undefined, allText: '' })).toEqual({ kind: 'tool_call', name: 'shell', arguments: '{"command":["ls","-1"]}' });
+    expect(decide({ lastUserText: 'List files here', toolOutput: undefined, allText: '' })).toEqual({
+      kind: 'tool_call',
+      name: 'shell',
+      arguments: '{"command":["ls","-1"]}',
+    });
     expect(decide({ lastUserText: 'List files here', toolOutput: '\n a\nb \n', allText: '' })).toEqual({ kind: 'text', text: 'Files: a\nb' });
     expect(decide({ lastUserText: 'please trigger error 500', toolOutput: undefined, allText: '' })).toEqual({ kind: 'error', status: 500 });
     expect(decide({ lastUserText: 'trigger error 429 now', toolOutput: undefined, allText: '' })).toEqual({ kind: 'error', status: 429 });
@@ -66,20 +87,34 @@ describe('script', () => {
   it('calls the shell tool the request offers: exec_command, then shell_command, then shell', () => {
     const fns = (...names: string[]): ToolInfo[] => names.map((name) => ({ type: 'function', name }));
     const list = (tools: ToolInfo[]) => decide({ lastUserText: 'List files in current directory', toolOutput: undefined, allText: '', tools });
-    expect(list(fns('update_plan', 'shell', 'shell_command', 'exec_command', 'write_stdin'))).toEqual({ kind: 'tool_call', name: 'exec_command', arguments: '{"cmd":"ls -1"}' });
+    expect(list(fns('update_plan', 'shell', 'shell_command', 'exec_command', 'write_stdin'))).toEqual({
+      kind: 'tool_call',
+      name: 'exec_command',
+      arguments: '{"cmd":"ls -1"}',
+    });
     expect(list(fns('shell', 'shell_command'))).toEqual({ kind: 'tool_call', name: 'shell_command', arguments: '{"command":"ls -1"}' });
     expect(list(fns('shell', 'apply_patch'))).toEqual({ kind: 'tool_call', name: 'shell', arguments: '{"command":["ls","-1"]}' });
     expect(list(fns('update_plan'))).toEqual({ kind: 'tool_call', name: 'shell', arguments: '{"command":["ls","-1"]}' });
     expect(shellCall([])).toEqual({ name: 'shell', arguments: '{"command":["ls","-1"]}' });
-    for (const call of [shellCall(fns('exec_command')), shellCall(fns('shell_command')), shellCall(fns('shell'))]) expect(() => JSON.parse(call.arguments)).not.toThrow();
+    for (const call of [shellCall(fns('exec_command')), shellCall(fns('shell_command')), shellCall(fns('shell'))])
+      expect(() => JSON.parse(call.arguments)).not.toThrow();
   });
 
   it('creates hello.txt with the apply_patch function tool, then says so', () => {
-    const create = (tools: ToolInfo[] | undefined, toolOutput?: string) => decide({ lastUserText: 'Create hello.txt please', toolOutput, allText: '', ...(tools ? { tools } : {}) });
-    const call = create([{ type: 'function', name: 'exec_command' }, { type: 'function', name: 'apply_patch' }]);
+    const create = (tools: ToolInfo[] | undefined, toolOutput?: string) =>
+      decide({ lastUserText: 'Create hello.txt please', toolOutput, allText: '', ...(tools ? { tools } : {}) });
+    const call = create([
+      { type: 'function', name: 'exec_command' },
+      { type: 'function', name: 'apply_patch' },
+    ]);
     expect(call).toEqual({ kind: 'tool_call', name: 'apply_patch', arguments: JSON.stringify({ input: HELLO_PATCH }) });
-    expect(JSON.parse((call as { arguments: string }).arguments).input).toBe('*** Begin Patch\n*** Add File: hello.txt\n+hello from codex-litellm\n*** End Patch\n');
-    expect(create([{ type: 'function', name: 'apply_patch' }], 'Success. Updated the following files:\nA hello.txt\n')).toEqual({ kind: 'text', text: CREATED_ANSWER });
+    expect(JSON.parse((call as { arguments: string }).arguments).input).toBe(
+      '*** Begin Patch\n*** Add File: hello.txt\n+hello from codex-litellm\n*** End Patch\n',
+    );
+    expect(create([{ type: 'function', name: 'apply_patch' }], 'Success. Updated the following files:\nA hello.txt\n')).toEqual({
+      kind: 'text',
+      text: CREATED_ANSWER,
+    });
     expect(CREATED_ANSWER).toBe('Created hello.txt.');
     expect(create(undefined)).toEqual({ kind: 'text', text: NO_APPLY_PATCH_ANSWER });
     expect(create([{ type: 'function', name: 'exec_command' }])).toEqual({ kind: 'text', text: 'NO APPLY_PATCH TOOL' });
@@ -91,12 +126,17 @@ describe('script', () => {
       { type: 'function', name: 'shell' },
       { type: 'function', name: 'apply_patch' },
     ]);
-    expect(requestTools({ tools: [EXEC_COMMAND, { type: 'custom', name: 'apply_patch', format: { type: 'grammar' } }, { type: 'web_search', external_web_access: false }, { type: 'tool_search' }, 'junk'] })).toEqual([
-      { type: 'function', name: 'exec_command' },
-      { type: 'custom', name: 'apply_patch' },
-      { type: 'web_search' },
-      { type: 'tool_search' },
-    ]);
+    expect(
+      requestTools({
+        tools: [
+          EXEC_COMMAND,
+          { type: 'custom', name: 'apply_patch', format: { type: 'grammar' } },
+          { type: 'web_search', external_web_access: false },
+          { type: 'tool_search' },
+          'junk',
+        ],
+      }),
+    ).toEqual([{ type: 'function', name: 'exec_command' }, { type: 'custom', name: 'apply_patch' }, { type: 'web_search' }, { type: 'tool_search' }]);
     expect(requestTools({ model: 'x' })).toEqual([]);
     expect(requestTools('not an object')).toEqual([]);
     expect(chatConversation({ messages: [], tools: [SHELL_TOOL_CHAT] }).tools).toEqual([{ type: 'function', name: 'shell' }]);
@@ -110,7 +150,13 @@ describe('script', () => {
         { role: 'user', content: 'List files' },
         { role: 'assistant', content: null, tool_calls: [] },
         { role: 'tool', tool_call_id: 'c1', content: [{ type: 'text', text: 'old.txt' }] },
-        { role: 'user', content: [{ type: 'text', text: 'List files' }, { type: 'text', text: 'again' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'List files' },
+            { type: 'text', text: 'again' },
+          ],
+        },
       ],
     });
     expect(conv.lastUserText).toBe('List files\nagain');
@@ -119,7 +165,12 @@ describe('script', () => {
   });
 
   it('reads Responses input: string, message items with input_text/output_text, function_call_output', () => {
-    expect(responsesConversation({ input: 'hi there', instructions: 'sys prompt' })).toEqual({ lastUserText: 'hi there', toolOutput: undefined, allText: 'sys prompt\nhi there', tools: [] });
+    expect(responsesConversation({ input: 'hi there', instructions: 'sys prompt' })).toEqual({
+      lastUserText: 'hi there',
+      toolOutput: undefined,
+      allText: 'sys prompt\nhi there',
+      tools: [],
+    });
     const conv = responsesConversation({
       input: [
         { type: 'message', role: 'developer', content: [{ type: 'input_text', text: 'dev' }] },
@@ -165,7 +216,11 @@ describe('chat completions', () => {
   });
 
   it('streams chunks ending in [DONE], without usage unless asked', async () => {
-    const res = await post('/v1/chat/completions', { model: 'fake-model', stream: true, messages: [{ role: 'user', content: 'What is the capital of France?' }] });
+    const res = await post('/v1/chat/completions', {
+      model: 'fake-model',
+      stream: true,
+      messages: [{ role: 'user', content: 'What is the capital of France?' }],
+    });
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const text = await res.text();
     const raw = parseSse(text);
@@ -178,7 +233,12 @@ describe('chat completions', () => {
   });
 
   it('ends with a usage chunk (choices: []) when stream_options.include_usage is set', async () => {
-    const res = await post('/v1/chat/completions', { model: 'fake-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'What is the capital of France?' }] });
+    const res = await post('/v1/chat/completions', {
+      model: 'fake-model',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [{ role: 'user', content: 'What is the capital of France?' }],
+    });
     const events = parseSseJson(await res.text()) as Json[];
     const last = events.at(-1)!;
     expect(last.choices).toEqual([]);
@@ -193,7 +253,12 @@ describe('chat completions', () => {
   });
 
   it('calls the shell tool, then answers with the tool output (streaming and not)', async () => {
-    const first = await post('/v1/chat/completions', { model: 'fake-tools', stream: true, tools: [SHELL_TOOL_CHAT], messages: [{ role: 'user', content: 'List files in this dir' }] });
+    const first = await post('/v1/chat/completions', {
+      model: 'fake-tools',
+      stream: true,
+      tools: [SHELL_TOOL_CHAT],
+      messages: [{ role: 'user', content: 'List files in this dir' }],
+    });
     const events = parseSseJson(await first.text()) as Json[];
     const calls = events.flatMap((e) => (e.choices?.[0]?.delta?.tool_calls as Json[] | undefined) ?? []);
     const head = calls[0]!;
@@ -212,7 +277,11 @@ describe('chat completions', () => {
         model: 'fake-tools',
         messages: [
           { role: 'user', content: 'List files in this dir' },
-          { role: 'assistant', content: null, tool_calls: [{ id: head.id, type: 'function', function: { name: 'shell', arguments: '{"command":["ls","-1"]}' } }] },
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: head.id, type: 'function', function: { name: 'shell', arguments: '{"command":["ls","-1"]}' } }],
+          },
           { role: 'tool', tool_call_id: head.id, content: 'only-here-1.txt\nonly-here-2.txt\n' },
         ],
       })
@@ -223,11 +292,17 @@ describe('chat completions', () => {
 
 describe('responses', () => {
   it('streams the documented event sequence', async () => {
-    const res = await post('/v1/responses', { model: 'fake-model', stream: true, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'What is the capital of France?' }] }] });
+    const res = await post('/v1/responses', {
+      model: 'fake-model',
+      stream: true,
+      input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'What is the capital of France?' }] }],
+    });
     const raw = parseSse(await res.text());
     const events = raw.map((e) => JSON.parse(e.data) as Json);
     // every event carries its type both as the SSE event name and in the payload, numbered 0..n
-    raw.forEach((e, i) => expect(e.event).toBe(events[i]!.type));
+    raw.forEach((e, i) => {
+      expect(e.event).toBe(events[i]!.type);
+    });
     expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
     const types = events.map((e) => e.type as string);
     expect(types[0]).toBe('response.created');
@@ -247,23 +322,41 @@ describe('responses', () => {
     expect(deltas.map((d) => d.delta).join('')).toBe(PARIS_ANSWER);
     expect(events.find((e) => e.type === 'response.output_text.done')).toMatchObject({ item_id: itemId, text: PARIS_ANSWER });
     const done = events.find((e) => e.type === 'response.output_item.done')!;
-    expect(done.item).toMatchObject({ id: itemId, type: 'message', status: 'completed', content: [{ type: 'output_text', text: PARIS_ANSWER, annotations: [] }] });
+    expect(done.item).toMatchObject({
+      id: itemId,
+      type: 'message',
+      status: 'completed',
+      content: [{ type: 'output_text', text: PARIS_ANSWER, annotations: [] }],
+    });
     const completed = events.at(-1)!.response;
     expect(completed.id).toBe(created.id);
     expect(completed.status).toBe('completed');
     expect(completed.output).toEqual([done.item]);
-    expect(completed.usage).toEqual({ input_tokens: 16, input_tokens_details: { cached_tokens: 0 }, output_tokens: 7, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 23 });
+    expect(completed.usage).toEqual({
+      input_tokens: 16,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens: 7,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: 23,
+    });
   });
 
   it('answers non-streaming with a completed response object', async () => {
-    const body = (await (await post('/v1/responses', { model: 'fake-model', input: 'What is the capital of France?', instructions: 'You are terse.' })).json()) as Json;
+    const body = (await (
+      await post('/v1/responses', { model: 'fake-model', input: 'What is the capital of France?', instructions: 'You are terse.' })
+    ).json()) as Json;
     expect(body).toMatchObject({ object: 'response', status: 'completed', model: 'fake-model', instructions: 'You are terse.' });
     expect(body.output[0].content[0].text).toBe(PARIS_ANSWER);
     expect(body.usage).toMatchObject({ input_tokens: 6 + 3 + 10, output_tokens: 7, total_tokens: 26 });
   });
 
   it('emits a function_call item, then answers from function_call_output', async () => {
-    const res = await post('/v1/responses', { model: 'fake-tools', stream: true, tools: [SHELL_TOOL_RESPONSES], input: [{ role: 'user', content: [{ type: 'input_text', text: 'List files' }] }] });
+    const res = await post('/v1/responses', {
+      model: 'fake-tools',
+      stream: true,
+      tools: [SHELL_TOOL_RESPONSES],
+      input: [{ role: 'user', content: [{ type: 'input_text', text: 'List files' }] }],
+    });
     const events = parseSseJson(await res.text()) as Json[];
     expect(events.map((e) => e.type)).toEqual([
       'response.created',
@@ -285,7 +378,14 @@ describe('responses', () => {
     expect(argDeltas.map((d) => d.delta).join('')).toBe('{"command":["ls","-1"]}');
     expect(events[6]).toMatchObject({ item_id: added.id, output_index: 0, name: 'shell', arguments: '{"command":["ls","-1"]}' });
     const item = events[7]!.item;
-    expect(item).toEqual({ id: added.id, type: 'function_call', status: 'completed', arguments: '{"command":["ls","-1"]}', call_id: added.call_id, name: 'shell' });
+    expect(item).toEqual({
+      id: added.id,
+      type: 'function_call',
+      status: 'completed',
+      arguments: '{"command":["ls","-1"]}',
+      call_id: added.call_id,
+      name: 'shell',
+    });
     expect(events[8]!.response.output).toEqual([item]);
 
     const second = (await (
@@ -306,21 +406,34 @@ describe('Codex 0.115 tool shapes', () => {
   it('calls exec_command and apply_patch over /v1/responses, and answers their results', async () => {
     const user = (text: string) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] });
     const tools = [EXEC_COMMAND, fnTool('write_stdin', { session_id: { type: 'number' } }), APPLY_PATCH];
-    const list = parseSseJson(await (await post('/v1/responses', { model: 'fake-native', stream: true, tools, input: [user('List files in current directory')] })).text()) as Json[];
+    const list = parseSseJson(
+      await (await post('/v1/responses', { model: 'fake-native', stream: true, tools, input: [user('List files in current directory')] })).text(),
+    ) as Json[];
     const lsCall = list.find((e) => e.type === 'response.output_item.done')!.item;
     expect(lsCall).toMatchObject({ type: 'function_call', name: 'exec_command', arguments: '{"cmd":"ls -1"}' });
 
-    const create = parseSseJson(await (await post('/v1/responses', { model: 'fake-native', stream: true, tools, input: [user('Create hello.txt')] })).text()) as Json[];
+    const create = parseSseJson(
+      await (await post('/v1/responses', { model: 'fake-native', stream: true, tools, input: [user('Create hello.txt')] })).text(),
+    ) as Json[];
     const patchCall = create.find((e) => e.type === 'response.output_item.done')!.item;
     expect(patchCall).toMatchObject({ type: 'function_call', name: 'apply_patch' });
     expect(JSON.parse(patchCall.arguments)).toEqual({ input: HELLO_PATCH });
-    expect(create.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => e.delta).join('')).toBe(patchCall.arguments);
+    expect(
+      create
+        .filter((e) => e.type === 'response.function_call_arguments.delta')
+        .map((e) => e.delta)
+        .join(''),
+    ).toBe(patchCall.arguments);
 
     const done = (await (
       await post('/v1/responses', {
         model: 'fake-native',
         tools,
-        input: [user('Create hello.txt'), { type: 'function_call', call_id: patchCall.call_id, name: 'apply_patch', arguments: patchCall.arguments }, { type: 'function_call_output', call_id: patchCall.call_id, output: 'Success.' }],
+        input: [
+          user('Create hello.txt'),
+          { type: 'function_call', call_id: patchCall.call_id, name: 'apply_patch', arguments: patchCall.arguments },
+          { type: 'function_call_output', call_id: patchCall.call_id, output: 'Success.' },
+        ],
       })
     ).json()) as Json;
     expect(done.output[0].content[0].text).toBe(CREATED_ANSWER);
@@ -333,13 +446,21 @@ describe('Codex 0.115 tool shapes', () => {
 
   it('calls shell_command and apply_patch over chat completions (what the bridge sends)', async () => {
     const tools = [asChat(fnTool('shell_command', { command: { type: 'string' } })), asChat(APPLY_PATCH)];
-    const ls = (await (await post('/v1/chat/completions', { model: 'fake-model', tools, messages: [{ role: 'user', content: 'List files in current directory' }] })).json()) as Json;
+    const ls = (await (
+      await post('/v1/chat/completions', { model: 'fake-model', tools, messages: [{ role: 'user', content: 'List files in current directory' }] })
+    ).json()) as Json;
     expect(ls.choices[0].message.tool_calls[0].function).toEqual({ name: 'shell_command', arguments: '{"command":"ls -1"}' });
-    const stream = parseSseJson(await (await post('/v1/chat/completions', { model: 'fake-model', stream: true, tools, messages: [{ role: 'user', content: 'Create hello.txt' }] })).text()) as Json[];
+    const stream = parseSseJson(
+      await (
+        await post('/v1/chat/completions', { model: 'fake-model', stream: true, tools, messages: [{ role: 'user', content: 'Create hello.txt' }] })
+      ).text(),
+    ) as Json[];
     const deltas = stream.flatMap((e) => (e.choices?.[0]?.delta?.tool_calls as Json[] | undefined) ?? []);
     expect(deltas[0]!.function.name).toBe('apply_patch');
     expect(JSON.parse(deltas.map((d) => d.function.arguments).join(''))).toEqual({ input: HELLO_PATCH });
-    const none = (await (await post('/v1/chat/completions', { model: 'fake-model', tools: [tools[0]], messages: [{ role: 'user', content: 'Create hello.txt' }] })).json()) as Json;
+    const none = (await (
+      await post('/v1/chat/completions', { model: 'fake-model', tools: [tools[0]], messages: [{ role: 'user', content: 'Create hello.txt' }] })
+    ).json()) as Json;
     expect(none.choices[0].message.content).toBe(NO_APPLY_PATCH_ANSWER);
     expect(fake.requests[0]!.tools).toEqual([
       { type: 'function', name: 'shell_command' },
@@ -401,7 +522,10 @@ describe('recording', () => {
   it('reports the configured cached tokens', async () => {
     const other = await startFakeBackend({ cachedTokens: 4 });
     try {
-      const res = await fetch(`${other.url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }) });
+      const res = await fetch(`${other.url}/v1/chat/completions`, {
+        method: 'POST',
+        body: JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }),
+      });
       expect(((await res.json()) as Json).usage.prompt_tokens_details.cached_tokens).toBe(4);
     } finally {
       await other.close();
@@ -411,7 +535,10 @@ describe('recording', () => {
   it('reports cached tokens per model, changeable at runtime through /__config', async () => {
     const other = await startFakeBackend({ cachedTokensByModel: { 'fake-cached': 2000 } });
     const cached = async (model: string, p = '/v1/responses'): Promise<number> => {
-      const body = p === '/v1/responses' ? { model, input: 'What is the capital of France?' } : { model, messages: [{ role: 'user', content: 'What is the capital of France?' }] };
+      const body =
+        p === '/v1/responses'
+          ? { model, input: 'What is the capital of France?' }
+          : { model, messages: [{ role: 'user', content: 'What is the capital of France?' }] };
       const doc = (await (await fetch(`${other.url}${p}`, { method: 'POST', body: JSON.stringify(body) })).json()) as Json;
       return p === '/v1/responses' ? doc.usage.input_tokens_details.cached_tokens : doc.usage.prompt_tokens_details.cached_tokens;
     };
@@ -421,11 +548,17 @@ describe('recording', () => {
       expect(await cached('fake-cached', '/v1/chat/completions')).toBe(16);
       expect(await cached('fake-model')).toBe(0);
       expect(await (await fetch(`${other.url}/__config`)).json()).toEqual({ cachedTokens: 0, cachedTokensByModel: { 'fake-cached': 2000 } });
-      const set = await fetch(`${other.url}/__config`, { method: 'POST', body: JSON.stringify({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5 } }) });
+      const set = await fetch(`${other.url}/__config`, {
+        method: 'POST',
+        body: JSON.stringify({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5 } }),
+      });
       expect(await set.json()).toEqual({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5 } });
       expect(await cached('fake-cached')).toBe(5);
       expect(await cached('fake-model')).toBe(3);
-      expect(other.configure({ cachedTokensByModel: { 'fake-model': 1 } })).toEqual({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5, 'fake-model': 1 } });
+      expect(other.configure({ cachedTokensByModel: { 'fake-model': 1 } })).toEqual({
+        cachedTokens: 3,
+        cachedTokensByModel: { 'fake-cached': 5, 'fake-model': 1 },
+      });
       expect(await cached('fake-model')).toBe(1);
       await fetch(`${other.url}/__reset`, { method: 'POST' });
       expect(await cached('fake-cached')).toBe(5); // reset forgets requests, not the config
@@ -439,7 +572,10 @@ describe('recording', () => {
 
 describe('standalone', () => {
   it('prints `listening <url>` and serves until SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/harness/fake-backend.ts'), '--port', '0'], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/harness/fake-backend.ts'), '--port', '0'], {
+      cwd: REPO,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let out = '';

@@ -14,17 +14,41 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CREATED_ANSWER, HELLO_PATCH, PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from './harness/fake-backend.ts';
-import { DEFAULT_COSTS, LITELLM_VERSION, bodyCost, buildLitellmConfig, ensureLitellm, freePort, startCountingForwarder, startLitellm, toYaml, type LitellmProxy } from './harness/litellm-proxy.ts';
+import {
+  DEFAULT_COSTS,
+  LITELLM_VERSION,
+  bodyCost,
+  buildLitellmConfig,
+  ensureLitellm,
+  freePort,
+  startCountingForwarder,
+  startLitellm,
+  toYaml,
+  type LitellmProxy,
+} from './harness/litellm-proxy.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON under test
 type Json = Record<string, any>;
 
 const CACHED = 4; // the fake backend reports 4 cached prompt tokens on every call
-const SHELL_CHAT = { type: 'function', function: { name: 'shell', description: 'Run a command', parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } }, required: ['command'] } } };
+const SHELL_CHAT = {
+  type: 'function',
+  function: {
+    name: 'shell',
+    description: 'Run a command',
+    parameters: { type: 'object', properties: { command: { type: 'array', items: { type: 'string' } } }, required: ['command'] },
+  },
+};
 const SHELL_RESPONSES = { type: 'function', name: 'shell', description: 'Run a command', parameters: SHELL_CHAT.function.parameters };
 const PARIS_PROMPT = 'What is the capital of France?'; // 6 words: prompt_tokens 16, completion 7
 /** Function tools as Codex 0.115 offers them for a model unknown to OpenAI. */
-const fnTool = (name: string, props: Json, required: string[]) => ({ type: 'function', name, description: name, strict: false, parameters: { type: 'object', properties: props, required, additionalProperties: false } });
+const fnTool = (name: string, props: Json, required: string[]) => ({
+  type: 'function',
+  name,
+  description: name,
+  strict: false,
+  parameters: { type: 'object', properties: props, required, additionalProperties: false },
+});
 const CODEX_TOOLS = [fnTool('exec_command', { cmd: { type: 'string' } }, ['cmd']), fnTool('apply_patch', { input: { type: 'string' } }, ['input'])];
 const userItem = (text: string) => ({ type: 'message', role: 'user', content: [{ type: 'input_text', text }] });
 
@@ -80,7 +104,13 @@ describe('harness config (no proxy needed)', () => {
         {
           model_name: 'fake-model',
           litellm_params: { model: 'openai/fake-model', api_base: 'http://127.0.0.1:9/v1', api_key: 'sk-fake-backend-key' },
-          model_info: { input_cost_per_token: 0.000001, output_cost_per_token: 0.000002, cache_read_input_token_cost: 0.0000005, max_input_tokens: 32000, max_output_tokens: 4096 },
+          model_info: {
+            input_cost_per_token: 0.000001,
+            output_cost_per_token: 0.000002,
+            cache_read_input_token_cost: 0.0000005,
+            max_input_tokens: 32000,
+            max_output_tokens: 4096,
+          },
         },
         expect.objectContaining({ model_name: 'fake-bridged', litellm_params: expect.objectContaining({ model: 'custom_openai/fake-model' }) }),
       ],
@@ -90,13 +120,16 @@ describe('harness config (no proxy needed)', () => {
     });
   });
 
-  it('reads LiteLLM\'s cost from a JSON body or the last stream event that carries one', () => {
+  it("reads LiteLLM's cost from a JSON body or the last stream event that carries one", () => {
     expect(bodyCost(JSON.stringify({ usage: { cost: 0.25 } }))).toBe(0.25);
     expect(bodyCost(JSON.stringify({ output: [], usage: { input_tokens: 1 } }))).toBeUndefined();
-    const stream = [
-      { type: 'response.created', response: { usage: null } },
-      { type: 'response.completed', response: { usage: { input_tokens: 3, cost: 0.0000175 } } },
-    ].map((e) => `data: ${JSON.stringify(e)}\n\n`).join('') + 'data: [DONE]\n\n';
+    const stream =
+      [
+        { type: 'response.created', response: { usage: null } },
+        { type: 'response.completed', response: { usage: { input_tokens: 3, cost: 0.0000175 } } },
+      ]
+        .map((e) => `data: ${JSON.stringify(e)}\n\n`)
+        .join('') + 'data: [DONE]\n\n';
     expect(bodyCost(stream)).toBe(0.0000175);
     expect(bodyCost('data: {"choices":[],"usage":{"cost":"0.5"}}\n\ndata: {"choices":[]}\n\n')).toBe(0.5);
     expect(bodyCost('data: {"trunc')).toBeUndefined();
@@ -199,7 +232,12 @@ describe('real LiteLLM proxy', () => {
     });
 
     it('streams a chat completion and, with include_usage, a usage chunk carrying the cost', async () => {
-      const res = await call('/v1/chat/completions', { model: 'fake-model', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: PARIS_PROMPT }] });
+      const res = await call('/v1/chat/completions', {
+        model: 'fake-model',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: PARIS_PROMPT }],
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
       const h = headersOf(res);
@@ -232,7 +270,11 @@ describe('real LiteLLM proxy', () => {
     });
 
     it('streams /v1/responses natively for openai/ models, ending in response.completed with usage', async () => {
-      const res = await call('/v1/responses', { model: 'fake-model', stream: true, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: PARIS_PROMPT }] }] });
+      const res = await call('/v1/responses', {
+        model: 'fake-model',
+        stream: true,
+        input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: PARIS_PROMPT }] }],
+      });
       expect(res.status).toBe(200);
       const h = headersOf(res);
       const raw = parseSse(await res.text());
@@ -242,10 +284,21 @@ describe('real LiteLLM proxy', () => {
       const events = parseSseJson(raw.map((e) => `data: ${e.data}\n\n`).join('')) as Json[];
       expect(events[0]!.type).toBe('response.created');
       expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
-      expect(events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('')).toBe(PARIS_ANSWER);
+      expect(
+        events
+          .filter((e) => e.type === 'response.output_text.delta')
+          .map((e) => e.delta)
+          .join(''),
+      ).toBe(PARIS_ANSWER);
       const completed = events.at(-1)!;
       expect(completed.type).toBe('response.completed');
-      expect(completed.response.usage).toMatchObject({ input_tokens: 16, input_tokens_details: { cached_tokens: CACHED }, output_tokens: 7, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 23 });
+      expect(completed.response.usage).toMatchObject({
+        input_tokens: 16,
+        input_tokens_details: { cached_tokens: CACHED },
+        output_tokens: 7,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: 23,
+      });
       expect(completed.response.usage.cost).toBeCloseTo(expectedCost(16, 7), 12);
       // observed: LiteLLM rewrites the response id (it encodes the deployment into it)
       expect(completed.response.id).toMatch(/^resp_/);
@@ -262,7 +315,12 @@ describe('real LiteLLM proxy', () => {
       const res = await call('/v1/responses', { model: 'fake-bridged', stream: true, input: PARIS_PROMPT });
       expect(res.status).toBe(200);
       const events = parseSseJson(await res.text()) as Json[];
-      expect(events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('')).toBe(PARIS_ANSWER);
+      expect(
+        events
+          .filter((e) => e.type === 'response.output_text.delta')
+          .map((e) => e.delta)
+          .join(''),
+      ).toBe(PARIS_ANSWER);
       const completed = events.find((e) => e.type === 'response.completed')!;
       expect(completed.response.usage).toMatchObject({ input_tokens: 16, output_tokens: 7, total_tokens: 23, input_tokens_details: { cached_tokens: CACHED } });
       // observed: the bridged stream numbers almost no events (sequence_number mostly absent)
@@ -297,7 +355,11 @@ describe('real LiteLLM proxy', () => {
       expect(toolCall.name).toBe('shell');
       expect(JSON.parse(toolCall.arguments)).toEqual({ command: ['ls', '-1'] });
 
-      messages.push({ role: 'assistant', content: null, tool_calls: [{ id: toolCall.id, type: 'function', function: { name: toolCall.name, arguments: toolCall.arguments } }] });
+      messages.push({
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: toolCall.id, type: 'function', function: { name: toolCall.name, arguments: toolCall.arguments } }],
+      });
       messages.push({ role: 'tool', tool_call_id: toolCall.id, content: runTool(toolCall.arguments) });
       const second = await call('/v1/chat/completions', { model: 'fake-tools', tools: [SHELL_CHAT], messages });
       expect(second.status).toBe(200);
@@ -319,8 +381,15 @@ describe('real LiteLLM proxy', () => {
       const item = events.find((e) => e.type === 'response.output_item.done')!.item;
       expect(item).toMatchObject({ type: 'function_call', name: 'shell', status: 'completed' });
       expect(JSON.parse(item.arguments)).toEqual({ command: ['ls', '-1'] });
-      expect(events.filter((e) => e.type === 'response.function_call_arguments.delta').map((e) => e.delta).join('')).toBe(item.arguments);
-      expect(events.find((e) => e.type === 'response.completed')!.response.output).toEqual([expect.objectContaining({ type: 'function_call', call_id: item.call_id })]);
+      expect(
+        events
+          .filter((e) => e.type === 'response.function_call_arguments.delta')
+          .map((e) => e.delta)
+          .join(''),
+      ).toBe(item.arguments);
+      expect(events.find((e) => e.type === 'response.completed')!.response.output).toEqual([
+        expect.objectContaining({ type: 'function_call', call_id: item.call_id }),
+      ]);
 
       input.push({ type: 'function_call', call_id: item.call_id, name: item.name, arguments: item.arguments });
       input.push({ type: 'function_call_output', call_id: item.call_id, output: runTool(item.arguments) });
@@ -330,29 +399,47 @@ describe('real LiteLLM proxy', () => {
       expect(posts().map((r) => r.path)).toEqual([backendPath, backendPath]);
     });
 
-    it('runs Codex 0.115\'s exec_command and apply_patch function tools through both routes', async () => {
-      for (const [model, backendPath] of [['fake-tools', '/v1/responses'], ['fake-bridged', '/v1/chat/completions']] as const) {
+    it("runs Codex 0.115's exec_command and apply_patch function tools through both routes", async () => {
+      for (const [model, backendPath] of [
+        ['fake-tools', '/v1/responses'],
+        ['fake-bridged', '/v1/chat/completions'],
+      ] as const) {
         fake.reset();
         for (const [prompt, tool, args, answer] of [
           ['List files in current directory', 'exec_command', { cmd: 'ls -1' }, 'Files: out'],
           ['Create hello.txt', 'apply_patch', { input: HELLO_PATCH }, CREATED_ANSWER],
         ] as const) {
           const input: Json[] = [userItem(prompt)];
-          const first = parseSseJson(await (await call('/v1/responses', { model, stream: true, store: false, tools: CODEX_TOOLS, tool_choice: 'auto', parallel_tool_calls: false, input })).text()) as Json[];
+          const first = parseSseJson(
+            await (
+              await call('/v1/responses', { model, stream: true, store: false, tools: CODEX_TOOLS, tool_choice: 'auto', parallel_tool_calls: false, input })
+            ).text(),
+          ) as Json[];
           const item = first.find((e) => e.type === 'response.output_item.done')!.item;
           expect(item, model).toMatchObject({ type: 'function_call', name: tool });
           expect(JSON.parse(item.arguments)).toEqual(args);
-          input.push({ type: 'function_call', call_id: item.call_id, name: item.name, arguments: item.arguments }, { type: 'function_call_output', call_id: item.call_id, output: 'out' });
+          input.push(
+            { type: 'function_call', call_id: item.call_id, name: item.name, arguments: item.arguments },
+            { type: 'function_call_output', call_id: item.call_id, output: 'out' },
+          );
           const second = parseSseJson(await (await call('/v1/responses', { model, stream: true, store: false, tools: CODEX_TOOLS, input })).text()) as Json[];
           expect(second.find((e) => e.type === 'response.output_text.done')!.text).toBe(answer);
         }
         expect(posts().map((r) => r.path)).toEqual([backendPath, backendPath, backendPath, backendPath]);
-        for (const r of posts()) expect(r.tools).toEqual([{ type: 'function', name: 'exec_command' }, { type: 'function', name: 'apply_patch' }]);
+        for (const r of posts())
+          expect(r.tools).toEqual([
+            { type: 'function', name: 'exec_command' },
+            { type: 'function', name: 'apply_patch' },
+          ]);
       }
     });
 
     it('passes non-function tools natively, but the bridge turns custom ones into functions and drops web_search', async () => {
-      const tools = [...CODEX_TOOLS, { type: 'custom', name: 'freeform', description: 'x', format: { type: 'grammar', syntax: 'lark', definition: 'start: /.+/' } }, { type: 'web_search' }];
+      const tools = [
+        ...CODEX_TOOLS,
+        { type: 'custom', name: 'freeform', description: 'x', format: { type: 'grammar', syntax: 'lark', definition: 'start: /.+/' } },
+        { type: 'web_search' },
+      ];
       for (const model of ['fake-tools', 'fake-bridged']) {
         const res = await call('/v1/responses', { model, stream: true, tools, input: [userItem('What is the capital of France?')] });
         expect(res.status).toBe(200);
@@ -368,14 +455,24 @@ describe('real LiteLLM proxy', () => {
       ]);
     });
 
-    it('counts what passes through a forwarder in front of it, streams untouched, with LiteLLM\'s cost', async () => {
+    it("counts what passes through a forwarder in front of it, streams untouched, with LiteLLM's cost", async () => {
       const fwd = await startCountingForwarder(proxy.url);
       try {
-        const streamed = await call('/v1/responses', { model: 'fake-model', stream: true, tools: CODEX_TOOLS, input: [userItem(PARIS_PROMPT)] }, masterKey, () => fwd.url);
+        const streamed = await call(
+          '/v1/responses',
+          { model: 'fake-model', stream: true, tools: CODEX_TOOLS, input: [userItem(PARIS_PROMPT)] },
+          masterKey,
+          () => fwd.url,
+        );
         expect(streamed.headers.get('content-type')).toMatch(/^text\/event-stream/);
         expect(headersOf(streamed)['x-litellm-model-group']).toBe('fake-model');
         const events = parseSseJson(await streamed.text()) as Json[];
-        expect(events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('')).toBe(PARIS_ANSWER);
+        expect(
+          events
+            .filter((e) => e.type === 'response.output_text.delta')
+            .map((e) => e.delta)
+            .join(''),
+        ).toBe(PARIS_ANSWER);
         const plain = await call('/v1/responses', { model: 'fake-model', input: PARIS_PROMPT }, masterKey, () => fwd.url);
         expect(((await plain.json()) as Json).output[0].content[0].text).toBe(PARIS_ANSWER);
         const models = await fetch(`${fwd.url}/v1/models`, { headers: { authorization: `Bearer ${masterKey}` } });
@@ -394,7 +491,10 @@ describe('real LiteLLM proxy', () => {
         expect(fwd.posts()).toBe(3);
         expect(fwd.posts('/v1/responses')).toBe(3);
         expect(fwd.posts('/v1/chat/completions')).toBe(0);
-        expect(fwd.requests[0]!.tools).toEqual([{ type: 'function', name: 'exec_command' }, { type: 'function', name: 'apply_patch' }]);
+        expect(fwd.requests[0]!.tools).toEqual([
+          { type: 'function', name: 'exec_command' },
+          { type: 'function', name: 'apply_patch' },
+        ]);
         expect(fwd.requests[1]!.tools).toEqual([]);
         // a stream's cost is in its response.completed event; a plain answer has the header as well
         expect(fwd.requests[0]!.usageCost).toBeCloseTo(expectedCost(16, 7), 12);

@@ -45,7 +45,10 @@ describe('patches check', () => {
   it('lints: missing, unused, duplicate entries and malformed headers', () => {
     const p = project('lint');
     fs.writeFileSync(path.join(p.root, 'patches', 'stray.patch'), 'not a patch\n');
-    fs.writeFileSync(path.join(p.root, 'patches', 'no-why.patch'), 'From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nSubject: x\n\ndiff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-# fixture upstream\n+# changed\n');
+    fs.writeFileSync(
+      path.join(p.root, 'patches', 'no-why.patch'),
+      'From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: A <a@b>\nSubject: x\n\ndiff --git a/README.md b/README.md\n--- a/README.md\n+++ b/README.md\n@@ -1 +1 @@\n-# fixture upstream\n+# changed\n',
+    );
     fs.appendFileSync(path.join(p.root, 'patches', 'series'), 'cli-name-the-binary-codex-litellm.patch\nghost.patch\nno-why.patch\n');
     const r = runBuild(p, ['patches', 'check']);
     expect(r.status).not.toBe(0);
@@ -114,7 +117,9 @@ describe('build', () => {
     const r = runBuild(p, ['--profile', 'dev', '--json']);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const after = snapshot(tree);
-    const changed = Object.keys(after).filter((f) => after[f] !== before[f]).filter((f) => !f.startsWith('.codex-litellm'));
+    const changed = Object.keys(after)
+      .filter((f) => after[f] !== before[f])
+      .filter((f) => !f.startsWith('.codex-litellm'));
     expect(changed).toEqual(['ws/cli/src/main.rs']);
     expect(execFileSync(path.join(p.root, 'dist', hostTriple(), 'codex-litellm'), { encoding: 'utf8' })).toMatch(/^hello from litellm!\n/);
     fs.writeFileSync(patch, text);
@@ -125,7 +130,8 @@ describe('build', () => {
     const tree = treeOf(p);
     const before = snapshot(tree);
     const distBefore = snapshot(path.join(p.root, 'dist'));
-    const bad = fs.readFileSync(path.join(p.root, 'patches', 'cli-name-the-binary-codex-litellm.patch'), 'utf8')
+    const bad = fs
+      .readFileSync(path.join(p.root, 'patches', 'cli-name-the-binary-codex-litellm.patch'), 'utf8')
       .replace('Subject: cli: name the binary codex-litellm', 'Subject: break it');
     // Applying the rename a second time cannot work: its context is already changed.
     fs.writeFileSync(path.join(p.root, 'patches', 'break-it.patch'), bad);
@@ -181,7 +187,9 @@ describe('export', () => {
     expect(r.stderr).toMatch(/not in patches\/: cli-add-extra-module\.patch/);
     r = runBuild(p, ['patches', 'export', '--worktree', wt]);
     expect(r.status, r.stderr).toBe(0);
-    expect(fs.readFileSync(path.join(p.root, 'patches', 'series'), 'utf8')).toMatch(/^# fixture series\ncli-name-the-binary-codex-litellm\.patch\nworkspace-add-our-crate\.patch\ncli-add-extra-module\.patch\n$/);
+    expect(fs.readFileSync(path.join(p.root, 'patches', 'series'), 'utf8')).toMatch(
+      /^# fixture series\ncli-name-the-binary-codex-litellm\.patch\nworkspace-add-our-crate\.patch\ncli-add-extra-module\.patch\n$/,
+    );
     expect(fs.readFileSync(path.join(p.root, 'patches', 'cli-add-extra-module.patch'), 'utf8')).toContain('new file mode 100644');
     const wtTree = git(wt, 'rev-parse', 'HEAD^{tree}');
     const check = JSON.parse(runBuild(p, ['patches', 'check', '--json']).stdout);
@@ -239,21 +247,81 @@ describe('moved tag', () => {
 
 describe('bad input gets a clear error and a non-zero exit', () => {
   const cases: { name: string; setup?: (p: Project) => void; args: string[]; env?: Record<string, string>; error: RegExp; hint?: RegExp }[] = [
-    { name: 'malformed upstream.lock', setup: (p) => fs.writeFileSync(path.join(p.root, 'upstream.lock'), 'tag: rust-v0.1.0\n'), args: ['patches', 'check'], error: /upstream\.lock:1: cannot parse `tag: rust-v0\.1\.0`/, hint: /key = "value"/ },
-    { name: 'upstream.lock missing a key', setup: (p) => fs.writeFileSync(path.join(p.root, 'upstream.lock'), 'repository = "x"\ntag = "t"\nworkspace = "ws"\nrelease = 1\n'), args: ['patches', 'check'], error: /missing `commit`/ },
-    { name: 'short commit in upstream.lock', setup: (p) => fs.writeFileSync(path.join(p.root, 'upstream.lock'), fs.readFileSync(path.join(p.root, 'upstream.lock'), 'utf8').replace(/commit = "(\w{12})\w+"/, 'commit = "$1"')), args: ['patches', 'check'], error: /is not a full 40-character hex SHA-1/ },
-    { name: 'unknown target', args: ['--dry-run', '--target', 'mips-unknown-plan9'], error: /unknown target `mips-unknown-plan9`/, hint: /x86_64-unknown-linux-gnu \(linux-x64\)/ },
+    {
+      name: 'malformed upstream.lock',
+      setup: (p) => fs.writeFileSync(path.join(p.root, 'upstream.lock'), 'tag: rust-v0.1.0\n'),
+      args: ['patches', 'check'],
+      error: /upstream\.lock:1: cannot parse `tag: rust-v0\.1\.0`/,
+      hint: /key = "value"/,
+    },
+    {
+      name: 'upstream.lock missing a key',
+      setup: (p) => fs.writeFileSync(path.join(p.root, 'upstream.lock'), 'repository = "x"\ntag = "t"\nworkspace = "ws"\nrelease = 1\n'),
+      args: ['patches', 'check'],
+      error: /missing `commit`/,
+    },
+    {
+      name: 'short commit in upstream.lock',
+      setup: (p) =>
+        fs.writeFileSync(
+          path.join(p.root, 'upstream.lock'),
+          fs.readFileSync(path.join(p.root, 'upstream.lock'), 'utf8').replace(/commit = "(\w{12})\w+"/, 'commit = "$1"'),
+        ),
+      args: ['patches', 'check'],
+      error: /is not a full 40-character hex SHA-1/,
+    },
+    {
+      name: 'unknown target',
+      args: ['--dry-run', '--target', 'mips-unknown-plan9'],
+      error: /unknown target `mips-unknown-plan9`/,
+      hint: /x86_64-unknown-linux-gnu \(linux-x64\)/,
+    },
     { name: 'unknown profile', args: ['--dry-run', '--profile', 'turbo'], error: /unknown profile `turbo`/, hint: /dev, release, release-lite/ },
-    { name: 'series naming a missing patch', setup: (p) => fs.appendFileSync(path.join(p.root, 'patches', 'series'), 'nope.patch\n'), args: ['patches', 'check'], error: /nope\.patch does not exist/ },
-    { name: 'unreachable upstream', args: ['patches', 'check', '--upstream', '/nonexistent/codex'], error: /upstream source \/nonexistent\/codex does not exist/, hint: /--upstream/ },
-    { name: 'upstream without the tag', setup: (p) => fs.writeFileSync(path.join(p.root, 'upstream.lock'), fs.readFileSync(path.join(p.root, 'upstream.lock'), 'utf8').replace('rust-v0.1.0', 'rust-v9.9.9')), args: ['patches', 'check'], error: /has no tag rust-v9\.9\.9/ },
-    { name: 'bad --git-mirror spec', args: ['--dry-run', '--git-mirror', 'ratatui'], error: /--git-mirror: bad git mirror `ratatui`/, hint: /<url>=<path-or-url>/ },
-    { name: 'git mirror path that does not exist', args: ['--dry-run', '--git-mirror', 'https://github.com/x/y=/nonexistent/mirror'], error: /git mirror for https:\/\/github\.com\/x\/y points at \/nonexistent\/mirror, which does not exist/ },
-    { name: 'malformed user config', setup: (p) => fs.writeFileSync(p.env.CODEX_LITELLM_CONFIG!, '{not json'), args: ['--dry-run'], error: /cannot parse .*no-user-config\.json/ },
+    {
+      name: 'series naming a missing patch',
+      setup: (p) => fs.appendFileSync(path.join(p.root, 'patches', 'series'), 'nope.patch\n'),
+      args: ['patches', 'check'],
+      error: /nope\.patch does not exist/,
+    },
+    {
+      name: 'unreachable upstream',
+      args: ['patches', 'check', '--upstream', '/nonexistent/codex'],
+      error: /upstream source \/nonexistent\/codex does not exist/,
+      hint: /--upstream/,
+    },
+    {
+      name: 'upstream without the tag',
+      setup: (p) =>
+        fs.writeFileSync(path.join(p.root, 'upstream.lock'), fs.readFileSync(path.join(p.root, 'upstream.lock'), 'utf8').replace('rust-v0.1.0', 'rust-v9.9.9')),
+      args: ['patches', 'check'],
+      error: /has no tag rust-v9\.9\.9/,
+    },
+    {
+      name: 'bad --git-mirror spec',
+      args: ['--dry-run', '--git-mirror', 'ratatui'],
+      error: /--git-mirror: bad git mirror `ratatui`/,
+      hint: /<url>=<path-or-url>/,
+    },
+    {
+      name: 'git mirror path that does not exist',
+      args: ['--dry-run', '--git-mirror', 'https://github.com/x/y=/nonexistent/mirror'],
+      error: /git mirror for https:\/\/github\.com\/x\/y points at \/nonexistent\/mirror, which does not exist/,
+    },
+    {
+      name: 'malformed user config',
+      setup: (p) => fs.writeFileSync(p.env.CODEX_LITELLM_CONFIG!, '{not json'),
+      args: ['--dry-run'],
+      error: /cannot parse .*no-user-config\.json/,
+    },
     { name: 'unknown command', args: ['frobnicate'], error: /unknown command `frobnicate`/ },
     { name: 'unknown flag', args: ['--turbo'], error: /Unknown option '--turbo'/ },
     { name: 'unknown patches command', args: ['patches', 'rebase'], error: /unknown patches command `rebase`/ },
-    { name: 'export without a worktree', args: ['patches', 'export', '--worktree', '/nonexistent/wt'], error: /no worktree at \/nonexistent\/wt/, hint: /patches apply/ },
+    {
+      name: 'export without a worktree',
+      args: ['patches', 'export', '--worktree', '/nonexistent/wt'],
+      error: /no worktree at \/nonexistent\/wt/,
+      hint: /patches apply/,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { packageTargets } from '../scripts/package/command.ts';
 import { readLock } from '../scripts/lib/lockfile.ts';
 import { REPO_ROOT } from '../scripts/lib/project.ts';
-import { debianVersion, npmVersion, releaseOf } from '../scripts/lib/version.ts';
+import { npmVersion, releaseOf } from '../scripts/lib/version.ts';
 import { findTarget, hostTriple } from '../scripts/lib/targets.ts';
 import { tmpDir } from './helpers/fixture.ts';
 import { hasCommand, listTar, makePackageProject, type PackageProject } from './helpers/package-fixture.ts';
@@ -29,7 +29,14 @@ const npmCache = tmpDir('npm-cache');
 const npmEnv = (): Record<string, string> => {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.toLowerCase().startsWith('npm_config_')) env[k] = v;
-  return { ...env, npm_config_cache: npmCache, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false', npm_config_loglevel: 'error' };
+  return {
+    ...env,
+    npm_config_cache: npmCache,
+    npm_config_update_notifier: 'false',
+    npm_config_fund: 'false',
+    npm_config_audit: 'false',
+    npm_config_loglevel: 'error',
+  };
 };
 
 function npm(args: string[], cwd: string): { status: number; stdout: string; stderr: string } {
@@ -46,7 +53,8 @@ function installGlobal(tarballs: string[], extra: string[] = []): string {
 }
 
 const tgz = (pkg: string): string => path.join(packed, `avikalpa-codex-litellm${pkg ? `-${pkg}` : ''}-${V}.tgz`);
-const run = (cmd: string, args: string[], env: Record<string, string> = {}) => spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+const run = (cmd: string, args: string[], env: Record<string, string> = {}) =>
+  spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
 
 beforeAll(async () => {
   if (!runnable) return;
@@ -100,7 +108,12 @@ describe.skipIf(!runnable)('npm pack and install from local tarballs, offline', 
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
       const child = spawn(cmd, ['wait'], { stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
-      await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => ((stdout += d.toString()), stdout.includes('ready') && resolve())));
+      await new Promise<void>((resolve) =>
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (stdout.includes('ready')) resolve();
+        }),
+      );
       child.kill(sig); // the launcher's pid, not the binary's
       const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
       expect(stdout, sig).toContain(`got ${({ SIGTERM: 15, SIGINT: 2, SIGHUP: 1 } as const)[sig]}`);
@@ -113,7 +126,9 @@ describe.skipIf(!runnable)('npm pack and install from local tarballs, offline', 
     const r = run(cmd, ['--version']);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('codex-litellm: the binary for this platform (linux x64, glibc) is missing: expected the package @avikalpa/codex-litellm-linux-x64 (or @avikalpa/codex-litellm-linux-x64-musl)');
+    expect(r.stderr).toContain(
+      'codex-litellm: the binary for this platform (linux x64, glibc) is missing: expected the package @avikalpa/codex-litellm-linux-x64 (or @avikalpa/codex-litellm-linux-x64-musl)',
+    );
     expect(r.stderr).toContain('--omit=optional');
     expect(r.stderr).toContain('node_modules was copied from another platform');
     expect(r.stderr).toContain(`npm install -g @avikalpa/codex-litellm@${V}`);

@@ -12,7 +12,8 @@ import { hasCommand } from './helpers/package-fixture.ts';
 
 const hasDpkg = hasCommand('dpkg', ['--version']);
 const dpkgLt = (a: string, b: string): boolean => spawnSync('dpkg', ['--compare-versions', a, 'lt', b]).status === 0;
-const dpkgCmp = (a: string, b: string): number => (spawnSync('dpkg', ['--compare-versions', a, 'lt', b]).status === 0 ? -1 : spawnSync('dpkg', ['--compare-versions', a, 'eq', b]).status === 0 ? 0 : 1);
+const dpkgCmp = (a: string, b: string): number =>
+  spawnSync('dpkg', ['--compare-versions', a, 'lt', b]).status === 0 ? -1 : spawnSync('dpkg', ['--compare-versions', a, 'eq', b]).status === 0 ? 0 : 1;
 
 /** Oldest first. */
 const RELEASES: Release[] = [
@@ -38,7 +39,9 @@ const RELEASES: Release[] = [
 
 describe('version mapping', () => {
   it('keeps one version: upstream.lock -> 0.53.0-litellm.1 everywhere we print it', () => {
-    const lock = parseLock('repository = "x"\ntag = "rust-v0.53.0"\ncommit = "ca80bc4902b7ca49112907152e8ed0879eaa0b78"\nworkspace = "codex-rs"\nrelease = 1\n');
+    const lock = parseLock(
+      'repository = "x"\ntag = "rust-v0.53.0"\ncommit = "ca80bc4902b7ca49112907152e8ed0879eaa0b78"\nworkspace = "codex-rs"\nrelease = 1\n',
+    );
     const r = releaseOf(lock);
     expect(r).toEqual({ upstream: '0.53.0', release: 1 });
     expect(versionInfo(lock, 'abc').version).toBe('0.53.0-litellm.1');
@@ -95,7 +98,28 @@ describe('version mapping', () => {
 });
 
 describe('Debian version comparison (Debian policy 5.6.12)', () => {
-  const tricky = ['1.0~rc1', '1.0', '1.0-1', '1.0-1.1', '1.0-2', '1.0a', '1.0+b1', '1.0.1', '1:0.1', '2:0.0~~', '2:0.0~', '2:0.0', '0.53.0~alpha.2-1', '0.53.0-litellm.1', '0.53.0-1', '1.00', '1.0.0', '10', '9', '1.0-a'];
+  const tricky = [
+    '1.0~rc1',
+    '1.0',
+    '1.0-1',
+    '1.0-1.1',
+    '1.0-2',
+    '1.0a',
+    '1.0+b1',
+    '1.0.1',
+    '1:0.1',
+    '2:0.0~~',
+    '2:0.0~',
+    '2:0.0',
+    '0.53.0~alpha.2-1',
+    '0.53.0-litellm.1',
+    '0.53.0-1',
+    '1.00',
+    '1.0.0',
+    '10',
+    '9',
+    '1.0-a',
+  ];
 
   it('orders the classic examples', () => {
     expect(compareDebianVersions('1.0~rc1', '1.0')).toBeLessThan(0);

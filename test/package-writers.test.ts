@@ -107,11 +107,22 @@ describe('tar', () => {
 });
 
 describe('ar', () => {
-  it('round-trips, pads odd members and uses dpkg-deb\'s header layout', () => {
-    const a = ar([{ name: 'debian-binary', data: Buffer.from('2.0\n') }, { name: 'odd', data: Buffer.from('abc') }, { name: 'z', data: Buffer.from('zz') }], 1767225600);
+  it("round-trips, pads odd members and uses dpkg-deb's header layout", () => {
+    const a = ar(
+      [
+        { name: 'debian-binary', data: Buffer.from('2.0\n') },
+        { name: 'odd', data: Buffer.from('abc') },
+        { name: 'z', data: Buffer.from('zz') },
+      ],
+      1767225600,
+    );
     expect(a.subarray(0, 8).toString()).toBe('!<arch>\n');
     expect(a.subarray(8, 68).toString('latin1')).toBe('debian-binary   1767225600  0     0     100644  4         `\n');
-    expect(readAr(a).map((m) => [m.name, m.data.toString()])).toEqual([['debian-binary', '2.0\n'], ['odd', 'abc'], ['z', 'zz']]);
+    expect(readAr(a).map((m) => [m.name, m.data.toString()])).toEqual([
+      ['debian-binary', '2.0\n'],
+      ['odd', 'abc'],
+      ['z', 'zz'],
+    ]);
     expect(() => ar([{ name: 'a-name-longer-than-16', data: Buffer.alloc(0) }], 0)).toThrow(/longer than 16/);
   });
 });
@@ -154,13 +165,28 @@ describe('executables', () => {
     expect(debianDepends(deps)).toMatch(/^libc6 \(>= 2\.\d+\)$/);
     expect(readElfDeps(Buffer.from('#!/bin/sh\n'))).toBeUndefined();
     expect(() => debianDepends({ needed: ['libfoo.so.9'], versions: new Map(), symbols: false })).toThrow(/needs libfoo\.so\.9/);
-    expect(debianDepends({ needed: ['libssl.so.3', 'libgcc_s.so.1', 'libc.so.6'], versions: new Map([['libgcc_s.so.1', ['GCC_3.0', 'GCC_4.2.0']], ['libc.so.6', ['GLIBC_2.2.5', 'GLIBC_2.34', 'GLIBC_PRIVATE']], ['libssl.so.3', ['OPENSSL_3.0.0']]]), symbols: false })).toBe(
-      'libc6 (>= 2.34), libgcc-s1 (>= 4.2), libssl3 (>= 3.0.0)',
-    );
+    expect(
+      debianDepends({
+        needed: ['libssl.so.3', 'libgcc_s.so.1', 'libc.so.6'],
+        versions: new Map([
+          ['libgcc_s.so.1', ['GCC_3.0', 'GCC_4.2.0']],
+          ['libc.so.6', ['GLIBC_2.2.5', 'GLIBC_2.34', 'GLIBC_PRIVATE']],
+          ['libssl.so.3', ['OPENSSL_3.0.0']],
+        ]),
+        symbols: false,
+      }),
+    ).toBe('libc6 (>= 2.34), libgcc-s1 (>= 4.2), libssl3 (>= 3.0.0)');
     // What upstream 0.115 links besides: bubblewrap's libcap, liblzma and zlib (as their symbols files say).
-    expect(debianDepends({ needed: ['libcap.so.2', 'liblzma.so.5', 'libz.so.1'], versions: new Map([['liblzma.so.5', ['XZ_5.0']], ['libz.so.1', ['ZLIB_1.2.0', 'ZLIB_1.2.3.4']]]), symbols: false })).toBe(
-      'libcap2 (>= 1:2.10), liblzma5 (>= 5.1.1alpha+20120614), zlib1g (>= 1:1.2.3.4)',
-    );
+    expect(
+      debianDepends({
+        needed: ['libcap.so.2', 'liblzma.so.5', 'libz.so.1'],
+        versions: new Map([
+          ['liblzma.so.5', ['XZ_5.0']],
+          ['libz.so.1', ['ZLIB_1.2.0', 'ZLIB_1.2.3.4']],
+        ]),
+        symbols: false,
+      }),
+    ).toBe('libcap2 (>= 1:2.10), liblzma5 (>= 5.1.1alpha+20120614), zlib1g (>= 1:1.2.3.4)');
   });
 
   it.skipIf(!hasCommand('dpkg-shlibdeps', ['--version']))('agrees with dpkg-shlibdeps on the stand-in', () => {

@@ -93,7 +93,15 @@ describe('package --all', () => {
     for (const [name, gz] of tars) {
       expect([...gz.subarray(0, 10)], name).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]);
       for (const e of await listTar(gz)) {
-        expect({ name, path: e.path, uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname, mtime: e.mtime }).toEqual({ name, path: e.path, uid: 0, gid: 0, uname: '', gname: '', mtime: EPOCH });
+        expect({ name, path: e.path, uid: e.uid, gid: e.gid, uname: e.uname, gname: e.gname, mtime: e.mtime }).toEqual({
+          name,
+          path: e.path,
+          uid: 0,
+          gid: 0,
+          uname: '',
+          gname: '',
+          mtime: EPOCH,
+        });
         const executable = /\/bin\/codex-litellm(\.exe|\.js)?$/.test(e.path) || /^codex-litellm-[^/]+\/codex-litellm(\.exe)?$/.test(e.path);
         expect(e.mode, `${name}:${e.path}`).toBe(e.type === 'Directory' || executable ? 0o755 : 0o644);
       }
@@ -117,7 +125,11 @@ describe('package --all', () => {
       const names = execFileSync('unzip', ['-Z1', f], { encoding: 'utf8' }).trim().split('\n');
       const dir = `codex-litellm-${V}-${t.triple}`;
       expect(names).toEqual([`${dir}/`, `${dir}/LICENSE`, `${dir}/NOTICE`, `${dir}/README.md`, `${dir}/codex-litellm.exe`]);
-      expect(execFileSync('unzip', ['-p', f, `${dir}/codex-litellm.exe`], { maxBuffer: 1 << 26 }).equals(fs.readFileSync(path.join(p.root, 'dist', t.triple, 'codex-litellm.exe')))).toBe(true);
+      expect(
+        execFileSync('unzip', ['-p', f, `${dir}/codex-litellm.exe`], { maxBuffer: 1 << 26 }).equals(
+          fs.readFileSync(path.join(p.root, 'dist', t.triple, 'codex-litellm.exe')),
+        ),
+      ).toBe(true);
       expect(execFileSync('zipinfo', [f], { encoding: 'utf8' })).toMatch(/^-rwxr-xr-x .* unx .* 26-Jan-01 00:00 .*codex-litellm\.exe$/m);
     }
   });
@@ -134,7 +146,14 @@ describe('Debian .deb', () => {
     expect(ctl.map((e) => e.path)).toEqual(['./', './control', './md5sums']);
     const c = control(ctl[1]!.data.toString());
     const binary = fs.readFileSync(path.join(p.root, 'dist', 'x86_64-unknown-linux-gnu', 'codex-litellm'));
-    expect(c).toMatchObject({ Package: 'codex-litellm', Version: DEB_V, Architecture: 'amd64', Section: 'devel', Priority: 'optional', Homepage: 'https://github.com/avikalpa/codex-litellm' });
+    expect(c).toMatchObject({
+      Package: 'codex-litellm',
+      Version: DEB_V,
+      Architecture: 'amd64',
+      Section: 'devel',
+      Priority: 'optional',
+      Homepage: 'https://github.com/avikalpa/codex-litellm',
+    });
     expect(c.Maintainer).toMatch(/^.+ <.+@.+\..+>$/);
     expect(c.Depends).toBe(debianDepends(readElfDeps(binary)!));
     expect(c.Depends).toMatch(/^libc6 \(>= 2\.\d+\)$/);
@@ -142,10 +161,18 @@ describe('Debian .deb', () => {
     const data = await listTar(members[2]!.data);
     const doc = './usr/share/doc/codex-litellm';
     expect(data.filter((e) => e.type === 'File').map((e) => e.path)).toEqual([
-      './usr/bin/codex-litellm', `${doc}/NOTICE`, `${doc}/README.md.gz`, `${doc}/changelog.Debian.gz`, `${doc}/copyright`, './usr/share/lintian/overrides/codex-litellm', './usr/share/man/man1/codex-litellm.1.gz',
+      './usr/bin/codex-litellm',
+      `${doc}/NOTICE`,
+      `${doc}/README.md.gz`,
+      `${doc}/changelog.Debian.gz`,
+      `${doc}/copyright`,
+      './usr/share/lintian/overrides/codex-litellm',
+      './usr/share/man/man1/codex-litellm.1.gz',
     ]);
     const files = data.filter((e) => e.type === 'File');
-    expect(Number(c['Installed-Size'])).toBe(files.reduce((s, e) => s + Math.ceil(e.data.length / 1024), 0) + data.filter((e) => e.type === 'Directory').length);
+    expect(Number(c['Installed-Size'])).toBe(
+      files.reduce((s, e) => s + Math.ceil(e.data.length / 1024), 0) + data.filter((e) => e.type === 'Directory').length,
+    );
     expect(ctl[2]!.data.toString()).toBe(files.map((e) => `${createHash('md5').update(e.data).digest('hex')}  ${e.path.slice(2)}\n`).join(''));
     const changelog = zlib.gunzipSync(data.find((e) => e.path.endsWith('changelog.Debian.gz'))!.data).toString();
     expect(changelog).toMatch(new RegExp(`^codex-litellm \\(${DEB_V}\\) unstable; urgency=medium\\n`));
@@ -169,11 +196,15 @@ describe('Debian .deb', () => {
     expect(execFileSync(path.join(x, 'usr/bin/codex-litellm'), ['--version'], { encoding: 'utf8' })).toBe(`codex-litellm ${p.display}\n`);
   });
 
-  it.skipIf(!hasLintian)('lintian finds no errors or warnings', () => {
-    const res = spawnSync('lintian', ['--tag-display-limit', '0', path.join(out, name)], { encoding: 'utf8', timeout: 180_000 });
-    const tags = `${res.stdout}`.split('\n').filter((l) => /^[EW]: /.test(l));
-    expect(tags).toEqual([]);
-  }, 180_000);
+  it.skipIf(!hasLintian)(
+    'lintian finds no errors or warnings',
+    () => {
+      const res = spawnSync('lintian', ['--tag-display-limit', '0', path.join(out, name)], { encoding: 'utf8', timeout: 180_000 });
+      const tags = `${res.stdout}`.split('\n').filter((l) => /^[EW]: /.test(l));
+      expect(tags).toEqual([]);
+    },
+    180_000,
+  );
 });
 
 describe('Termux .deb', () => {
@@ -195,7 +226,9 @@ describe('Termux .deb', () => {
   });
   it.skipIf(!hasDpkg)('dpkg-deb reads it', () => {
     expect(execFileSync('dpkg-deb', ['--field', path.join(out, name), 'Architecture'], { encoding: 'utf8' }).trim()).toBe('aarch64');
-    expect(execFileSync('dpkg-deb', ['--contents', path.join(out, name)], { encoding: 'utf8' })).toMatch(/^-rwxr-xr-x 0\/0 +\d+ 2026-01-01 00:00 \.\/data\/data\/com\.termux\/files\/usr\/bin\/codex-litellm$/m);
+    expect(execFileSync('dpkg-deb', ['--contents', path.join(out, name)], { encoding: 'utf8' })).toMatch(
+      /^-rwxr-xr-x 0\/0 +\d+ 2026-01-01 00:00 \.\/data\/data\/com\.termux\/files\/usr\/bin\/codex-litellm$/m,
+    );
   });
 });
 
@@ -219,8 +252,15 @@ describe('OpenWrt .ipk', () => {
       expect(Number(c['Installed-Size'])).toBe(zlib.gunzipSync(outer[1]!.data).length);
       const data = await listTar(outer[1]!.data);
       expect(data.map((e) => [e.path, e.mode])).toEqual([
-        ['./', 0o755], ['./usr/', 0o755], ['./usr/bin/', 0o755], ['./usr/bin/codex-litellm', 0o755], ['./usr/share/', 0o755], ['./usr/share/licenses/', 0o755],
-        ['./usr/share/licenses/codex-litellm/', 0o755], ['./usr/share/licenses/codex-litellm/LICENSE', 0o644], ['./usr/share/licenses/codex-litellm/NOTICE', 0o644],
+        ['./', 0o755],
+        ['./usr/', 0o755],
+        ['./usr/bin/', 0o755],
+        ['./usr/bin/codex-litellm', 0o755],
+        ['./usr/share/', 0o755],
+        ['./usr/share/licenses/', 0o755],
+        ['./usr/share/licenses/codex-litellm/', 0o755],
+        ['./usr/share/licenses/codex-litellm/LICENSE', 0o644],
+        ['./usr/share/licenses/codex-litellm/NOTICE', 0o644],
       ]);
       datas.set(arch, outer[1]!.data);
     }
@@ -240,7 +280,8 @@ describe('OpenWrt .ipk', () => {
 });
 
 describe('npm packages', () => {
-  const pkgJson = (dir: string): Record<string, unknown> => JSON.parse(fs.readFileSync(path.join(out, 'npm', dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+  const pkgJson = (dir: string): Record<string, unknown> =>
+    JSON.parse(fs.readFileSync(path.join(out, 'npm', dir, 'package.json'), 'utf8')) as Record<string, unknown>;
 
   it('the main package: launcher, docs, every platform package as an optional dependency, no install scripts', () => {
     const m = pkgJson('codex-litellm');
@@ -295,8 +336,13 @@ describe('reproducible', () => {
 describe('errors', () => {
   it('a missing binary names the file and the build command (or the CI job)', async () => {
     const q = makePackageProject('pkg-missing', []);
-    const err = (await packageTargets(q.ctx, { targets: ['linux-x64', 'darwin-arm64'], env: envOf(q) }).then(() => new Error('no error'), (e: unknown) => e)) as Error & { hint?: string };
-    expect(err.message).toMatch(/no binary to package for x86_64-unknown-linux-gnu, aarch64-apple-darwin \(looked for dist\/x86_64-unknown-linux-gnu\/codex-litellm, dist\/aarch64-apple-darwin\/codex-litellm\)/);
+    const err = (await packageTargets(q.ctx, { targets: ['linux-x64', 'darwin-arm64'], env: envOf(q) }).then(
+      () => new Error('no error'),
+      (e: unknown) => e,
+    )) as Error & { hint?: string };
+    expect(err.message).toMatch(
+      /no binary to package for x86_64-unknown-linux-gnu, aarch64-apple-darwin \(looked for dist\/x86_64-unknown-linux-gnu\/codex-litellm, dist\/aarch64-apple-darwin\/codex-litellm\)/,
+    );
     expect(err.hint).toContain('x86_64-unknown-linux-gnu: npx tsx build.ts --target x86_64-unknown-linux-gnu');
     expect(err.hint).toContain('aarch64-apple-darwin: this machine cannot build it');
     expect(err.hint).toContain('CI job "build (darwin-arm64)"');
@@ -308,7 +354,9 @@ describe('errors', () => {
     const info = path.join(q.root, 'dist', 'x86_64-unknown-linux-gnu', 'BUILDINFO.json');
     const good = fs.readFileSync(info, 'utf8');
     fs.writeFileSync(info, good.replaceAll(V, '0.52.0-litellm.3'));
-    await expect(packageTargets(q.ctx, { env: envOf(q) })).rejects.toThrow(new RegExp(`is version 0\\.52\\.0-litellm\\.3, but upstream\\.lock now makes ${esc(V)}`));
+    await expect(packageTargets(q.ctx, { env: envOf(q) })).rejects.toThrow(
+      new RegExp(`is version 0\\.52\\.0-litellm\\.3, but upstream\\.lock now makes ${esc(V)}`),
+    );
     fs.writeFileSync(info, good.replace(/"series": "\w+"/, '"series": "0123456789ab"'));
     const res = await packageTargets(q.ctx, { env: envOf(q) });
     expect(res.warnings.join('\n')).toMatch(/built from patch series 0123456789ab; the checkout is now at/);
@@ -316,26 +364,46 @@ describe('errors', () => {
 
   it('a binary for the wrong target is refused before anything is written', async () => {
     const q = makePackageProject('pkg-wrong', [findTarget('linux-x64'), findTarget('linux-arm64')]);
-    fs.copyFileSync(path.join(q.root, 'dist', 'x86_64-unknown-linux-gnu', 'codex-litellm'), path.join(q.root, 'dist', 'aarch64-unknown-linux-gnu', 'codex-litellm'));
-    await expect(packageTargets(q.ctx, { targets: ['linux-x64', 'linux-arm64'], env: envOf(q) })).rejects.toThrow(/dist\/aarch64-unknown-linux-gnu\/codex-litellm is not a aarch64-unknown-linux-gnu binary: it is ELF x86_64, not ELF aarch64/);
+    fs.copyFileSync(
+      path.join(q.root, 'dist', 'x86_64-unknown-linux-gnu', 'codex-litellm'),
+      path.join(q.root, 'dist', 'aarch64-unknown-linux-gnu', 'codex-litellm'),
+    );
+    await expect(packageTargets(q.ctx, { targets: ['linux-x64', 'linux-arm64'], env: envOf(q) })).rejects.toThrow(
+      /dist\/aarch64-unknown-linux-gnu\/codex-litellm is not a aarch64-unknown-linux-gnu binary: it is ELF x86_64, not ELF aarch64/,
+    );
     expect(fs.existsSync(path.join(q.root, 'dist', 'packages'))).toBe(false);
   });
 
   it('a bad SOURCE_DATE_EPOCH or maintainer is a clear error', async () => {
-    await expect(packageTargets(p.ctx, { env: envOf(p, { SOURCE_DATE_EPOCH: 'yesterday' }), outDir: tmpDir('bad') })).rejects.toThrow(/SOURCE_DATE_EPOCH=yesterday is not a number of seconds/);
-    await expect(packageTargets(p.ctx, { env: envOf(p, { CODEX_LITELLM_MAINTAINER: 'nobody' }), outDir: tmpDir('bad') })).rejects.toThrow(/CODEX_LITELLM_MAINTAINER=nobody is not `Name <email>`/);
+    await expect(packageTargets(p.ctx, { env: envOf(p, { SOURCE_DATE_EPOCH: 'yesterday' }), outDir: tmpDir('bad') })).rejects.toThrow(
+      /SOURCE_DATE_EPOCH=yesterday is not a number of seconds/,
+    );
+    await expect(packageTargets(p.ctx, { env: envOf(p, { CODEX_LITELLM_MAINTAINER: 'nobody' }), outDir: tmpDir('bad') })).rejects.toThrow(
+      /CODEX_LITELLM_MAINTAINER=nobody is not `Name <email>`/,
+    );
   });
 });
 
 describe('build.ts package (the command)', () => {
   const cli = (proj: PackageProject, args: string[]) => runBuild({ root: proj.root, cache: path.join(proj.root, '.cache'), env: proj.env }, args);
 
-  it('packages this machine\'s target by default and prints what it wrote', () => {
+  it("packages this machine's target by default and prints what it wrote", () => {
     const q = makePackageProject('pkg-cli', [findTarget('linux-x64')]);
     const res = cli(q, ['package']);
     expect(res.status, res.stderr).toBe(0);
-    expect(res.stdout).toMatch(new RegExp(`^codex-litellm ${esc(V)} \\(Debian/Termux ${esc(DEB_V)}, opkg ${esc(DEB_V)}\\); timestamps 2026-01-01T00:00:00\\.000Z \\(SOURCE_DATE_EPOCH\\)$`, 'm'));
-    for (const n of [`codex-litellm-${V}-x86_64-unknown-linux-gnu.tar.gz`, `codex-litellm_${DEB_V}_amd64.deb`, `avikalpa-codex-litellm-linux-x64-${V}.tgz`, `avikalpa-codex-litellm-${V}.tgz`, 'SHA256SUMS']) {
+    expect(res.stdout).toMatch(
+      new RegExp(
+        `^codex-litellm ${esc(V)} \\(Debian/Termux ${esc(DEB_V)}, opkg ${esc(DEB_V)}\\); timestamps 2026-01-01T00:00:00\\.000Z \\(SOURCE_DATE_EPOCH\\)$`,
+        'm',
+      ),
+    );
+    for (const n of [
+      `codex-litellm-${V}-x86_64-unknown-linux-gnu.tar.gz`,
+      `codex-litellm_${DEB_V}_amd64.deb`,
+      `avikalpa-codex-litellm-linux-x64-${V}.tgz`,
+      `avikalpa-codex-litellm-${V}.tgz`,
+      'SHA256SUMS',
+    ]) {
       expect(res.stdout).toContain(n);
       expect(fs.existsSync(path.join(q.root, 'dist', 'packages', n)), n).toBe(true);
     }

@@ -79,7 +79,10 @@ describe('CHANGELOG.md', () => {
 /** A project root with a lock and a changelog, as release.ts reads them. */
 function releaseRoot(lockTag: string, release: number, changelog = CHANGELOG): string {
   const root = tmpDir('release-root');
-  fs.writeFileSync(path.join(root, 'upstream.lock'), `repository = "https://github.com/openai/codex.git"\ntag = "${lockTag}"\ncommit = "${'a'.repeat(40)}"\nworkspace = "codex-rs"\nrelease = ${release}\n`);
+  fs.writeFileSync(
+    path.join(root, 'upstream.lock'),
+    `repository = "https://github.com/openai/codex.git"\ntag = "${lockTag}"\ncommit = "${'a'.repeat(40)}"\nworkspace = "codex-rs"\nrelease = ${release}\n`,
+  );
   fs.writeFileSync(path.join(root, 'CHANGELOG.md'), changelog);
   return root;
 }
@@ -89,7 +92,9 @@ describe('the tag and upstream.lock', () => {
     const root = releaseRoot('rust-v0.54.0', 1);
     const info = releaseInfo(root, 'v0.54.0-litellm.1');
     expect(info).toMatchObject({ version: '0.54.0-litellm.1', prerelease: false, distTag: 'latest', upstreamTag: 'rust-v0.54.0' });
-    expect(() => releaseInfo(root, 'v0.54.0-litellm.2')).toThrow(/tag v0\.54\.0-litellm\.2 does not match upstream\.lock, which makes version 0\.54\.0-litellm\.1/);
+    expect(() => releaseInfo(root, 'v0.54.0-litellm.2')).toThrow(
+      /tag v0\.54\.0-litellm\.2 does not match upstream\.lock, which makes version 0\.54\.0-litellm\.1/,
+    );
     expect(() => releaseInfo(root, '0.54.0-litellm.1')).toThrow(/does not match/);
     expect(() => releaseInfo(releaseRoot('rust-v0.55.0', 1), 'v0.55.0-litellm.1')).toThrow(/no section for 0\.55\.0-litellm\.1/);
   });
@@ -107,7 +112,15 @@ describe('the tag and upstream.lock', () => {
 class FakeGitHub {
   server!: http.Server;
   base = '';
-  releases: { id: number; tag_name: string; name: string; body: string; draft: boolean; prerelease: boolean; assets: { id: number; name: string; type: string; data: Buffer }[] }[] = [];
+  releases: {
+    id: number;
+    tag_name: string;
+    name: string;
+    body: string;
+    draft: boolean;
+    prerelease: boolean;
+    assets: { id: number; name: string; type: string; data: Buffer }[];
+  }[] = [];
   issues: { number: number; title: string; body: string; labels: string[] }[] = [];
   log: string[] = [];
   private next = 1;
@@ -124,7 +137,12 @@ class FakeGitHub {
 
   private view(r: FakeGitHub['releases'][number]) {
     return {
-      id: r.id, tag_name: r.tag_name, name: r.name, body: r.body, draft: r.draft, prerelease: r.prerelease,
+      id: r.id,
+      tag_name: r.tag_name,
+      name: r.name,
+      body: r.body,
+      draft: r.draft,
+      prerelease: r.prerelease,
       html_url: `https://github.example/o/r/releases/tag/${r.tag_name}`,
       upload_url: `${this.base}/upload/repos/o/r/releases/${r.id}/assets{?name,label}`,
     };
@@ -139,10 +157,22 @@ class FakeGitHub {
     };
     const json = (): Record<string, unknown> => JSON.parse(body.toString() || '{}');
     let m: RegExpExecArray | null;
-    if (req.method === 'GET' && url.pathname === '/repos/o/r/releases') return send(200, this.releases.map((r) => this.view(r)));
+    if (req.method === 'GET' && url.pathname === '/repos/o/r/releases')
+      return send(
+        200,
+        this.releases.map((r) => this.view(r)),
+      );
     if (req.method === 'POST' && url.pathname === '/repos/o/r/releases') {
       const b = json();
-      const r = { id: this.next++, tag_name: String(b.tag_name), name: String(b.name), body: String(b.body), draft: Boolean(b.draft), prerelease: Boolean(b.prerelease), assets: [] };
+      const r = {
+        id: this.next++,
+        tag_name: String(b.tag_name),
+        name: String(b.name),
+        body: String(b.body),
+        draft: Boolean(b.draft),
+        prerelease: Boolean(b.prerelease),
+        assets: [],
+      };
       this.releases.push(r);
       return send(201, this.view(r));
     }
@@ -152,7 +182,10 @@ class FakeGitHub {
       return send(200, this.view(r));
     }
     if ((m = /^\/repos\/o\/r\/releases\/(\d+)\/assets$/.exec(url.pathname)) && req.method === 'GET') {
-      return send(200, this.releases.find((x) => x.id === Number(m![1]))!.assets.map((a) => ({ id: a.id, name: a.name })));
+      return send(
+        200,
+        this.releases.find((x) => x.id === Number(m![1]))!.assets.map((a) => ({ id: a.id, name: a.name })),
+      );
     }
     if ((m = /^\/repos\/o\/r\/releases\/assets\/(\d+)$/.exec(url.pathname)) && req.method === 'DELETE') {
       for (const r of this.releases) r.assets = r.assets.filter((a) => a.id !== Number(m![1]));
@@ -164,7 +197,11 @@ class FakeGitHub {
       r.assets.push(a);
       return send(201, { id: a.id, name: a.name });
     }
-    if (req.method === 'GET' && url.pathname === '/repos/o/r/issues') return send(200, this.issues.filter((i) => i.labels.includes(url.searchParams.get('labels') ?? '')).map((i) => ({ ...i, labels: i.labels.map((name) => ({ name })) })));
+    if (req.method === 'GET' && url.pathname === '/repos/o/r/issues')
+      return send(
+        200,
+        this.issues.filter((i) => i.labels.includes(url.searchParams.get('labels') ?? '')).map((i) => ({ ...i, labels: i.labels.map((name) => ({ name })) })),
+      );
     if (req.method === 'POST' && url.pathname === '/repos/o/r/issues') {
       const b = json();
       const i = { number: this.next++, title: String(b.title), body: String(b.body), labels: b.labels as string[] };
@@ -196,7 +233,11 @@ describe('GitHub Release through octokit (fake API on 127.0.0.1)', () => {
 
   const run = async (extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string }> => {
     let out = '';
-    const code = await releaseMain(['github', 'v0.54.0-litellm.1', '--assets', assets, '--root', root], { GITHUB_TOKEN: 't0ken', GITHUB_REPOSITORY: 'o/r', GITHUB_API_URL: gh.base, ...extraEnv }, (s) => (out += s));
+    const code = await releaseMain(
+      ['github', 'v0.54.0-litellm.1', '--assets', assets, '--root', root],
+      { GITHUB_TOKEN: 't0ken', GITHUB_REPOSITORY: 'o/r', GITHUB_API_URL: gh.base, ...extraEnv },
+      (s) => (out += s),
+    );
     return { code, out };
   };
 
@@ -208,7 +249,11 @@ describe('GitHub Release through octokit (fake API on 127.0.0.1)', () => {
     expect(rel).toMatchObject({ tag_name: 'v0.54.0-litellm.1', name: 'codex-litellm 0.54.0-litellm.1', draft: false, prerelease: false });
     expect(rel.body).toMatch(/^### Changed\n\n- Upstream rust-v0\.54\.0\.\n/);
     expect(rel.body).toMatch(/rust-v0\.54\.0 \(a{40}\)/);
-    expect(rel.assets.map((a) => a.name).sort()).toEqual(['SHA256SUMS', 'codex-litellm-0.54.0-litellm.1-x86_64-unknown-linux-gnu.tar.gz', 'codex-litellm_0.54.0-1_amd64.deb']);
+    expect(rel.assets.map((a) => a.name).sort()).toEqual([
+      'SHA256SUMS',
+      'codex-litellm-0.54.0-litellm.1-x86_64-unknown-linux-gnu.tar.gz',
+      'codex-litellm_0.54.0-1_amd64.deb',
+    ]);
     const tgz = rel.assets.find((a) => a.name.endsWith('.tar.gz'))!;
     expect(tgz.type).toBe('application/gzip');
     expect([...tgz.data]).toEqual([0x1f, 0x8b, 0, 1, 2, 3]);
@@ -237,14 +282,26 @@ describe('GitHub Release through octokit (fake API on 127.0.0.1)', () => {
   });
 
   it('the daily upstream report opens one issue per new release and refreshes it later', async () => {
-    const check: CheckResult = { pinned: 'rust-v0.53.0', via: 'ls-remote', newer: [{ name: 'rust-v0.54.0', version: '0.54.0', prerelease: false }], latest: 'rust-v0.54.0' };
+    const check: CheckResult = {
+      pinned: 'rust-v0.53.0',
+      via: 'ls-remote',
+      newer: [{ name: 'rust-v0.54.0', version: '0.54.0', prerelease: false }],
+      latest: 'rust-v0.54.0',
+    };
     const drift = {
-      pinned: 'rust-v0.53.0', from: 'rust-v0.53.0', to: 'rust-v0.54.0', via: 'ls-remote', series: ['a.patch', 'b.patch'], brokenOnBase: [],
+      pinned: 'rust-v0.53.0',
+      from: 'rust-v0.53.0',
+      to: 'rust-v0.54.0',
+      via: 'ls-remote',
+      series: ['a.patch', 'b.patch'],
+      brokenOnBase: [],
       rows: [
         { tag: 'rust-v0.53.0', commit: 'c'.repeat(40), outcome: 'clean', failing: 0, merged: 0, patches: 2, conflicts: [], ms: 1 },
         { tag: 'rust-v0.54.0', commit: 'd'.repeat(40), outcome: 'conflict', failing: 1, merged: 0, patches: 2, conflicts: ['b.patch'], ms: 1 },
       ],
-      stats: { tagFetches: 0, tagsFetched: 0, blobFetches: 0, blobsFetched: 0 }, prepareMs: 0, totalMs: 2,
+      stats: { tagFetches: 0, tagsFetched: 0, blobFetches: 0, blobsFetched: 0 },
+      prepareMs: 0,
+      totalMs: 2,
     } satisfies DriftResult;
     const body = markdownReport(check, drift);
     expect(body).toMatch(/\*\*1 upstream release\(s\) newer than the pinned `rust-v0\.53\.0`\*\*/);
@@ -281,10 +338,7 @@ describe('npm publishing', () => {
   function fixture(): { dir: string; files: string[] } {
     const src = tmpDir('npm-src');
     const dir = tmpDir('npm-out');
-    const files = [
-      tgz(dir, pkg(src, '@s/cl', V, Object.fromEntries(platforms.map((p) => [p, V])))),
-      ...platforms.map((p) => tgz(dir, pkg(src, p, V))),
-    ];
+    const files = [tgz(dir, pkg(src, '@s/cl', V, Object.fromEntries(platforms.map((p) => [p, V])))), ...platforms.map((p) => tgz(dir, pkg(src, p, V)))];
     fs.writeFileSync(path.join(dir, 'codex-litellm-0.53.0-litellm.1-x86_64-unknown-linux-gnu.tar.gz'), 'not npm');
     return { dir, files };
   }
@@ -297,8 +351,15 @@ describe('npm publishing', () => {
   });
 
   it('refuses a main package whose platform packages are not all there, and mixed versions', () => {
-    const mk = (name: string, version = V, optionalDependencies: Record<string, string> = {}): NpmPackageFile => ({ file: `${name}.tgz`, name, version, optionalDependencies });
-    expect(() => publishOrder([mk('@s/cl', V, { '@s/cl-linux-x64': V, '@s/cl-darwin-arm64': V }), mk('@s/cl-linux-x64')])).toThrow(/depends on @s\/cl-darwin-arm64, which is not among the packages/);
+    const mk = (name: string, version = V, optionalDependencies: Record<string, string> = {}): NpmPackageFile => ({
+      file: `${name}.tgz`,
+      name,
+      version,
+      optionalDependencies,
+    });
+    expect(() => publishOrder([mk('@s/cl', V, { '@s/cl-linux-x64': V, '@s/cl-darwin-arm64': V }), mk('@s/cl-linux-x64')])).toThrow(
+      /depends on @s\/cl-darwin-arm64, which is not among the packages/,
+    );
     expect(() => publishOrder([mk('@s/cl-linux-x64'), mk('@s/cl-darwin-arm64', '0.53.0-litellm.2')])).toThrow(/different versions/);
     expect(() => publishOrder([])).toThrow(/no npm packages/);
   });
@@ -308,11 +369,16 @@ describe('npm publishing', () => {
     const calls: string[][] = [];
     const run: Runner = (cmd, args) => {
       calls.push([cmd, ...args]);
-      if (args[0] === 'view') return args[1] === `@s/cl-linux-x64@${V}` ? { status: 0, stdout: `${V}\n`, stderr: '' } : { status: 1, stdout: '', stderr: 'E404' };
+      if (args[0] === 'view')
+        return args[1] === `@s/cl-linux-x64@${V}` ? { status: 0, stdout: `${V}\n`, stderr: '' } : { status: 1, stdout: '', stderr: 'E404' };
       return { status: 0, stdout: '', stderr: '' };
     };
     const steps = publishAll(findPackages(fs.readdirSync(dir).map((n) => path.join(dir, n))), { distTag: 'latest', run });
-    expect(steps.map((s) => [s.name, s.skipped])).toEqual([['@s/cl-darwin-arm64', false], ['@s/cl-linux-x64', true], ['@s/cl', false]]);
+    expect(steps.map((s) => [s.name, s.skipped])).toEqual([
+      ['@s/cl-darwin-arm64', false],
+      ['@s/cl-linux-x64', true],
+      ['@s/cl', false],
+    ]);
     const publishes = calls.filter((c) => c[1] === 'publish');
     expect(publishes).toHaveLength(2);
     for (const c of publishes) expect(c.slice(3)).toEqual(['--access', 'public', '--tag', 'latest', '--provenance']);
@@ -321,8 +387,15 @@ describe('npm publishing', () => {
 
   it('stops at the first failure, before the main package', () => {
     const { dir } = fixture();
-    const run: Runner = (_cmd, args) => (args[0] === 'view' ? { status: 1, stdout: '', stderr: '' } : args[1]!.includes('darwin') ? { status: 1, stdout: '', stderr: 'npm ERR! 403 Forbidden' } : { status: 0, stdout: '', stderr: '' });
-    expect(() => publishAll(findPackages(fs.readdirSync(dir).map((n) => path.join(dir, n))), { distTag: 'latest', run })).toThrow(/npm publish of @s\/cl-darwin-arm64@0\.53\.0-litellm\.1 failed: npm ERR! 403 Forbidden/);
+    const run: Runner = (_cmd, args) =>
+      args[0] === 'view'
+        ? { status: 1, stdout: '', stderr: '' }
+        : args[1]!.includes('darwin')
+          ? { status: 1, stdout: '', stderr: 'npm ERR! 403 Forbidden' }
+          : { status: 0, stdout: '', stderr: '' };
+    expect(() => publishAll(findPackages(fs.readdirSync(dir).map((n) => path.join(dir, n))), { distTag: 'latest', run })).toThrow(
+      /npm publish of @s\/cl-darwin-arm64@0\.53\.0-litellm\.1 failed: npm ERR! 403 Forbidden/,
+    );
   });
 
   it('`release.ts npm --dry-run` runs the real npm in dry-run mode, in order', async () => {

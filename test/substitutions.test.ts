@@ -44,12 +44,17 @@ describe('substitutions', () => {
     expect(requestedSubstitutions([], {}, undefined).names).toEqual([]);
     expect(requestedSubstitutions([], {}, ['crossterm'])).toEqual({ names: ['crossterm'], origin: 'the user file (`substitute`)' });
     expect(requestedSubstitutions([], { CODEX_LITELLM_SUBSTITUTE: 'a, b' }, ['crossterm'])).toEqual({ names: ['a', 'b'], origin: 'CODEX_LITELLM_SUBSTITUTE' });
-    expect(requestedSubstitutions(['crossterm,tokio-tungstenite'], { CODEX_LITELLM_SUBSTITUTE: 'x' }, undefined).names).toEqual(['crossterm', 'tokio-tungstenite']);
+    expect(requestedSubstitutions(['crossterm,tokio-tungstenite'], { CODEX_LITELLM_SUBSTITUTE: 'x' }, undefined).names).toEqual([
+      'crossterm',
+      'tokio-tungstenite',
+    ]);
     expect(resolveSubstitutions(PATCHES, { names: [], origin: '' }, true)).toEqual([]);
   });
 
   it('names an unknown substitution and lists the known ones', () => {
-    expect(() => resolveSubstitutions(PATCHES, { names: ['crosterm'], origin: '--substitute' }, false)).toThrow(/--substitute: there is no substitution `crosterm`/);
+    expect(() => resolveSubstitutions(PATCHES, { names: ['crosterm'], origin: '--substitute' }, false)).toThrow(
+      /--substitute: there is no substitution `crosterm`/,
+    );
     try {
       resolveSubstitutions(PATCHES, { names: ['crosterm'], origin: '--substitute' }, false);
     } catch (e) {
@@ -58,7 +63,9 @@ describe('substitutions', () => {
   });
 
   it('is refused by --no-substitute, naming where it was asked for (the release workflow relies on this)', () => {
-    expect(() => resolveSubstitutions(PATCHES, { names: ['crossterm'], origin: 'CODEX_LITELLM_SUBSTITUTE' }, true)).toThrow(/CODEX_LITELLM_SUBSTITUTE asks for substitution\(s\) crossterm, but --no-substitute forbids them/);
+    expect(() => resolveSubstitutions(PATCHES, { names: ['crossterm'], origin: 'CODEX_LITELLM_SUBSTITUTE' }, true)).toThrow(
+      /CODEX_LITELLM_SUBSTITUTE asks for substitution\(s\) crossterm, but --no-substitute forbids them/,
+    );
   });
 
   it('rejects a substitution patch without its trailers', () => {
@@ -71,15 +78,23 @@ describe('substitutions', () => {
   it('goes after the series, and says itself in --version and BUILDINFO', () => {
     const subs = resolveSubstitutions(PATCHES, { names: ['tokio-tungstenite', 'crossterm'], origin: '--substitute' }, false);
     expect(substitutionEntries(subs).map((e) => e.name)).toEqual(['substitutions/crossterm.patch', 'substitutions/tokio-tungstenite.patch']);
-    const lock = parseLock('repository = "r"\ntag = "rust-v0.115.0"\ncommit = "f028679abb30051cec2434e624cd99975986b41b"\nworkspace = "codex-rs"\nrelease = 1\n');
+    const lock = parseLock(
+      'repository = "r"\ntag = "rust-v0.115.0"\ncommit = "f028679abb30051cec2434e624cd99975986b41b"\nworkspace = "codex-rs"\nrelease = 1\n',
+    );
     const v = versionInfo(lock, 'abcdef012345', subs);
-    expect(v.display).toMatch(/^0\.115\.0-litellm\.1 \(upstream rust-v0\.115\.0 f028679abb30, series abcdef012345, substituted crossterm \(crossterm 0\.28\.1 from crates\.io/);
-    expect(v.substitutions.map((s) => s.replaces)).toEqual(['https://github.com/nornagon/crossterm@87db8bfa6dc9', 'https://github.com/openai-oss-forks/tokio-tungstenite@132f5b39c862']);
+    expect(v.display).toMatch(
+      /^0\.115\.0-litellm\.1 \(upstream rust-v0\.115\.0 f028679abb30, series abcdef012345, substituted crossterm \(crossterm 0\.28\.1 from crates\.io/,
+    );
+    expect(v.substitutions.map((s) => s.replaces)).toEqual([
+      'https://github.com/nornagon/crossterm@87db8bfa6dc9',
+      'https://github.com/openai-oss-forks/tokio-tungstenite@132f5b39c862',
+    ]);
     expect(versionInfo(lock, 'abcdef012345').substitutions).toEqual([]);
   });
 
   it('is offered when Cargo cannot fetch the fork it replaces', () => {
-    const out = 'error: failed to get `crossterm` as a dependency\n  failed to load source for dependency `crossterm`\n  Unable to update https://github.com/nornagon/crossterm?branch=nornagon%2Fcolor-query';
+    const out =
+      'error: failed to get `crossterm` as a dependency\n  failed to load source for dependency `crossterm`\n  Unable to update https://github.com/nornagon/crossterm?branch=nornagon%2Fcolor-query';
     expect(substitutionHint(PATCHES, out)).toMatch(/--substitute crossterm/);
     expect(substitutionHint(PATCHES, 'error: could not find `foo` in registry')).toBeUndefined();
   });

@@ -11,9 +11,17 @@ import { runBuild } from './helpers/fixture.ts';
 import { makePackageProject, type PackageProject } from './helpers/package-fixture.ts';
 
 const TRIPLES = [
-  'x86_64-unknown-linux-gnu', 'aarch64-unknown-linux-gnu', 'x86_64-unknown-linux-musl', 'aarch64-unknown-linux-musl',
-  'x86_64-apple-darwin', 'aarch64-apple-darwin', 'x86_64-pc-windows-msvc', 'aarch64-pc-windows-msvc',
-  'x86_64-unknown-freebsd', 'x86_64-unknown-illumos', 'aarch64-linux-android',
+  'x86_64-unknown-linux-gnu',
+  'aarch64-unknown-linux-gnu',
+  'x86_64-unknown-linux-musl',
+  'aarch64-unknown-linux-musl',
+  'x86_64-apple-darwin',
+  'aarch64-apple-darwin',
+  'x86_64-pc-windows-msvc',
+  'aarch64-pc-windows-msvc',
+  'x86_64-unknown-freebsd',
+  'x86_64-unknown-illumos',
+  'aarch64-linux-android',
 ];
 
 let p: PackageProject;
@@ -55,7 +63,9 @@ describe('the target table', () => {
     expect(hostCannotBuild(findTarget('linux-x64'), 'x86_64-unknown-linux-gnu')).toBeUndefined();
     expect(hostCannotBuild(findTarget('linux-arm64-musl'), 'x86_64-unknown-linux-gnu')).toBeUndefined();
     expect(hostCannotBuild(findTarget('darwin-x64'), 'aarch64-apple-darwin')).toBeUndefined();
-    expect(hostCannotBuild(findTarget('linux-arm64'), 'x86_64-unknown-linux-gnu')).toMatch(/cargo builds it only on aarch64-unknown-linux-gnu; this machine is x86_64-unknown-linux-gnu/);
+    expect(hostCannotBuild(findTarget('linux-arm64'), 'x86_64-unknown-linux-gnu')).toMatch(
+      /cargo builds it only on aarch64-unknown-linux-gnu; this machine is x86_64-unknown-linux-gnu/,
+    );
     expect(hostCannotBuild(findTarget('win32-x64'), 'x86_64-unknown-linux-gnu')).toMatch(/only on \*-pc-windows-msvc/);
   });
 
@@ -119,7 +129,9 @@ describe('build.ts matrix', () => {
     expect(m).toEqual(ciMatrix());
     expect(m.include.map((e) => e.target)).toEqual(TRIPLES);
     for (const e of m.include) {
-      expect(Object.keys(e)).toEqual(expect.arrayContaining(['target', 'alias', 'runner', 'tool', 'env', 'setup', 'archive', 'npm_package', 'build', 'package']));
+      expect(Object.keys(e)).toEqual(
+        expect.arrayContaining(['target', 'alias', 'runner', 'tool', 'env', 'setup', 'archive', 'npm_package', 'build', 'package']),
+      );
       expect(e.build).toBe(`npx tsx build.ts --target ${e.target} --profile release`);
     }
     // Templates, not this machine's expansion: $ANDROID_NDK_HOME is the runner's.

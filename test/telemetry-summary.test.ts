@@ -9,7 +9,19 @@ import { configuredLocation, formatSummary, readRecords, run, summarize, type Su
 import { REPO } from './helpers/fixture.ts';
 
 /** A line as telemetry.rs writes it (all RequestRecord fields). */
-function line(r: { seq: number; session: string; ts: string; model: string; status?: string; in?: number; cached?: number; out?: number; reasoning?: number; cost?: number | null; tier?: string | null }): string {
+function line(r: {
+  seq: number;
+  session: string;
+  ts: string;
+  model: string;
+  status?: string;
+  in?: number;
+  cached?: number;
+  out?: number;
+  reasoning?: number;
+  cost?: number | null;
+  tier?: string | null;
+}): string {
   return JSON.stringify({
     ts: r.ts,
     session_id: r.session,
@@ -35,7 +47,18 @@ function line(r: { seq: number; session: string; ts: string; model: string; stat
 }
 
 const R = [
-  line({ seq: 1, session: 's-a', ts: '2025-01-01T10:00:00.000Z', model: 'gpt-4o', in: 1000, cached: 400, out: 100, reasoning: 20, cost: 0.001, tier: 'provider' }),
+  line({
+    seq: 1,
+    session: 's-a',
+    ts: '2025-01-01T10:00:00.000Z',
+    model: 'gpt-4o',
+    in: 1000,
+    cached: 400,
+    out: 100,
+    reasoning: 20,
+    cost: 0.001,
+    tier: 'provider',
+  }),
   line({ seq: 2, session: 's-a', ts: '2025-01-01T10:01:00.000Z', model: 'gpt-4o', in: 500, out: 50, cost: 0.0005, tier: 'tier0' }),
   line({ seq: 3, session: 's-a', ts: '2025-01-01T10:02:00.000Z', model: 'claude', status: 'error' }),
   line({ seq: 1, session: 's-b', ts: '2025-01-02T09:00:00.000Z', model: 'claude', in: 2000, cached: 1000, out: 200, cost: 0.004, tier: 'litellm' }),
@@ -52,7 +75,10 @@ beforeAll(() => {
   // Oldest in .2, then .1, then the live file; bad lines spread over them.
   fs.writeFileSync(path.join(dir, 'sessions.jsonl.2'), `${R[0]}\n${R[1]}\n`);
   fs.writeFileSync(path.join(dir, 'sessions.jsonl.1'), `${R[2]}\n{oops\n`);
-  fs.writeFileSync(path.join(dir, 'sessions.jsonl'), `${R[3]}\n\n[1,2]\n{"session_id":5,"model":"m"}\n${R[4]}\n{"session_id":"x","model":"m","tokens_in":"many"}\n`);
+  fs.writeFileSync(
+    path.join(dir, 'sessions.jsonl'),
+    `${R[3]}\n\n[1,2]\n{"session_id":5,"model":"m"}\n${R[4]}\n{"session_id":"x","model":"m","tokens_in":"many"}\n`,
+  );
   // Not part of the session log.
   fs.writeFileSync(path.join(dir, 'sessions.jsonl.tmp'), `${R[0]}\n`);
   fs.writeFileSync(path.join(dir, 'debug.jsonl'), '{"event":"x"}\n');
@@ -88,7 +114,16 @@ describe('telemetry summary', () => {
 
     expect(s.cacheHits).toEqual({ tier0: 1, litellm: 1, provider: 1 });
     expect(s.cacheHitRates).toEqual({ tier0: 20, litellm: 20, provider: 20 });
-    expect(s.totals).toMatchObject({ sessions: 2, requests: 5, errors: 1, tokensIn: 3600, tokensCached: 1400, tokensOut: 360, tokensReasoning: 20, uncostedRequests: 1 });
+    expect(s.totals).toMatchObject({
+      sessions: 2,
+      requests: 5,
+      errors: 1,
+      tokensIn: 3600,
+      tokensCached: 1400,
+      tokensOut: 360,
+      tokensReasoning: 20,
+      uncostedRequests: 1,
+    });
     expect(s.totals.costUsd).toBeCloseTo(0.0055, 12);
     expect(s.badLines).toBe(4);
   });
@@ -116,14 +151,17 @@ describe('telemetry summary', () => {
     try {
       fs.mkdirSync(path.join(home, 'elsewhere'));
       fs.writeFileSync(path.join(home, 'elsewhere', 'mine.jsonl'), `${R[0]}\n`);
-      fs.writeFileSync(path.join(home, 'config.toml'), '[litellm]\napi_base = "http://x"\n\n[telemetry]\ndir = "elsewhere"  # relative to CODEX_HOME\nlogs.session.file = "mine.jsonl"\n');
+      fs.writeFileSync(
+        path.join(home, 'config.toml'),
+        '[litellm]\napi_base = "http://x"\n\n[telemetry]\ndir = "elsewhere"  # relative to CODEX_HOME\nlogs.session.file = "mine.jsonl"\n',
+      );
       const s = JSON.parse(run(['--json'], { CODEX_HOME: home })) as Summary;
       expect(s.totals.requests).toBe(1);
       expect(s.dir).toBe(path.join(home, 'elsewhere'));
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
     }
-    expect(configuredLocation("[telemetry.logs.session]\nfile = 'a.jsonl'\n[telemetry]\ndir = \"~/t\"\n")).toEqual({ file: 'a.jsonl', dir: '~/t' });
+    expect(configuredLocation('[telemetry.logs.session]\nfile = \'a.jsonl\'\n[telemetry]\ndir = "~/t"\n')).toEqual({ file: 'a.jsonl', dir: '~/t' });
     expect(configuredLocation('[other]\ndir = "no"\n')).toEqual({});
   });
 

@@ -41,7 +41,18 @@ const json = (p: Project, args: string[]) => {
 };
 
 describe('tags', () => {
-  const list = ['rust-v0.53.0', 'rust-v0.54.0-alpha.1', 'rust-v0.54.0', 'rust-v0.100.0', 'rust-v0.60.1', 'rust-vrust-v0.78.0-alpha.6', 'rust-v.0.0.2504291921', 'rust-v0.0.2504291921', 'codex-rs-abc-1-rust-v0.2.0', 'v1.0.0'].map((name) => ({ name }));
+  const list = [
+    'rust-v0.53.0',
+    'rust-v0.54.0-alpha.1',
+    'rust-v0.54.0',
+    'rust-v0.100.0',
+    'rust-v0.60.1',
+    'rust-vrust-v0.78.0-alpha.6',
+    'rust-v.0.0.2504291921',
+    'rust-v0.0.2504291921',
+    'codex-rs-abc-1-rust-v0.2.0',
+    'v1.0.0',
+  ].map((name) => ({ name }));
 
   it('takes the prefix from the pinned tag and ignores other families and junk', () => {
     expect(tagPrefix('rust-v0.53.0')).toBe('rust-v');
@@ -49,12 +60,23 @@ describe('tags', () => {
     expect(parseReleaseTag({ name: 'rust-v0.54.0-alpha.1' }, 'rust-v')).toMatchObject({ version: '0.54.0-alpha.1', prerelease: true });
     expect(parseReleaseTag({ name: 'rust-vrust-v0.78.0-alpha.6' }, 'rust-v')).toBeUndefined();
     expect(parseReleaseTag({ name: 'rust-v.0.0.2504291921' }, 'rust-v')).toBeUndefined();
-    expect(releaseTags(list, 'rust-v0.53.0').map((t) => t.name)).toEqual(['rust-v0.0.2504291921', 'rust-v0.53.0', 'rust-v0.54.0', 'rust-v0.60.1', 'rust-v0.100.0']);
+    expect(releaseTags(list, 'rust-v0.53.0').map((t) => t.name)).toEqual([
+      'rust-v0.0.2504291921',
+      'rust-v0.53.0',
+      'rust-v0.54.0',
+      'rust-v0.60.1',
+      'rust-v0.100.0',
+    ]);
   });
 
   it('compares with semver, not as strings, and skips prereleases unless asked', () => {
     expect(newerThan(list, 'rust-v0.53.0').map((t) => t.name)).toEqual(['rust-v0.54.0', 'rust-v0.60.1', 'rust-v0.100.0']);
-    expect(newerThan(list, 'rust-v0.53.0', { pre: true }).map((t) => t.name)).toEqual(['rust-v0.54.0-alpha.1', 'rust-v0.54.0', 'rust-v0.60.1', 'rust-v0.100.0']);
+    expect(newerThan(list, 'rust-v0.53.0', { pre: true }).map((t) => t.name)).toEqual([
+      'rust-v0.54.0-alpha.1',
+      'rust-v0.54.0',
+      'rust-v0.60.1',
+      'rust-v0.100.0',
+    ]);
     expect(tagsInRange(list, 'rust-v0.53.0', { to: 'rust-v0.60.1' }).map((t) => t.name)).toEqual(['rust-v0.53.0', 'rust-v0.54.0', 'rust-v0.60.1']);
     expect(tagsInRange(list, 'rust-v0.53.0', { from: 'rust-v0.60.1' }).map((t) => t.name)).toEqual(['rust-v0.60.1', 'rust-v0.100.0']);
     expect(() => tagsInRange(list, 'rust-v0.53.0', { to: 'rust-v9.9.9' })).toThrow(/upstream has no tag rust-v9\.9\.9/);
@@ -79,9 +101,13 @@ describe('listing through the GitHub API (octokit) and its fallback', () => {
 
   it('pages through releases and leaves drafts out', async () => {
     const calls: string[] = [];
-    const page = (n: number): unknown[] => n === 1
-      ? [{ tag_name: 'rust-v0.55.0', draft: false }, { tag_name: 'rust-v0.56.0', draft: true }]
-      : [{ tag_name: 'rust-v0.54.0', draft: false }];
+    const page = (n: number): unknown[] =>
+      n === 1
+        ? [
+            { tag_name: 'rust-v0.55.0', draft: false },
+            { tag_name: 'rust-v0.56.0', draft: true },
+          ]
+        : [{ tag_name: 'rust-v0.54.0', draft: false }];
     const fake = (async (input: string | URL | Request) => {
       const url = String(input instanceof Request ? input.url : input);
       calls.push(url);
@@ -101,7 +127,11 @@ describe('listing through the GitHub API (octokit) and its fallback', () => {
 
   it('falls back to git ls-remote when the API does not answer', async () => {
     // Send git's https://github.com/openai/codex.git to the fixture, as a mirror would be.
-    Object.assign(process.env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: `url.${up.dir}.insteadOf`, GIT_CONFIG_VALUE_0: 'https://github.com/openai/codex.git' });
+    Object.assign(process.env, {
+      GIT_CONFIG_COUNT: '1',
+      GIT_CONFIG_KEY_0: `url.${up.dir}.insteadOf`,
+      GIT_CONFIG_VALUE_0: 'https://github.com/openai/codex.git',
+    });
     const down = (async () => {
       throw new TypeError('fetch failed');
     }) as typeof fetch;
@@ -314,7 +344,9 @@ describe('upstream bump', () => {
     expect(first).toContain(' edition = "2021"');
     expect(first).toMatch(/^Subject: cli: name the binary codex-litellm$/m);
     expect(first).toMatch(/^Upstream: no$/m);
-    expect(fs.readFileSync(path.join(p.root, 'patches', 'series'), 'utf8')).toBe('# fixture series\ncli-name-the-binary-codex-litellm.patch\nworkspace-add-our-crate.patch\n');
+    expect(fs.readFileSync(path.join(p.root, 'patches', 'series'), 'utf8')).toBe(
+      '# fixture series\ncli-name-the-binary-codex-litellm.patch\nworkspace-add-our-crate.patch\n',
+    );
     expect(r.doc.export.changed).toContain('cli-name-the-binary-codex-litellm.patch');
     // The second patch's blob ids changed with upstream's Cargo.toml, its text otherwise the same.
     const second = fs.readFileSync(path.join(p.root, 'patches', 'workspace-add-our-crate.patch'), 'utf8');

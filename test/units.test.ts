@@ -11,12 +11,19 @@ import { pinnedChannel } from '../scripts/build/toolchain.ts';
 import { versionInfo } from '../scripts/lib/version.ts';
 import { patchName } from '../scripts/patches/worktree.ts';
 
-const LOCK = 'repository = "https://github.com/openai/codex.git"\ntag = "rust-v0.53.0"\ncommit = "ca80bc4902b7ca49112907152e8ed0879eaa0b78"\nworkspace = "codex-rs"\nrelease = 1\n';
+const LOCK =
+  'repository = "https://github.com/openai/codex.git"\ntag = "rust-v0.53.0"\ncommit = "ca80bc4902b7ca49112907152e8ed0879eaa0b78"\nworkspace = "codex-rs"\nrelease = 1\n';
 
 describe('upstream.lock', () => {
   it('parses, ignores comments and round-trips through render', () => {
     const lock = parseLock(`# pin\n${LOCK.replace('release = 1', 'release = 1 # counter')}`);
-    expect(lock).toEqual({ repository: 'https://github.com/openai/codex.git', tag: 'rust-v0.53.0', commit: 'ca80bc4902b7ca49112907152e8ed0879eaa0b78', workspace: 'codex-rs', release: 1 });
+    expect(lock).toEqual({
+      repository: 'https://github.com/openai/codex.git',
+      tag: 'rust-v0.53.0',
+      commit: 'ca80bc4902b7ca49112907152e8ed0879eaa0b78',
+      workspace: 'codex-rs',
+      release: 1,
+    });
     expect(parseLock(renderLock(lock))).toEqual(lock);
   });
   it.each([
@@ -64,12 +71,16 @@ describe('git mirrors', () => {
 });
 
 describe('Cargo.lock guard', () => {
-  const lock = (extra = ''): string => `version = 4\n\n[[package]]\nname = "codex-cli"\nversion = "0.0.0"\n\n[[package]]\nname = "serde"\nversion = "1.0.228"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\n${extra}`;
+  const lock = (extra = ''): string =>
+    `version = 4\n\n[[package]]\nname = "codex-cli"\nversion = "0.0.0"\n\n[[package]]\nname = "serde"\nversion = "1.0.228"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\n${extra}`;
   it('accepts workspace-only changes', () => {
     expect(newExternalPackages(lock(), lock().replace('"0.0.0"', '"0.53.0"'))).toEqual([]);
   });
   it('names an external package our crates added', () => {
-    const added = newExternalPackages(lock(), lock('\n[[package]]\nname = "leftpad"\nversion = "1.0.0"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\n'));
+    const added = newExternalPackages(
+      lock(),
+      lock('\n[[package]]\nname = "leftpad"\nversion = "1.0.0"\nsource = "registry+https://github.com/rust-lang/crates.io-index"\n'),
+    );
     expect(added.map((p) => `${p.name} ${p.version}`)).toEqual(['leftpad 1.0.0']);
   });
   it('names a moved version', () => {
@@ -78,7 +89,8 @@ describe('Cargo.lock guard', () => {
 });
 
 describe('patches', () => {
-  const text = 'From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: M <m@x>\nDate: Tue, 1 Jan 2025 00:00:00 +0000\nSubject: cli: rename\n\nBecause.\n\nUpstream: no\n\ndiff --git a/ws/a.rs b/ws/a.rs\nindex 1..2 100644\n--- a/ws/a.rs\n+++ b/ws/a.rs\n@@ -1,3 +1,3 @@\n a\n-b\n+c\n d\n@@ -10,3 +10,3 @@\n x\n-y\n+z\n w\n';
+  const text =
+    'From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: M <m@x>\nDate: Tue, 1 Jan 2025 00:00:00 +0000\nSubject: cli: rename\n\nBecause.\n\nUpstream: no\n\ndiff --git a/ws/a.rs b/ws/a.rs\nindex 1..2 100644\n--- a/ws/a.rs\n+++ b/ws/a.rs\n@@ -1,3 +1,3 @@\n a\n-b\n+c\n d\n@@ -10,3 +10,3 @@\n x\n-y\n+z\n w\n';
   it('reads subject, author, why and the Upstream trailer', () => {
     const info = parsePatchFile('p.patch', text);
     expect(info.subject).toBe('cli: rename');
@@ -87,7 +99,7 @@ describe('patches', () => {
     expect(info.body).toContain('Because.');
     expect(info.files).toEqual(['ws/a.rs']);
   });
-  it('locates the failing hunk from git apply\'s line', () => {
+  it("locates the failing hunk from git apply's line", () => {
     const info = parsePatchFile('p.patch', text);
     expect(locateHunk(info, 'ws/a.rs', 10)).toBe('ws/a.rs, hunk #2 (@@ -10,3 +10,3 @@)');
   });

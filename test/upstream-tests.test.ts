@@ -1,6 +1,15 @@
 /** `npm run upstream-tests`: the libtest parser and the stock/patched comparison, on recorded cargo output. */
 import { describe, expect, it } from 'vitest';
-import { cargoTestArgs, compareRuns, DEFAULT_PLAN, formatReport, parseCargoTest, selectPlan, summaryLine, type CargoTestRun } from '../scripts/upstream-tests/compare.ts';
+import {
+  cargoTestArgs,
+  compareRuns,
+  DEFAULT_PLAN,
+  formatReport,
+  parseCargoTest,
+  selectPlan,
+  summaryLine,
+  type CargoTestRun,
+} from '../scripts/upstream-tests/compare.ts';
 
 const T = '/root/.cache/codex-litellm/target/debug/deps';
 
@@ -143,7 +152,8 @@ describe('parseCargoTest', () => {
     expect(r.crashed).toEqual([
       {
         binary: 'unittests src/lib.rs',
-        reason: "thread 'status::tests::status_card_token_usage' has overflowed its stack; fatal runtime error: stack overflow; signal: 6, SIGABRT: process abort signal",
+        reason:
+          "thread 'status::tests::status_card_token_usage' has overflowed its stack; fatal runtime error: stack overflow; signal: 6, SIGABRT: process abort signal",
       },
     ]);
     expect(r.buildError).toBeUndefined();
@@ -165,11 +175,16 @@ describe('parseCargoTest', () => {
     const ok = MIXED.replace('FAILED\n', 'ok\n').replace(/error: test failed[\s\S]*?exit status: 101\)\n/, '');
     expect(parseCargoTest(ok, 0).crashed).toEqual([]);
     expect(parseCargoTest(ok, 101).crashed).toEqual([{ binary: 'cargo', reason: 'cargo exited 101 although no test failed' }]);
-    expect(parseCargoTest('    Updating git repository `https://github.com/nornagon/ratatui`\n', 128).buildError).toBe('cargo exited 128 before running any test');
+    expect(parseCargoTest('    Updating git repository `https://github.com/nornagon/ratatui`\n', 128).buildError).toBe(
+      'cargo exited 128 before running any test',
+    );
   });
 
   it('ignores colour codes and CRLF line ends', () => {
-    const r = parseCargoTest(`\x1b[0m\x1b[1m\x1b[32m     Running\x1b[0m unittests src/lib.rs (${T}/x-1)\r\ntest a ... \x1b[32mok\x1b[0m\r\ntest result: ok. 1 passed\r\n`, 0);
+    const r = parseCargoTest(
+      `\x1b[0m\x1b[1m\x1b[32m     Running\x1b[0m unittests src/lib.rs (${T}/x-1)\r\ntest a ... \x1b[32mok\x1b[0m\r\ntest result: ok. 1 passed\r\n`,
+      0,
+    );
     expect([...r.tests]).toEqual([['[unittests src/lib.rs] a', 'passed']]);
   });
 });
@@ -213,7 +228,11 @@ describe('compareRuns', () => {
     expect(broken.problems).toEqual([expect.stringMatching(/^build failed on patched:\nerror\[E0425\]/)]);
     // Not hundreds of "not run" regressions on top of the build failure.
     expect(broken.regressions).toEqual([]);
-    const crashed = compareRuns('codex-tui', parseCargoTest(HARNESS_PANIC, 101), run({ '[unittests src/lib.rs] status::tests::status_snapshot_includes_reasoning_details': 'passed' }));
+    const crashed = compareRuns(
+      'codex-tui',
+      parseCargoTest(HARNESS_PANIC, 101),
+      run({ '[unittests src/lib.rs] status::tests::status_snapshot_includes_reasoning_details': 'passed' }),
+    );
     expect(crashed.regressions).toEqual([]);
     expect(crashed.samePassSet).toBe(false);
     expect(crashed.problems).toEqual([expect.stringMatching(/^test binary crashed on stock: \[unittests src\/lib\.rs\] .*stack overflow/)]);
@@ -222,8 +241,15 @@ describe('compareRuns', () => {
   it('a crate in neither workspace is skipped; in one only, or with no tests at all, it fails', () => {
     const absent = parseCargoTest(ABSENT, 101);
     expect(compareRuns('codex-api', absent, absent)).toMatchObject({ skipped: true, samePassSet: true });
-    expect(compareRuns('codex-api', stock, absent)).toMatchObject({ skipped: false, samePassSet: false, problems: ['codex-api is not a package of the patched tree'] });
-    expect(compareRuns('codex-api', run({}), run({})).problems).toEqual(['no test ran on stock: the filters match nothing', 'no test ran on patched: the filters match nothing']);
+    expect(compareRuns('codex-api', stock, absent)).toMatchObject({
+      skipped: false,
+      samePassSet: false,
+      problems: ['codex-api is not a package of the patched tree'],
+    });
+    expect(compareRuns('codex-api', run({}), run({})).problems).toEqual([
+      'no test ran on stock: the filters match nothing',
+      'no test ran on patched: the filters match nothing',
+    ]);
   });
 });
 
@@ -270,7 +296,26 @@ describe('plan', () => {
 
   it('builds the cargo line: no --locked, --no-fail-fast, filters after --', () => {
     const core = selectPlan(['codex-core'])[0]!;
-    expect(cargoTestArgs(core)).toEqual(['test', '-p', 'codex-core', '--lib', '--no-fail-fast', '--', 'config::', 'client::', 'client_common::', 'chat_completions::']);
-    expect(cargoTestArgs(selectPlan(['codex-api'])[0]!, { offline: true, jobs: 1 })).toEqual(['test', '-p', 'codex-api', '--no-fail-fast', '--offline', '--jobs', '1']);
+    expect(cargoTestArgs(core)).toEqual([
+      'test',
+      '-p',
+      'codex-core',
+      '--lib',
+      '--no-fail-fast',
+      '--',
+      'config::',
+      'client::',
+      'client_common::',
+      'chat_completions::',
+    ]);
+    expect(cargoTestArgs(selectPlan(['codex-api'])[0]!, { offline: true, jobs: 1 })).toEqual([
+      'test',
+      '-p',
+      'codex-api',
+      '--no-fail-fast',
+      '--offline',
+      '--jobs',
+      '1',
+    ]);
   });
 });

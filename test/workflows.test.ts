@@ -42,7 +42,12 @@ interface Workflow {
   jobs: Record<string, Job>;
 }
 
-const files = fs.existsSync(DIR) ? fs.readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort() : [];
+const files = fs.existsSync(DIR)
+  ? fs
+      .readdirSync(DIR)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort()
+  : [];
 const text = (f: string): string => fs.readFileSync(path.join(DIR, f), 'utf8');
 
 function load(f: string): Workflow {
@@ -117,7 +122,11 @@ describe('workflow files', () => {
         }
         // Each write is used for what it is granted for.
         if (perms.attestations === 'write') expect(uses(j, 'actions/attest-build-provenance').length, `${f} ${name}`).toBeGreaterThan(0);
-        if (perms['id-token'] === 'write') expect(uses(j, 'actions/attest-build-provenance').length > 0 || /release\.ts npm/.test(runs(j)), `${f} ${name}: id-token without attesting or publishing`).toBe(true);
+        if (perms['id-token'] === 'write')
+          expect(
+            uses(j, 'actions/attest-build-provenance').length > 0 || /release\.ts npm/.test(runs(j)),
+            `${f} ${name}: id-token without attesting or publishing`,
+          ).toBe(true);
         if (perms.contents === 'write') expect(runs(j)).toMatch(/release\.ts github/);
         // A job that publishes does not restore caches another run could have written.
         if (Object.values(perms).includes('write') && f === 'release.yml') expect(uses(j, 'actions/cache'), `${f} ${name}`).toEqual([]);
@@ -197,7 +206,14 @@ describe('release.yml', () => {
 
   it('runs on a version tag such as v0.53.0-litellm.1', () => {
     const tags = (w.on.push as { tags: string[] }).tags;
-    const glob = (g: string): RegExp => new RegExp(`^${g.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\0').replace(/\*/g, '[^/]*').replace(/\0/g, '.*')}$`);
+    const glob = (g: string): RegExp =>
+      new RegExp(
+        `^${g
+          .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*\*/g, '\0')
+          .replace(/\*/g, '[^/]*')
+          .replace(/\0/g, '.*')}$`,
+      );
     expect(tags.some((g) => glob(g).test('v0.53.0-litellm.1'))).toBe(true);
     expect(Object.keys(w.on)).toEqual(['push']);
     expect((w.on.push as { branches?: unknown }).branches).toBeUndefined();
@@ -243,7 +259,9 @@ describe('release.yml', () => {
     expect(uses(w.jobs.build!, 'actions/upload-artifact')).toHaveLength(1);
     const release = w.jobs.release!;
     expect([release.needs].flat()).toContain('build');
-    const order = (release.steps ?? []).map((s) => (s.uses ? s.uses.split('@')[0] : /sha256sum/.test(s.run ?? '') ? 'sums' : /release\.ts github/.test(s.run ?? '') ? 'github' : 'other'));
+    const order = (release.steps ?? []).map((s) =>
+      s.uses ? s.uses.split('@')[0] : /sha256sum/.test(s.run ?? '') ? 'sums' : /release\.ts github/.test(s.run ?? '') ? 'github' : 'other',
+    );
     const at = (x: string): number => order.indexOf(x);
     expect(at('actions/download-artifact')).toBeGreaterThanOrEqual(0);
     expect(at('actions/download-artifact')).toBeLessThan(at('sums'));
@@ -279,7 +297,11 @@ describe('actionlint', () => {
   }, 900_000);
 
   it('reports nothing on any workflow', () => {
-    const r = actionlint(bin, files.map((f) => path.join('.github', 'workflows', f)), REPO);
+    const r = actionlint(
+      bin,
+      files.map((f) => path.join('.github', 'workflows', f)),
+      REPO,
+    );
     expect(r.problems.map((p) => `${p.filepath}:${p.line}:${p.column}: ${p.message} [${p.kind}]`)).toEqual([]);
   });
 
@@ -289,7 +311,10 @@ describe('actionlint', () => {
     try {
       fs.mkdirSync(path.join(dir, '.github', 'workflows'), { recursive: true });
       const bad = path.join(dir, '.github', 'workflows', 'bad.yml');
-      fs.writeFileSync(bad, 'on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo "${{ github.event.nonsense.x }}"\n        shell: bashh\n');
+      fs.writeFileSync(
+        bad,
+        'on: push\njobs:\n  a:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo "${{ github.event.nonsense.x }}"\n        shell: bashh\n',
+      );
       const r = actionlint(bin, [bad], dir);
       expect(r.problems.length).toBeGreaterThan(0);
     } finally {

@@ -43,7 +43,20 @@ export async function driftBench(): Promise<BenchRow[] | string> {
     const cli: number[] = [];
     for (let i = 0; i < 2; i += 1) {
       const t = performance.now();
-      const r = spawnSync(process.execPath, [TSX, path.join(REPO_ROOT, 'build.ts'), 'upstream', 'drift', '--json', '--cache-dir', cacheDir, ...(range.from ? ['--from', range.from, '--to', range.to!] : [])], { encoding: 'utf8', env: { ...process.env, CI: '1' }, maxBuffer: 64 * 1024 * 1024 });
+      const r = spawnSync(
+        process.execPath,
+        [
+          TSX,
+          path.join(REPO_ROOT, 'build.ts'),
+          'upstream',
+          'drift',
+          '--json',
+          '--cache-dir',
+          cacheDir,
+          ...(range.from ? ['--from', range.from, '--to', range.to!] : []),
+        ],
+        { encoding: 'utf8', env: { ...process.env, CI: '1' }, maxBuffer: 64 * 1024 * 1024 },
+      );
       if (r.status !== 0) throw new Error(`upstream drift failed:\n${r.stderr}`);
       cli.push(performance.now() - t);
     }
@@ -53,11 +66,24 @@ export async function driftBench(): Promise<BenchRow[] | string> {
     for (const r of cold.rows) counts[r.outcome] += 1;
     return [
       { name: `tags ${cold.from} .. ${cold.to}`, value: `${tags} (${counts.clean} clean, ${counts.merge} merge, ${counts.conflict} conflict)` },
-      { name: 'cold cache: fetches', value: `${cold.stats.tagFetches} fetch(es) for ${cold.stats.tagsFetched} tag(s), ${cold.stats.blobFetches} for ${cold.stats.blobsFetched} file(s)` },
+      {
+        name: 'cold cache: fetches',
+        value: `${cold.stats.tagFetches} fetch(es) for ${cold.stats.tagsFetched} tag(s), ${cold.stats.blobFetches} for ${cold.stats.blobsFetched} file(s)`,
+      },
       { name: 'cold cache: whole drift', value: `${(cold.totalMs / 1000).toFixed(2)} s (fetching and preparing ${(cold.prepareMs / 1000).toFixed(2)} s)` },
       { name: 'cold cache: per tag', value: `${perTag(cold.totalMs).toFixed(0)} ms`, goal: 'under 1 s per tag', met: perTag(cold.totalMs) < 1000 },
-      { name: 'warm cache: per tag (median of 3)', value: `${perTag(median(warm)).toFixed(0)} ms`, goal: 'under 1 s per tag', met: perTag(median(warm)) < 1000 },
-      { name: 'warm cache: per tag, whole command (median of 2)', value: `${perTag(median(cli)).toFixed(0)} ms`, goal: 'under 1 s per tag', met: perTag(median(cli)) < 1000 },
+      {
+        name: 'warm cache: per tag (median of 3)',
+        value: `${perTag(median(warm)).toFixed(0)} ms`,
+        goal: 'under 1 s per tag',
+        met: perTag(median(warm)) < 1000,
+      },
+      {
+        name: 'warm cache: per tag, whole command (median of 2)',
+        value: `${perTag(median(cli)).toFixed(0)} ms`,
+        goal: 'under 1 s per tag',
+        met: perTag(median(cli)) < 1000,
+      },
       { name: 'scratch apply per tag: median / max', value: `${median(applies).toFixed(0)} ms / ${Math.max(...applies).toFixed(0)} ms` },
       { name: 'goal / warm per-tag time', value: `${(1000 / perTag(median(warm))).toFixed(1)}x under the goal` },
     ];

@@ -62,11 +62,19 @@ export async function litellmBench(): Promise<BenchRow[] | string> {
       return performance.now() - t;
     };
     // Tier 0 against a full round trip: the same streamed request through the proxy.
-    const body = JSON.stringify({ model: 'fake-model', stream: true, input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'What is the capital of France?' }] }] });
+    const body = JSON.stringify({
+      model: 'fake-model',
+      stream: true,
+      input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'What is the capital of France?' }] }],
+    });
     const rtt: number[] = [];
     for (let i = 0; i < 21; i += 1) {
       const t = performance.now();
-      const r = await fetch(`${proxy.url}/v1/responses`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
+      const r = await fetch(`${proxy.url}/v1/responses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body,
+      });
       await r.text();
       if (i > 0) rtt.push(performance.now() - t);
     }

@@ -89,7 +89,8 @@ export async function stockBench(): Promise<BenchRow[] | string> {
   const [a, b] = [fs.statSync(stock).size, fs.statSync(ours).size];
   const [sa, sb] = [strippedSize(stock), strippedSize(ours)];
   rows.push({ name: `binary size, ${PROFILE} (stock -> patched)`, value: `${mib(a)} -> ${mib(b)} = ${(b / a).toFixed(3)}x` });
-  if (sa && sb) rows.push({ name: 'binary size, stripped', value: `${mib(sa)} -> ${mib(sb)} = ${(sb / sa).toFixed(3)}x`, goal: 'within 1.05x', met: sb / sa <= 1.05 });
+  if (sa && sb)
+    rows.push({ name: 'binary size, stripped', value: `${mib(sa)} -> ${mib(sb)} = ${(sb / sa).toFixed(3)}x`, goal: 'within 1.05x', met: sb / sa <= 1.05 });
 
   const install = await ensureLitellm();
   const backend = await startFakeBackend();
@@ -123,7 +124,12 @@ export async function stockBench(): Promise<BenchRow[] | string> {
     rows.push(
       { name: `one-shot exec, stock (median of ${pairs})`, value: `${median(ws).toFixed(2)} s` },
       { name: `one-shot exec, patched (median of ${pairs})`, value: `${median(wo).toFixed(2)} s` },
-      { name: 'one-shot exec wall time, patched / stock (median of pair ratios)', value: `${median(wall).toFixed(3)}x`, goal: 'within 1.05x', met: median(wall) <= 1.05 },
+      {
+        name: 'one-shot exec wall time, patched / stock (median of pair ratios)',
+        value: `${median(wall).toFixed(3)}x`,
+        goal: 'within 1.05x',
+        met: median(wall) <= 1.05,
+      },
       { name: 'peak RSS, patched / stock (median of pair ratios)', value: `${median(rss).toFixed(3)}x`, goal: 'within 1.05x', met: median(rss) <= 1.05 },
     );
   } finally {
@@ -143,7 +149,12 @@ export async function stockBench(): Promise<BenchRow[] | string> {
       const r = spawnSync(cmd.program, cmd.args, { cwd: cmd.cwd, env: { ...process.env, ...cmd.env, CARGO_TARGET_DIR: coldOurs }, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`cold patched build failed: ${r.stderr.slice(-800)}`);
       const o = performance.now() - t;
-      rows.push({ name: `cold build, ${PROFILE} (stock -> patched)`, value: `${(s / 60000).toFixed(1)} min -> ${(o / 60000).toFixed(1)} min = ${(o / s).toFixed(3)}x`, goal: 'within 1.05x', met: o / s <= 1.05 });
+      rows.push({
+        name: `cold build, ${PROFILE} (stock -> patched)`,
+        value: `${(s / 60000).toFixed(1)} min -> ${(o / 60000).toFixed(1)} min = ${(o / s).toFixed(3)}x`,
+        goal: 'within 1.05x',
+        met: o / s <= 1.05,
+      });
     } finally {
       fs.rmSync(coldStock, { recursive: true, force: true });
       fs.rmSync(coldOurs, { recursive: true, force: true });

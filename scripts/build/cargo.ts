@@ -23,7 +23,18 @@ export interface CargoCommand {
 export function cargoCommand(ctx: Context, target: Target, profile: Profile, toolchain: string, version: VersionInfo): CargoCommand {
   const program = target.tool === 'cross' ? 'cross' : 'cargo';
   const sub = target.tool === 'cargo-zigbuild' ? 'zigbuild' : 'build';
-  const args = [sub, '--locked', '-p', UPSTREAM_FACTS.cargoPackage, '--bin', UPSTREAM_FACTS.binName, '--target', target.triple, '--profile', profile.cargoProfile];
+  const args = [
+    sub,
+    '--locked',
+    '-p',
+    UPSTREAM_FACTS.cargoPackage,
+    '--bin',
+    UPSTREAM_FACTS.binName,
+    '--target',
+    target.triple,
+    '--profile',
+    profile.cargoProfile,
+  ];
   const env: Record<string, string> = {
     // Overrides upstream's rust-toolchain.toml pin (see toolchain.ts).
     RUSTUP_TOOLCHAIN: toolchain,

@@ -24,6 +24,10 @@ export function parseCargoLock(text: string): LockedPackage[] {
 /** External (registry or git) packages present after the refresh that upstream's lock lacks. */
 export function newExternalPackages(before: string, after: string): LockedPackage[] {
   const key = (p: LockedPackage): string => `${p.name}@${p.version}@${p.source}`;
-  const had = new Set(parseCargoLock(before).filter((p) => p.source).map(key));
+  const had = new Set(
+    parseCargoLock(before)
+      .filter((p) => p.source)
+      .map(key),
+  );
   return parseCargoLock(after).filter((p) => p.source && !had.has(key(p)));
 }

@@ -79,7 +79,13 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
       `Targets: ${targets.map((t) => `${t.triple} (${t.tool})`).join(', ')}; profile ${profile.name}`,
       ...blockedLines.map((l) => `Note: ${l}`),
     ].join('\n');
-    const doc = { dryRun: true, version, targets: targets.map((t) => t.triple), cannotBuildHere: blockedLines, steps: steps.map((s) => ({ title: s.title, plan: s.plan })) };
+    const doc = {
+      dryRun: true,
+      version,
+      targets: targets.map((t) => t.triple),
+      cannotBuildHere: blockedLines,
+      steps: steps.map((s) => ({ title: s.title, plan: s.plan })),
+    };
     return { doc, text: renderPlan(steps, header) };
   }
   if (blocked.length) {
@@ -264,7 +270,9 @@ function writeBuildInfo(infoFile: string, changed: boolean, dist: string, fields
 const STAMP_ENV = /^(CARGO|RUST|CC|CXX|AR|CFLAGS|CXXFLAGS|LDFLAGS|PKG_CONFIG|OPENSSL|TARGET_|HOST_)/;
 
 function buildStamp(cmd: CargoCommand, rustc: string, prepared: Prepared): string {
-  const env = Object.entries(process.env).filter(([k]) => STAMP_ENV.test(k)).sort();
+  const env = Object.entries(process.env)
+    .filter(([k]) => STAMP_ENV.test(k))
+    .sort();
   // The digest of every change (patches and crates), so a crate edit counts too.
   const changes = digestChanges(prepared.changes);
   return sha256(JSON.stringify({ program: cmd.program, args: cmd.args, env: cmd.env, callerEnv: env, rustc, changes }));

@@ -79,7 +79,8 @@ export function refreshLock(ctx: Context, up: Upstream, prepared: Prepared, env:
     const output = `${r.stderr}\n${r.stdout}`;
     throw new UserError(
       `cargo ${args.join(' ')} failed in ${ctx.lock.workspace}/:\n${(r.stderr || r.stdout).trim().split('\n').slice(-15).join('\n')}`,
-      substitutionHint(ctx.project.patchesDir, output) ?? 'Check network access to crates.io (or --offline with a warm Cargo cache) and the git mirrors (--git-mirror).',
+      substitutionHint(ctx.project.patchesDir, output) ??
+        'Check network access to crates.io (or --offline with a warm Cargo cache) and the git mirrors (--git-mirror).',
     );
   }
   const after = fs.readFileSync(abs, 'utf8');

@@ -22,7 +22,10 @@ export function pinnedChannel(rustToolchainToml: string | undefined): string | u
 function installedToolchains(): string[] | undefined {
   const r = spawnSync('rustup', ['toolchain', 'list'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) return undefined;
-  return r.stdout.split('\n').map((l) => l.split(' ')[0]!.trim()).filter(Boolean);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!.trim())
+    .filter(Boolean);
 }
 
 function rustcVersion(toolchain: string | undefined): string | undefined {
@@ -37,7 +40,10 @@ export function chooseToolchain(opts: { flag?: string; env?: string; pinned?: st
   const has = (name: string): boolean => !installed || installed.some((t) => t === name || t.startsWith(`${name}-`));
   const pick = (name: string, reason: string): Toolchain => {
     if (installed && !has(name)) {
-      throw new UserError(`Rust toolchain \`${name}\` (${reason}) is not installed`, `Install it (rustup toolchain install ${name}) or choose another with --toolchain; installed: ${installed.join(', ') || 'none'}.`);
+      throw new UserError(
+        `Rust toolchain \`${name}\` (${reason}) is not installed`,
+        `Install it (rustup toolchain install ${name}) or choose another with --toolchain; installed: ${installed.join(', ') || 'none'}.`,
+      );
     }
     const rustc = rustcVersion(name);
     if (!rustc) throw new UserError(`rustc for toolchain \`${name}\` does not run`, 'Check your Rust installation (rustup show).');

@@ -51,7 +51,9 @@ function writeState(treeDir: string, s: TreeState): void {
 function extract(gitDir: string, commit: string, workspace: string, dir: string): void {
   fs.mkdirSync(dir, { recursive: true });
   // The subtree (commit:workspace) so git never walks, or lazily fetches, anything outside it.
-  const archive = gitBytes(['--git-dir', gitDir, 'archive', '--format=tar', `--prefix=${workspace}/`, `${commit}:${workspace}`], { maxBuffer: 1024 * 1024 * 1024 });
+  const archive = gitBytes(['--git-dir', gitDir, 'archive', '--format=tar', `--prefix=${workspace}/`, `${commit}:${workspace}`], {
+    maxBuffer: 1024 * 1024 * 1024,
+  });
   if (archive.status !== 0) throw new UserError(`cannot extract ${workspace}/ at ${commit}: ${archive.stderr.trim()}`);
   const tar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout, maxBuffer: 1024 * 1024 });
   if (tar.status !== 0) throw new UserError(`cannot unpack ${workspace}/ into ${dir}: ${tar.stderr.toString().trim()}`);

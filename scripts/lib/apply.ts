@@ -89,7 +89,10 @@ export function applySeries(opts: { gitDir: string; commit: string; entries: Pat
       const meta = parts[i]!.replace(/^:/, '').split(' ');
       diffs.push({ file: parts[i + 1]!, mode: parseInt(meta[1]!, 8), oid: meta[3]!, deleted: meta[4] === 'D' });
     }
-    const blobs = readBlobs(diffs.filter((e) => !e.deleted).map((e) => e.oid), { env });
+    const blobs = readBlobs(
+      diffs.filter((e) => !e.deleted).map((e) => e.oid),
+      { env },
+    );
     for (const e of diffs) {
       if (e.deleted) changes.set(e.file, { path: e.file, content: undefined, mode: 0 });
       else changes.set(e.file, { path: e.file, content: blobs.get(e.oid)!, mode: e.mode & 0o111 ? 0o755 : 0o644 });
@@ -112,8 +115,6 @@ export function crateChanges(cratesDir: string, workspace: string, crateDir: str
 
 /** A stable digest of a set of changes (path, mode, content), for state files and version stamps. */
 export function digestChanges(changes: Map<string, FileChange>): string {
-  const lines = [...changes.values()]
-    .sort((a, b) => (a.path < b.path ? -1 : 1))
-    .map((c) => `${c.path}\0${c.mode}\0${c.content ? sha256(c.content) : '-'}`);
+  const lines = [...changes.values()].sort((a, b) => (a.path < b.path ? -1 : 1)).map((c) => `${c.path}\0${c.mode}\0${c.content ? sha256(c.content) : '-'}`);
   return sha256(lines.join('\n'));
 }

@@ -30,7 +30,6 @@ export function gitEnv(extra: Record<string, string> = {}): Record<string, strin
   };
 }
 
-
 export interface RawResult {
   status: number;
   stdout: string;
@@ -56,7 +55,12 @@ export function gitBytes(
   args: string[],
   opts: { cwd?: string; env?: Record<string, string>; input?: string | Buffer; maxBuffer?: number } = {},
 ): { status: number; stdout: Buffer; stderr: string } {
-  const r = spawnSync('git', [...QUIET_CONFIG, ...args], { cwd: opts.cwd, env: gitEnv(opts.env), input: opts.input, maxBuffer: opts.maxBuffer ?? 1024 * 1024 * 512 });
+  const r = spawnSync('git', [...QUIET_CONFIG, ...args], {
+    cwd: opts.cwd,
+    env: gitEnv(opts.env),
+    input: opts.input,
+    maxBuffer: opts.maxBuffer ?? 1024 * 1024 * 512,
+  });
   if (r.error) throw r.error;
   return { status: r.status ?? 1, stdout: r.stdout, stderr: r.stderr.toString('utf8') };
 }
@@ -81,7 +85,10 @@ export function amPatches(dir: string, files: string[], opts: { threeWay?: boole
 
 /** First meaningful line of git's stderr, for error messages. */
 export function gitReason(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('hint:'));
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('hint:'));
   const fatal = lines.find((l) => l.startsWith('fatal:') || l.startsWith('error:'));
   return (fatal ?? lines[0] ?? 'unknown git error').replace(/^(fatal|error): /, '');
 }

@@ -49,4 +49,3 @@ export function treeToolchainFile(ctx: Context, up: Upstream, prepared?: Prepare
   if (patched) return patched.content?.toString('utf8');
   return readAt(up.gitDir, up.commit, p)?.toString('utf8');
 }
-

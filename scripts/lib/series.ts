@@ -62,7 +62,10 @@ export function parsePatchFile(name: string, text: string): PatchInfo {
   const authorMatch = /^From: (.+)$/m.exec(head);
   // The message body: after the header block's blank line, up to the '---' separator.
   const afterHeaders = head.split(/\n\n/).slice(1).join('\n\n');
-  const body = afterHeaders.replace(/\n---\n[\s\S]*$/, '').replace(/\n---$/, '').trim();
+  const body = afterHeaders
+    .replace(/\n---\n[\s\S]*$/, '')
+    .replace(/\n---$/, '')
+    .trim();
   const upstream = /^Upstream:\s*(.+)$/m.exec(body)?.[1]?.trim();
   let hunks: StructuredPatch[] = [];
   try {
@@ -120,7 +123,10 @@ export function lintSeries(seriesFile: string, workspace: string, crateDir: stri
     }
     seen.set(e.name, e.line);
     if (!NAME_RE.test(e.name)) {
-      problems.push({ kind: 'bad-name', message: `patches/series:${e.line}: \`${e.name}\` is not a patch file name (letters, digits, . _ -, ending in .patch)` });
+      problems.push({
+        kind: 'bad-name',
+        message: `patches/series:${e.line}: \`${e.name}\` is not a patch file name (letters, digits, . _ -, ending in .patch)`,
+      });
       continue;
     }
     if (!fs.existsSync(e.file)) {
@@ -148,7 +154,10 @@ export function lintSeries(seriesFile: string, workspace: string, crateDir: stri
     }
   }
   if (fs.existsSync(dir)) {
-    for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.patch')).sort()) {
+    for (const f of fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.patch'))
+      .sort()) {
       if (!seen.has(f)) problems.push({ kind: 'unused', message: `patches/${f} is not listed in patches/series` });
     }
   }
@@ -159,7 +168,13 @@ export function lintSeries(seriesFile: string, workspace: string, crateDir: stri
 export function locateHunk(info: PatchInfo, file: string, line?: number): string {
   const fp = info.hunks.find((h) => [h.oldFileName, h.newFileName].some((n) => n?.replace(/^[ab]\//, '') === file));
   if (!fp || fp.hunks.length === 0) return file;
-  const idx = line === undefined ? 0 : Math.max(0, fp.hunks.findIndex((h) => h.oldStart === line));
+  const idx =
+    line === undefined
+      ? 0
+      : Math.max(
+          0,
+          fp.hunks.findIndex((h) => h.oldStart === line),
+        );
   const h = fp.hunks[idx]!;
   return `${file}, hunk #${idx + 1} (@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@)`;
 }

@@ -23,7 +23,10 @@ export function readUserConfig(file = userConfigFile()): UserConfig {
   try {
     data = JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new UserError(`cannot parse ${file}: ${(e as Error).message}`, 'It is JSON: {"upstream": "/path/to/codex.git", "gitMirrors": {"https://github.com/x/y": "/path/to/y.git"}}');
+    throw new UserError(
+      `cannot parse ${file}: ${(e as Error).message}`,
+      'It is JSON: {"upstream": "/path/to/codex.git", "gitMirrors": {"https://github.com/x/y": "/path/to/y.git"}}',
+    );
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new UserError(`${file} must hold a JSON object`, 'e.g. {"upstream": "/srv/mirrors/codex.git"}');
@@ -42,7 +45,10 @@ export function readUserConfig(file = userConfigFile()): UserConfig {
   if (o.gitMirrors !== undefined) {
     const m = o.gitMirrors;
     if (typeof m !== 'object' || m === null || Array.isArray(m) || Object.values(m).some((v) => typeof v !== 'string')) {
-      throw new UserError(`${file}: \`gitMirrors\` must map URLs to paths or URLs`, '{"gitMirrors": {"https://github.com/nornagon/ratatui": "/srv/mirrors/ratatui.git"}}');
+      throw new UserError(
+        `${file}: \`gitMirrors\` must map URLs to paths or URLs`,
+        '{"gitMirrors": {"https://github.com/nornagon/ratatui": "/srv/mirrors/ratatui.git"}}',
+      );
     }
   }
   return o as UserConfig;
@@ -69,12 +75,18 @@ export function resolveMirrors(flags: string[], env: NodeJS.ProcessEnv, file: Us
     const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(to);
     const target = isUrl ? to : path.resolve(cwd, to);
     if (!isUrl && !fs.existsSync(target)) {
-      throw new UserError(`${origin}: git mirror for ${from} points at ${target}, which does not exist`, 'Clone or fetch the mirror there first, or fix the path.');
+      throw new UserError(
+        `${origin}: git mirror for ${from} points at ${target}, which does not exist`,
+        'Clone or fetch the mirror there first, or fix the path.',
+      );
     }
     out.set(from.replace(/\/+$/, ''), target);
   };
   for (const [from, to] of Object.entries(file.gitMirrors ?? {})) add(from, to, userConfigFile());
-  for (const spec of (env.CODEX_LITELLM_GIT_MIRRORS ?? '').split(/[;\n]/).map((s) => s.trim()).filter(Boolean)) {
+  for (const spec of (env.CODEX_LITELLM_GIT_MIRRORS ?? '')
+    .split(/[;\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [from, to] = parseMirrorSpec(spec, 'CODEX_LITELLM_GIT_MIRRORS');
     add(from, to, 'CODEX_LITELLM_GIT_MIRRORS');
   }

@@ -52,7 +52,10 @@ export function parseSubstitution(file: string): Substitution {
   const info = parsePatchFile(name, fs.readFileSync(file, 'utf8'));
   const trailer = (key: string): string[] => [...info.body.matchAll(new RegExp(`^${key}:\\s*(.+)$`, 'gm'))].map((m) => m[1]!.trim());
   const bad = (what: string): UserError =>
-    new UserError(`patches/substitutions/${name}.patch: ${what}`, 'A substitution patch needs `Substitutes: <git url> <rev>`, `With: <words>` and `Lock-Adds: <crate> <version>` trailers.');
+    new UserError(
+      `patches/substitutions/${name}.patch: ${what}`,
+      'A substitution patch needs `Substitutes: <git url> <rev>`, `With: <words>` and `Lock-Adds: <crate> <version>` trailers.',
+    );
   const [subst] = trailer('Substitutes');
   const m = subst ? /^(\S+)\s+([0-9a-f]{7,40})$/.exec(subst) : null;
   if (!m) throw bad('no `Substitutes: <git url> <rev>` trailer');
@@ -68,7 +71,11 @@ export function parseSubstitution(file: string): Substitution {
 
 /** Names asked for: flags > CODEX_LITELLM_SUBSTITUTE (comma-separated) > the user file. */
 export function requestedSubstitutions(flags: string[], env: NodeJS.ProcessEnv, file: string[] | undefined): { names: string[]; origin: string } {
-  const split = (list: string[]): string[] => list.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  const split = (list: string[]): string[] =>
+    list
+      .flatMap((s) => s.split(','))
+      .map((s) => s.trim())
+      .filter(Boolean);
   if (flags.length > 0) return { names: split(flags), origin: '--substitute' };
   if (env.CODEX_LITELLM_SUBSTITUTE) return { names: split([env.CODEX_LITELLM_SUBSTITUTE]), origin: 'CODEX_LITELLM_SUBSTITUTE' };
   if (file && file.length > 0) return { names: split(file), origin: 'the user file (`substitute`)' };
@@ -91,7 +98,9 @@ export function resolveSubstitutions(patchesDir: string, requested: { names: str
     if (!s) {
       throw new UserError(
         `${requested.origin}: there is no substitution \`${name}\``,
-        available.length ? `Known: ${available.map((a) => `${a.name} (${a.with} for ${a.replaces.url})`).join('; ')}.` : 'This upstream pin needs none (patches/substitutions/ is empty).',
+        available.length
+          ? `Known: ${available.map((a) => `${a.name} (${a.with} for ${a.replaces.url})`).join('; ')}.`
+          : 'This upstream pin needs none (patches/substitutions/ is empty).',
       );
     }
     out.push(s);

@@ -80,10 +80,14 @@ function defaultSetup(r: Row): string[] {
     case 'cargo-zigbuild':
       // A venv: Ubuntu 24.04's system pip refuses installs (PEP 668). cargo-zigbuild runs zig as
       // `python3 -m ziglang`, so the venv's bin goes on PATH for the build step.
-      return [add, 'python3 -m venv "$HOME/.zigbuild" && "$HOME/.zigbuild/bin/pip" install ziglang cargo-zigbuild && echo "$HOME/.zigbuild/bin" >> "${GITHUB_PATH:-/dev/null}"'];
+      return [
+        add,
+        'python3 -m venv "$HOME/.zigbuild" && "$HOME/.zigbuild/bin/pip" install ziglang cargo-zigbuild && echo "$HOME/.zigbuild/bin" >> "${GITHUB_PATH:-/dev/null}"',
+      ];
   }
 }
 
+// biome-ignore format: one row per target, read as a table
 export const TARGETS: readonly Target[] = [
   row({
     triple: 'x86_64-unknown-linux-gnu', alias: 'linux-x64', tool: 'cargo', runner: 'ubuntu-24.04', hosts: ['x86_64-unknown-linux-gnu'],
@@ -156,10 +160,7 @@ export const TARGETS: readonly Target[] = [
 export function findTarget(name: string): Target {
   const t = TARGETS.find((x) => x.triple === name || x.alias === name);
   if (!t) {
-    throw new UserError(
-      `unknown target \`${name}\``,
-      `Known targets (triple or alias): ${TARGETS.map((x) => `${x.triple} (${x.alias})`).join(', ')}.`,
-    );
+    throw new UserError(`unknown target \`${name}\``, `Known targets (triple or alias): ${TARGETS.map((x) => `${x.triple} (${x.alias})`).join(', ')}.`);
   }
   return t;
 }
@@ -216,7 +217,10 @@ export function ciJob(t: Target): string {
 export function expandEnv(values: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) {
-    out[k] = v.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g, (m, a: string | undefined, b: string | undefined) => env[(a ?? b)!] ?? m);
+    out[k] = v.replace(
+      /\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))/g,
+      (m, a: string | undefined, b: string | undefined) => env[(a ?? b)!] ?? m,
+    );
   }
   return out;
 }

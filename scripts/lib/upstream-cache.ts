@@ -75,17 +75,30 @@ function ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string,
   // rev-list with --missing=print lists what is absent without one lazy fetch per object.
   const rl = gitRaw(['--git-dir', gitDir, 'rev-list', '--objects', '--missing=print', `${commit}:${workspace}`]);
   if (rl.status !== 0) throw new UserError(`cannot list ${workspace}/ at ${commit}: ${gitReason(rl.stderr)}`);
-  const missing = rl.stdout.split('\n').filter((l) => l.startsWith('?')).map((l) => l.slice(1).trim());
+  const missing = rl.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('?'))
+    .map((l) => l.slice(1).trim());
   // Git also reads the ignore and attribute files above the workspace (status, commit in a
   // worktree), so those come along; nothing else outside the workspace is needed.
-  const dirs = ['', ...workspace.split('/').slice(0, -1).map((_, i, a) => a.slice(0, i + 1).join('/') + '/')];
+  const dirs = [
+    '',
+    ...workspace
+      .split('/')
+      .slice(0, -1)
+      .map((_, i, a) => a.slice(0, i + 1).join('/') + '/'),
+  ];
   for (const dir of dirs) {
     const top = gitRaw(['--git-dir', gitDir, 'ls-tree', commit, '--', `${dir}.gitignore`, `${dir}.gitattributes`]);
     for (const line of top.stdout.split('\n').filter(Boolean)) missing.push(line.split(/\s+/)[2]!);
   }
   for (let i = 0; i < missing.length; i += 2000) {
     const batch = missing.slice(i, i + 2000);
-    gitOk(['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch], `cannot fetch ${workspace}/ files of ${commit} from ${source}`, { hint: 'Is the upstream mirror complete for this directory?' });
+    gitOk(
+      ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch],
+      `cannot fetch ${workspace}/ files of ${commit} from ${source}`,
+      { hint: 'Is the upstream mirror complete for this directory?' },
+    );
   }
   fs.mkdirSync(path.dirname(marker), { recursive: true });
   fs.writeFileSync(marker, `${missing.length} fetched\n`);
@@ -104,10 +117,16 @@ export function acquireUpstream(opts: { gitDir: string; source: string; lock: Up
     return { gitDir, commit: lock.commit, fetched: false };
   }
   if (opts.offline) {
-    throw new UserError(`upstream ${lock.tag} (${lock.commit}) is not in the cache ${gitDir} and --offline forbids fetching`, 'Run once without --offline, or point --upstream at a local mirror.');
+    throw new UserError(
+      `upstream ${lock.tag} (${lock.commit}) is not in the cache ${gitDir} and --offline forbids fetching`,
+      'Run once without --offline, or point --upstream at a local mirror.',
+    );
   }
   if (!isUrl(source) && !fs.existsSync(source)) {
-    throw new UserError(`upstream source ${source} does not exist`, 'Pass --upstream <path-or-url> (or set CODEX_LITELLM_UPSTREAM) to a clone or mirror of openai/codex.');
+    throw new UserError(
+      `upstream source ${source} does not exist`,
+      'Pass --upstream <path-or-url> (or set CODEX_LITELLM_UPSTREAM) to a clone or mirror of openai/codex.',
+    );
   }
   ensureBare(gitDir);
   configureRemote(gitDir, source);

@@ -150,7 +150,10 @@ function splitDebianVersion(v: string): { epoch: number; upstream: string; revis
   const upstream = dash >= 0 ? rest.slice(0, dash) : rest;
   const revision = dash >= 0 ? rest.slice(dash + 1) : '';
   if (!Number.isInteger(epoch) || epoch < 0 || !/^[0-9][A-Za-z0-9.+~-]*$/.test(upstream) || !/^[A-Za-z0-9.+~]*$/.test(revision)) {
-    throw new UserError(`\`${v}\` is not a valid Debian version`, 'Debian versions are [epoch:]upstream_version[-debian_revision], upstream starting with a digit.');
+    throw new UserError(
+      `\`${v}\` is not a valid Debian version`,
+      'Debian versions are [epoch:]upstream_version[-debian_revision], upstream starting with a digit.',
+    );
   }
   return { epoch, upstream, revision };
 }

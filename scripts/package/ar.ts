@@ -12,7 +12,11 @@ export interface ArMember {
 
 function field(value: string | number, width: number, what: string): string {
   const s = String(value);
-  if (s.length > width) throw new UserError(`ar member ${what} \`${s}\` is longer than ${width} characters`, 'Member names in a .deb are short (debian-binary, control.tar.gz, data.tar.gz).');
+  if (s.length > width)
+    throw new UserError(
+      `ar member ${what} \`${s}\` is longer than ${width} characters`,
+      'Member names in a .deb are short (debian-binary, control.tar.gz, data.tar.gz).',
+    );
   return s.padEnd(width, ' ');
 }
 

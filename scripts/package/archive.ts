@@ -10,7 +10,6 @@ import { MODE } from './reproducible.ts';
 import { sortEntries, tarGz, type TarEntry } from './tarball.ts';
 import { zip } from './zip.ts';
 
-
 export function releaseArchive(p: Payload): Artifact {
   const t = p.target;
   const dir = archiveStem(p.version.version, t.triple);

@@ -35,5 +35,7 @@ export function wrongBinary(t: Target, buf: Buffer): string | undefined {
   const want = { format: t.triple.includes('-apple-') ? 'Mach-O' : t.triple.includes('-windows-') ? 'PE' : 'ELF', arch: t.triple.split('-')[0]! };
   const got = binaryKind(buf);
   if (got.format === want.format && (got.arch === want.arch || got.arch === 'universal')) return undefined;
-  return got.format === 'unknown' ? `it is not an executable (expected ${want.format} ${want.arch})` : `it is ${got.format} ${got.arch}, not ${want.format} ${want.arch}`;
+  return got.format === 'unknown'
+    ? `it is not an executable (expected ${want.format} ${want.arch})`
+    : `it is ${got.format} ${got.arch}, not ${want.format} ${want.arch}`;
 }

@@ -9,7 +9,17 @@ import * as path from 'node:path';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { replaceDir, sha256, writeFileAtomic } from '../lib/fs.ts';
-import { makePlan, npmDirName, npmTarballName, releaseNames, SUMS_FILE, type BuildInfo, type Plan, type TargetPlan, type TargetSelection } from '../lib/plan.ts';
+import {
+  makePlan,
+  npmDirName,
+  npmTarballName,
+  releaseNames,
+  SUMS_FILE,
+  type BuildInfo,
+  type Plan,
+  type TargetPlan,
+  type TargetSelection,
+} from '../lib/plan.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
 import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, type Target } from '../lib/targets.ts';
 import type { VersionInfo } from '../lib/version.ts';
@@ -86,14 +96,20 @@ function binaryVersion(tp: TargetPlan, expected: VersionInfo, warnings: string[]
     );
   }
   if (info.profile === 'dev') {
-    warnings.push(`${t.triple}: this is a dev build (not optimised, not stripped: lintian reports unstripped-binary-or-object); release with --profile release`);
+    warnings.push(
+      `${t.triple}: this is a dev build (not optimised, not stripped: lintian reports unstripped-binary-or-object); release with --profile release`,
+    );
   }
   if (info.series && info.series !== expected.series) {
-    warnings.push(`${t.triple}: the binary was built from patch series ${info.series}; the checkout is now at ${expected.series} (rebuild to package the current series)`);
+    warnings.push(
+      `${t.triple}: the binary was built from patch series ${info.series}; the checkout is now at ${expected.series} (rebuild to package the current series)`,
+    );
   }
   const substitutions = info.substitutions ?? [];
   if (substitutions.length > 0) {
-    warnings.push(`${t.triple}: this binary was built with substituted git dependencies (${substitutions.map((s) => `${s.name}: ${s.with}`).join('; ')}): fine for your own use, never for a release`);
+    warnings.push(
+      `${t.triple}: this binary was built with substituted git dependencies (${substitutions.map((s) => `${s.name}: ${s.with}`).join('; ')}): fine for your own use, never for a release`,
+    );
   }
   return {
     version: expected.version,
@@ -144,7 +160,8 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
   }
   for (const { target: t, binary } of plan.targets) {
     const wrong = wrongBinary(t, readHead(binary));
-    if (wrong) throw new UserError(`${path.relative(ctx.project.root, binary)} is not a ${t.triple} binary: ${wrong}`, `Put that target's build there: ${howToGet(t)}`);
+    if (wrong)
+      throw new UserError(`${path.relative(ctx.project.root, binary)} is not a ${t.triple} binary: ${wrong}`, `Put that target's build there: ${howToGet(t)}`);
   }
   const warnings: string[] = [];
   const binaries = plan.targets.map((tp) => ({ t: tp.target, binary: tp.binary, version: binaryVersion(tp, expected, warnings) }));

@@ -81,7 +81,12 @@ export function installedSizeKiB(entries: readonly TarEntry[]): number {
 }
 
 function controlFile(fields: [string, string | undefined][]): string {
-  return fields.filter(([, v]) => v !== undefined && v !== '').map(([k, v]) => `${k}: ${v}`).join('\n') + '\n';
+  return (
+    fields
+      .filter(([, v]) => v !== undefined && v !== '')
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('\n') + '\n'
+  );
 }
 
 export function description(): string {
@@ -116,16 +121,21 @@ function assemble(p: Payload, all: TarEntry[], control: string): Buffer {
 
 /** The entries plus a directory entry for each parent (`./`, `./usr/`, ...), as dpkg-deb writes them. */
 function withDirs(entries: TarEntry[]): TarEntry[] {
-  return [...entries, ...parentDirs(entries.map((e) => e.path)).filter((d) => !entries.some((e) => e.path === d)).map((d) => ({ path: d, mode: MODE.dir }))];
+  return [
+    ...entries,
+    ...parentDirs(entries.map((e) => e.path))
+      .filter((d) => !entries.some((e) => e.path === d))
+      .map((d) => ({ path: d, mode: MODE.dir })),
+  ];
 }
-
 
 /** Debian/Ubuntu .deb for a glibc target: `codex-litellm_<version>_<arch>.deb`. */
 export function debianDeb(p: Payload): Artifact {
   const arch = p.target.debian;
   if (!arch) throw new Error(`${p.target.triple} has no Debian architecture`);
   const elf = readElfDeps(p.binary.raw);
-  if (!elf) throw new UserError(`dist/${p.target.triple}/codex-litellm is not a 64-bit ELF executable`, `Rebuild it: npx tsx build.ts --target ${p.target.triple}`);
+  if (!elf)
+    throw new UserError(`dist/${p.target.triple}/codex-litellm is not a 64-bit ELF executable`, `Rebuild it: npx tsx build.ts --target ${p.target.triple}`);
   const version = debianVersion(p.release);
   const doc = `./usr/share/doc/${PACKAGE_NAME}`;
   const data: TarEntry[] = [

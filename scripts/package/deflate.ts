@@ -49,7 +49,9 @@ export function crc32(data: Buffer, initial = 0): number {
 function deflateChunk(input: Buffer, dictionary?: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // Sync flush: byte-aligned, not final, so the next piece can follow directly.
-    zlib.deflateRaw(input, { level: LEVEL, memLevel: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }, (e, out) => (e ? reject(e) : resolve(out)));
+    zlib.deflateRaw(input, { level: LEVEL, memLevel: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH, ...(dictionary ? { dictionary } : {}) }, (e, out) =>
+      e ? reject(e) : resolve(out),
+    );
   });
 }
 

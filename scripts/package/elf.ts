@@ -29,7 +29,13 @@ export function readElfDeps(buf: Buffer): ElfDeps | undefined {
   const shnum = buf.readUInt16LE(0x3c);
   const sections = Array.from({ length: shnum }, (_, i) => {
     const o = shoff + i * shentsize;
-    return { type: buf.readUInt32LE(o + 4), offset: Number(buf.readBigUInt64LE(o + 0x18)), size: Number(buf.readBigUInt64LE(o + 0x20)), link: buf.readUInt32LE(o + 0x28), info: buf.readUInt32LE(o + 0x2c) };
+    return {
+      type: buf.readUInt32LE(o + 4),
+      offset: Number(buf.readBigUInt64LE(o + 0x18)),
+      size: Number(buf.readBigUInt64LE(o + 0x20)),
+      link: buf.readUInt32LE(o + 0x28),
+      info: buf.readUInt32LE(o + 0x2c),
+    };
   });
   const str = (sec: number, off: number): string => {
     const base = sections[sec]!.offset + off;
@@ -72,7 +78,12 @@ export function readElfDeps(buf: Buffer): ElfDeps | undefined {
  * libssl3t64 Provides `libssl3 (= version)` on 64-bit architectures.
  */
 const LIBRARIES: { soname: RegExp; pkg: string; prefix: string; min: (v: string) => string; fixed?: string }[] = [
-  { soname: /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1|libresolv\.so\.2|ld-linux[-\w.]*\.so\.\d)$/, pkg: 'libc6', prefix: 'GLIBC_', min: (v) => v },
+  {
+    soname: /^(libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|librt\.so\.1|libutil\.so\.1|libresolv\.so\.2|ld-linux[-\w.]*\.so\.\d)$/,
+    pkg: 'libc6',
+    prefix: 'GLIBC_',
+    min: (v) => v,
+  },
   { soname: /^libgcc_s\.so\.1$/, pkg: 'libgcc-s1', prefix: 'GCC_', min: (v) => v.split('.').slice(0, 2).join('.') },
   { soname: /^lib(ssl|crypto)\.so\.3$/, pkg: 'libssl3', prefix: 'OPENSSL_', min: (v) => v },
   // Since upstream vendors bubblewrap (about 0.100) and links liblzma and zlib (0.115). zlib1g's
@@ -96,7 +107,9 @@ export function debianDepends(deps: ElfDeps): string {
         'Add the library to LIBRARIES in scripts/package/elf.ts (dpkg -S <path from ldd> names the package).',
       );
     }
-    const vers = (deps.versions.get(lib) ?? []).filter((v) => v.startsWith(known.prefix) && /^\d+(\.\d+)*$/.test(v.slice(known.prefix.length))).map((v) => known.min(v.slice(known.prefix.length)));
+    const vers = (deps.versions.get(lib) ?? [])
+      .filter((v) => v.startsWith(known.prefix) && /^\d+(\.\d+)*$/.test(v.slice(known.prefix.length)))
+      .map((v) => known.min(v.slice(known.prefix.length)));
     let best = minimum.get(known.pkg);
     if (known.fixed) vers.push(known.fixed);
     for (const v of vers) if (best === undefined || compareDebianVersions(v, best) > 0) best = v;

@@ -15,7 +15,6 @@ import type { Artifact, Payload } from './payload.ts';
 import { MODE } from './reproducible.ts';
 import { parentDirs, sortEntries, tarGz, type TarEntry } from './tarball.ts';
 
-
 export function ipks(p: Payload): Artifact[] {
   const elf = readElfDeps(p.binary.raw);
   if (elf && elf.needed.length > 0) {
@@ -49,7 +48,13 @@ export function ipks(p: Payload): Artifact[] {
       `Description: ${SUMMARY} (codex-litellm ${p.version.version}, upstream ${p.version.upstreamTag})`,
       '',
     ].join('\n');
-    const controlTar = tarGz(sortEntries<TarEntry>([{ path: './', mode: MODE.dir }, { path: './control', mode: MODE.file, content: Buffer.from(control) }]), mtime).data;
+    const controlTar = tarGz(
+      sortEntries<TarEntry>([
+        { path: './', mode: MODE.dir },
+        { path: './control', mode: MODE.file, content: Buffer.from(control) },
+      ]),
+      mtime,
+    ).data;
     const outer = tarGz(
       [
         { path: './debian-binary', mode: MODE.file, content: Buffer.from('2.0\n') },

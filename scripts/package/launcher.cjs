@@ -4,10 +4,10 @@
 // os/cpu/libc); this file finds its binary and runs it: no install scripts, no downloads.
 'use strict';
 
-const { spawn } = require('child_process');
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 
 const main = require('../package.json');
 const PLATFORMS = main.codexLitellm.platforms; // "linux x64 glibc" -> "@avikalpa/codex-litellm-linux-x64"
@@ -26,14 +26,14 @@ function libc() {
     const ldd = fs.readFileSync('/usr/bin/ldd', 'latin1');
     if (ldd.includes('musl')) return 'musl';
     if (ldd.includes('GNU C Library') || ldd.includes('GLIBC')) return 'glibc';
-  } catch (e) {
+  } catch (_e) {
     // no ldd (minimal images): fall through
   }
   try {
     if (process.report && 'excludeNetwork' in process.report) process.report.excludeNetwork = true;
     const header = process.report.getReport().header;
     return header.glibcVersionRuntime ? 'glibc' : 'musl';
-  } catch (e) {
+  } catch (_e) {
     return 'glibc';
   }
 }
@@ -49,7 +49,7 @@ function wanted() {
 function packageDir(name) {
   try {
     return path.dirname(require.resolve(`${name}/package.json`));
-  } catch (e) {
+  } catch (_e) {
     return undefined;
   }
 }
@@ -57,7 +57,8 @@ function packageDir(name) {
 function findBinary() {
   const fromEnv = process.env[OVERRIDE];
   if (fromEnv) {
-    if (!fs.existsSync(fromEnv)) fail([`${OVERRIDE}=${fromEnv}, which does not exist.`, `Point ${OVERRIDE} at a codex-litellm binary, or unset it to use the installed one.`]);
+    if (!fs.existsSync(fromEnv))
+      fail([`${OVERRIDE}=${fromEnv}, which does not exist.`, `Point ${OVERRIDE} at a codex-litellm binary, or unset it to use the installed one.`]);
     return fromEnv;
   }
   const w = wanted();
@@ -103,7 +104,7 @@ for (const sig of FORWARD) {
     if (!child) return void early.push(sig);
     try {
       child.kill(sig);
-    } catch (e) {
+    } catch (_e) {
       // the child is already gone; its exit is handled below
     }
   };
@@ -124,7 +125,7 @@ child.on('exit', (code, signal) => {
     for (const sig of FORWARD) process.removeListener(sig, handlers[sig]);
     try {
       process.kill(process.pid, signal);
-    } catch (e) {
+    } catch (_e) {
       // fall through to the exit code below
     }
     // Signals Node ignores (SIGPIPE) or cannot raise: exit as a shell reports a signal death.

@@ -6,7 +6,11 @@ import { HOMEPAGE, LONG_DESCRIPTION, PACKAGE_NAME, SUMMARY } from './metadata.ts
 
 export function manPage(version: string, dateSeconds: number): string {
   const date = new Date(dateSeconds * 1000).toISOString().slice(0, 10);
-  const esc = (s: string): string => s.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^(['.])/gm, '\\&$1');
+  const esc = (s: string): string =>
+    s
+      .replace(/\\/g, '\\e')
+      .replace(/-/g, '\\-')
+      .replace(/^(['.])/gm, '\\&$1');
   return [
     `.TH ${PACKAGE_NAME.toUpperCase()} 1 "${date}" "${PACKAGE_NAME} ${esc(version)}" "User Commands"`,
     '.SH NAME',

@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { npmDirName, npmTarballName } from '../lib/plan.ts';
+import { npmTarballName } from '../lib/plan.ts';
 import { NPM_MAIN, npmPackageName, TARGETS, type Target } from '../lib/targets.ts';
 import type { VersionInfo } from '../lib/version.ts';
 import { HOMEPAGE, SUMMARY, type Docs } from './metadata.ts';

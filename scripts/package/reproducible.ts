@@ -22,13 +22,17 @@ export interface Epoch {
 export function sourceDateEpoch(root: string, env: NodeJS.ProcessEnv = process.env): Epoch {
   const v = env.SOURCE_DATE_EPOCH;
   if (v !== undefined && v !== '') {
-    if (!/^\d+$/.test(v)) throw new UserError(`SOURCE_DATE_EPOCH=${v} is not a number of seconds`, 'Set it to a Unix time, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct).');
+    if (!/^\d+$/.test(v))
+      throw new UserError(`SOURCE_DATE_EPOCH=${v} is not a number of seconds`, 'Set it to a Unix time, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct).');
     return { seconds: Number(v), source: 'SOURCE_DATE_EPOCH' };
   }
   const r = gitRaw(['log', '-1', '--format=%ct'], { cwd: root });
   const t = r.stdout.trim();
   if (r.status !== 0 || !/^\d+$/.test(t)) {
-    throw new UserError(`cannot choose a timestamp for the packages: SOURCE_DATE_EPOCH is not set and ${root} is not a git checkout`, 'Set SOURCE_DATE_EPOCH (seconds since 1970), e.g. the release commit\'s time.');
+    throw new UserError(
+      `cannot choose a timestamp for the packages: SOURCE_DATE_EPOCH is not set and ${root} is not a git checkout`,
+      "Set SOURCE_DATE_EPOCH (seconds since 1970), e.g. the release commit's time.",
+    );
   }
   return { seconds: Number(t), source: 'last commit' };
 }

@@ -58,7 +58,18 @@ export function zip(entries: readonly ZipEntry[], epochSeconds: number): Buffer 
     }
     // Bit 11: names are UTF-8 (set only when they are not plain ASCII, as zip tools do).
     const flags = /^[\x20-\x7e]*$/.test(e.path) ? 0 : 0x0800;
-    const common = Buffer.concat([u16(20), u16(flags), u16(method), u16(time), u16(date), u32(crc), u32(data.length), u32(raw.length), u16(name.length), u16(0)]);
+    const common = Buffer.concat([
+      u16(20),
+      u16(flags),
+      u16(method),
+      u16(time),
+      u16(date),
+      u32(crc),
+      u32(data.length),
+      u32(raw.length),
+      u16(name.length),
+      u16(0),
+    ]);
     local.push(u32(0x04034b50), common, name, data);
     const unixMode = (isDir ? 0o040000 : 0o100000) | (e.mode & 0o7777);
     const external = ((unixMode << 16) >>> 0) | (isDir ? 0x10 : 0);

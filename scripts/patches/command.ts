@@ -47,12 +47,18 @@ export function patchesCommand(ctx: Context, sub: string | undefined, o: Patches
           ...(d.orderChanged ? ['order differs from patches/series'] : []),
         ];
         if (stale.length > 0) {
-          throw new UserError(`stored patches are stale against ${wtDir}:\n  - ${stale.join('\n  - ')}`, 'Run `npx tsx build.ts patches export` and commit the result.');
+          throw new UserError(
+            `stored patches are stale against ${wtDir}:\n  - ${stale.join('\n  - ')}`,
+            'Run `npx tsx build.ts patches export` and commit the result.',
+          );
         }
         return { doc: { ok: true, upToDate: true }, text: `patches/ is up to date with ${wtDir} (${wanted.size} patch(es))` };
       }
       const d = writeExport(ctx, wanted);
-      return { doc: { ok: true, ...d }, text: `exported ${wanted.size} patch(es): ${d.added.length} new, ${d.changed.length} changed, ${d.removed.length} removed` };
+      return {
+        doc: { ok: true, ...d },
+        text: `exported ${wanted.size} patch(es): ${d.added.length} new, ${d.changed.length} changed, ${d.removed.length} removed`,
+      };
     }
     default:
       throw new UserError(`unknown patches command \`${sub ?? ''}\``, 'Use: patches check | patches apply | patches export [--check].');

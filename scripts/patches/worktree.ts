@@ -54,7 +54,10 @@ export function makeWorktree(ctx: Context, dir: string, opts: { force: boolean; 
       throw new UserError(`the worktree ${dir} has uncommitted changes`, 'Commit them (then `patches export`) or discard them; --force throws them away.');
     }
     if (!opts.force && opts.isStale()) {
-      throw new UserError(`the worktree ${dir} has commits that are not exported to patches/`, 'Run `npx tsx build.ts patches export` first, or --force to discard them.');
+      throw new UserError(
+        `the worktree ${dir} has commits that are not exported to patches/`,
+        'Run `npx tsx build.ts patches export` first, or --force to discard them.',
+      );
     }
   }
   const patches = readSeries(ctx.project.seriesFile).map((e) => e.file);
@@ -63,7 +66,10 @@ export function makeWorktree(ctx: Context, dir: string, opts: { force: boolean; 
     const r = amPatches(tmp, patches);
     if (r.status !== 0) {
       gitRaw(['-C', tmp, 'am', '--abort']);
-      throw new UserError(`a patch does not apply in the worktree: ${gitReason(r.stderr)}`, 'Run `npx tsx build.ts patches check` to see which patch and hunk.');
+      throw new UserError(
+        `a patch does not apply in the worktree: ${gitReason(r.stderr)}`,
+        'Run `npx tsx build.ts patches check` to see which patch and hunk.',
+      );
     }
   });
   return { commits: patches.length };
@@ -71,7 +77,10 @@ export function makeWorktree(ctx: Context, dir: string, opts: { force: boolean; 
 
 /** File name for a patch, from its subject. */
 export function patchName(subject: string, taken: Set<string>): string {
-  const base = subject.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+  const base = subject
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   // At most ~60 characters, cut at a word boundary.
   const short = base.length <= 60 ? base : base.slice(0, 61).replace(/-[^-]*$/, '');
   const stem = short || 'patch';
@@ -88,14 +97,34 @@ export function formatPatches(ctx: Context, dir: string): Map<string, string> {
   }
   const base = ctx.lock.commit;
   if (gitRaw(['-C', dir, 'merge-base', '--is-ancestor', base, 'HEAD']).status !== 0) {
-    throw new UserError(`the worktree ${dir} is not on top of ${ctx.lock.tag} (${base.slice(0, 12)})`, 'Rebase it onto the pinned commit, or recreate it with `patches apply --force`.');
+    throw new UserError(
+      `the worktree ${dir} is not on top of ${ctx.lock.tag} (${base.slice(0, 12)})`,
+      'Rebase it onto the pinned commit, or recreate it with `patches apply --force`.',
+    );
   }
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-litellm-export-'));
   try {
-    gitOk(['-C', dir, 
-      'format-patch', '--quiet', '--keep-subject', '--zero-commit', '--no-signature', '--no-stat', '--full-index', '--no-numbered',
-      '-o', out, `${base}..HEAD`, '--', '.', `:(exclude)${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}`,
-    ], 'cannot export patches');
+    gitOk(
+      [
+        '-C',
+        dir,
+        'format-patch',
+        '--quiet',
+        '--keep-subject',
+        '--zero-commit',
+        '--no-signature',
+        '--no-stat',
+        '--full-index',
+        '--no-numbered',
+        '-o',
+        out,
+        `${base}..HEAD`,
+        '--',
+        '.',
+        `:(exclude)${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}`,
+      ],
+      'cannot export patches',
+    );
     const taken = new Set<string>();
     const result = new Map<string, string>();
     for (const f of fs.readdirSync(out).sort()) {
@@ -142,7 +171,11 @@ export function writeExport(ctx: Context, wanted: Map<string, string>): ExportDi
   for (const name of diff.removed) fs.rmSync(path.join(ctx.project.patchesDir, name), { force: true });
   // Keep the series' leading comment block; the list itself is regenerated.
   const old = fs.existsSync(ctx.project.seriesFile) ? fs.readFileSync(ctx.project.seriesFile, 'utf8') : '';
-  const header = old.split('\n').filter((l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('#') || x.trim() === '')).join('\n').trimEnd();
+  const header = old
+    .split('\n')
+    .filter((_l, i, all) => all.slice(0, i + 1).every((x) => x.startsWith('#') || x.trim() === ''))
+    .join('\n')
+    .trimEnd();
   const text = `${header ? `${header}\n` : ''}${[...wanted.keys()].join('\n')}\n`;
   if (old !== text) writeFileAtomic(ctx.project.seriesFile, text);
   return diff;

@@ -43,7 +43,10 @@ export function releaseNotes(text: string, version: string, file = 'CHANGELOG.md
   const v = version.replace(/^v/, '');
   const s = parseChangelog(text).find((x) => x.version === v);
   if (!s) {
-    throw new UserError(`${file} has no section for ${v}`, `Add \`## [${v}] - YYYY-MM-DD\` with what changed (Keep a Changelog: Added / Changed / Fixed ...), then tag again.`);
+    throw new UserError(
+      `${file} has no section for ${v}`,
+      `Add \`## [${v}] - YYYY-MM-DD\` with what changed (Keep a Changelog: Added / Changed / Fixed ...), then tag again.`,
+    );
   }
   if (!s.body) throw new UserError(`${file}: the section for ${v} is empty`, 'Say what changed in this release.');
   return s;

@@ -71,10 +71,13 @@ export async function publishRelease(octokit: Octokit, spec: ReleaseSpec, log: (
   const created = !release;
   if (!release) {
     log(`creating draft release ${tag}`);
-    release = (await octokit.rest.repos.createRelease({ owner, repo, tag_name: tag, name: spec.name, body: spec.body, draft: true, prerelease: spec.prerelease })).data;
+    release = (
+      await octokit.rest.repos.createRelease({ owner, repo, tag_name: tag, name: spec.name, body: spec.body, draft: true, prerelease: spec.prerelease })
+    ).data;
   } else {
     log(`updating release ${tag} (${release.draft ? 'draft' : 'published'})`);
-    release = (await octokit.rest.repos.updateRelease({ owner, repo, release_id: release.id, name: spec.name, body: spec.body, prerelease: spec.prerelease })).data;
+    release = (await octokit.rest.repos.updateRelease({ owner, repo, release_id: release.id, name: spec.name, body: spec.body, prerelease: spec.prerelease }))
+      .data;
   }
   const existing = new Map<string, number>();
   for await (const page of octokit.paginate.iterator(octokit.rest.repos.listReleaseAssets, { owner, repo, release_id: release.id, per_page: 100 })) {

@@ -66,7 +66,11 @@ export function publishOrder(pkgs: NpmPackageFile[]): NpmPackageFile[] {
   const mains = pkgs.filter((p) => Object.keys(p.optionalDependencies).some((d) => names.has(d)));
   for (const m of mains) {
     const missing = Object.keys(m.optionalDependencies).filter((d) => !names.has(d));
-    if (missing.length) throw new UserError(`${m.name} depends on ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not among the packages to publish`, 'Build and package every target first; a main package must never point at packages that do not exist.');
+    if (missing.length)
+      throw new UserError(
+        `${m.name} depends on ${missing.join(', ')}, which ${missing.length === 1 ? 'is' : 'are'} not among the packages to publish`,
+        'Build and package every target first; a main package must never point at packages that do not exist.',
+      );
   }
   const platforms = pkgs.filter((p) => !mains.includes(p)).sort((a, b) => (a.name < b.name ? -1 : 1));
   return [...platforms, ...mains.sort((a, b) => (a.name < b.name ? -1 : 1))];
@@ -81,12 +85,24 @@ export interface PublishStep {
 }
 
 /** Publish in order; `dryRun` passes --dry-run to npm (nothing leaves the machine). */
-export function publishAll(pkgs: NpmPackageFile[], opts: { distTag: string; dryRun?: boolean; provenance?: boolean; run?: Runner; log?: (s: string) => void }): PublishStep[] {
+export function publishAll(
+  pkgs: NpmPackageFile[],
+  opts: { distTag: string; dryRun?: boolean; provenance?: boolean; run?: Runner; log?: (s: string) => void },
+): PublishStep[] {
   const run = opts.run ?? realRunner;
   const log = opts.log ?? (() => {});
   const steps: PublishStep[] = [];
   for (const p of publishOrder(pkgs)) {
-    const command = ['publish', p.file, '--access', 'public', '--tag', opts.distTag, ...(opts.provenance === false ? [] : ['--provenance']), ...(opts.dryRun ? ['--dry-run'] : [])];
+    const command = [
+      'publish',
+      p.file,
+      '--access',
+      'public',
+      '--tag',
+      opts.distTag,
+      ...(opts.provenance === false ? [] : ['--provenance']),
+      ...(opts.dryRun ? ['--dry-run'] : []),
+    ];
     const seen = opts.dryRun ? { status: 1, stdout: '', stderr: '' } : run('npm', ['view', `${p.name}@${p.version}`, 'version']);
     if (seen.status === 0 && seen.stdout.trim() === p.version) {
       log(`${p.name}@${p.version} is already published; skipped`);
@@ -96,7 +112,10 @@ export function publishAll(pkgs: NpmPackageFile[], opts: { distTag: string; dryR
     log(`npm ${command.join(' ')}`);
     const r = run('npm', command);
     if (r.status !== 0) {
-      throw new UserError(`npm publish of ${p.name}@${p.version} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n')}`, 'Fix the cause and re-run: packages already published are skipped.');
+      throw new UserError(
+        `npm publish of ${p.name}@${p.version} failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n')}`,
+        'Fix the cause and re-run: packages already published are skipped.',
+      );
     }
     steps.push({ name: p.name, version: p.version, file: p.file, skipped: false, command: ['npm', ...command] });
   }

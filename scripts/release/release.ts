@@ -43,7 +43,15 @@ export function releaseInfo(root: string, tag: string): ReleaseInfo {
   }
   const notes = readReleaseNotes(path.join(root, 'CHANGELOG.md'), v.version);
   const prerelease = /-(alpha|beta|rc)/.test(lock.tag);
-  return { tag, version: v.version, upstreamTag: lock.tag, upstreamCommit: lock.commit, prerelease, distTag: prerelease ? 'next' : 'latest', notes: notes.body };
+  return {
+    tag,
+    version: v.version,
+    upstreamTag: lock.tag,
+    upstreamCommit: lock.commit,
+    prerelease,
+    distTag: prerelease ? 'next' : 'latest',
+    notes: notes.body,
+  };
 }
 
 function releaseBody(info: ReleaseInfo): string {
@@ -75,10 +83,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         if (!owner || !repo) throw new UserError('GITHUB_REPOSITORY (owner/repo) is not set');
         if (!env.GITHUB_TOKEN) throw new UserError('GITHUB_TOKEN is not set', 'The release job passes secrets.GITHUB_TOKEN (contents: write).');
         const dir = path.resolve(v.assets);
-        const files = fs.readdirSync(dir).map((n) => path.join(dir, n)).filter((f) => fs.statSync(f).isFile()).sort();
-        if (!files.some((f) => path.basename(f) === 'SHA256SUMS')) throw new UserError(`${dir} has no SHA256SUMS`, 'The release job writes it before this step.');
+        const files = fs
+          .readdirSync(dir)
+          .map((n) => path.join(dir, n))
+          .filter((f) => fs.statSync(f).isFile())
+          .sort();
+        if (!files.some((f) => path.basename(f) === 'SHA256SUMS'))
+          throw new UserError(`${dir} has no SHA256SUMS`, 'The release job writes it before this step.');
         const octokit = await makeOctokit({ token: env.GITHUB_TOKEN, baseUrl: env.GITHUB_API_URL });
-        const r = await publishRelease(octokit, { owner, repo, tag, name: `codex-litellm ${info.version}`, body: releaseBody(info), prerelease: info.prerelease, files }, (s) => out(`${s}\n`));
+        const r = await publishRelease(
+          octokit,
+          { owner, repo, tag, name: `codex-litellm ${info.version}`, body: releaseBody(info), prerelease: info.prerelease, files },
+          (s) => out(`${s}\n`),
+        );
         out(`${r.created ? 'created' : 'updated'} ${r.url}: ${r.uploaded.length} asset(s)${r.replaced.length ? `, ${r.replaced.length} replaced` : ''}\n`);
         return 0;
       }
@@ -89,7 +106,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         const wrong = pkgs.filter((p) => p.version !== info.version);
         if (wrong.length) throw new UserError(`npm packages of another version than ${info.version}: ${wrong.map((p) => `${p.name}@${p.version}`).join(', ')}`);
         const steps = publishAll(pkgs, { distTag: info.distTag, dryRun: v['dry-run'], log: (s) => out(`${s}\n`) });
-        out(`${steps.filter((s) => !s.skipped).length} published, ${steps.filter((s) => s.skipped).length} already there (${info.version}, dist-tag ${info.distTag})\n`);
+        out(
+          `${steps.filter((s) => !s.skipped).length} published, ${steps.filter((s) => s.skipped).length} already there (${info.version}, dist-tag ${info.distTag})\n`,
+        );
         return 0;
       }
       default:

@@ -237,8 +237,7 @@ export function formatCost(usd: number): string {
 /** The first `left` columns are left-aligned (text); the others right-aligned (numbers). */
 function table(header: string[], rows: string[][], left: number): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string =>
-    `  ${cells.map((c, i) => (i < left ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}`.trimEnd();
+  const line = (cells: string[]): string => `  ${cells.map((c, i) => (i < left ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}`.trimEnd();
   return [line(header), ...rows.map(line)];
 }
 
@@ -252,7 +251,13 @@ export function formatSummary(s: Summary): string {
     return out.join('\n');
   }
   out.push('', `Sessions: ${s.sessions.length}`);
-  out.push(...table(['SESSION', 'FIRST', 'LAST', 'REQUESTS', 'ERRORS', 'COST'], s.sessions.map((x) => [x.id, x.first, x.last, n(x.requests), n(x.errors), formatCost(x.costUsd)]), 3));
+  out.push(
+    ...table(
+      ['SESSION', 'FIRST', 'LAST', 'REQUESTS', 'ERRORS', 'COST'],
+      s.sessions.map((x) => [x.id, x.first, x.last, n(x.requests), n(x.errors), formatCost(x.costUsd)]),
+      3,
+    ),
+  );
   out.push('', 'Models:');
   out.push(
     ...table(

@@ -25,7 +25,7 @@ export const DEFAULT_PLAN: readonly PlanEntry[] = [
     crate: 'codex-client',
     cargoArgs: [],
     filters: [],
-    why: "our exchange patch wraps ReqwestTransport::stream here (every model request goes through it), and the crate gains our dependency; all of its tests. Absent at older tags: skipped there",
+    why: 'our exchange patch wraps ReqwestTransport::stream here (every model request goes through it), and the crate gains our dependency; all of its tests. Absent at older tags: skipped there',
   },
   {
     crate: 'codex-api',
@@ -59,7 +59,10 @@ export const DEFAULT_PLAN: readonly PlanEntry[] = [
 
 /** The plan for `--crate` (in the order given; a crate outside the table runs all its tests) and `--filter` (replaces every entry's filters). */
 export function selectPlan(crates: string[], filters: string[] = [], plan: readonly PlanEntry[] = DEFAULT_PLAN): PlanEntry[] {
-  const chosen = crates.length === 0 ? [...plan] : [...new Set(crates)].map((c) => plan.find((p) => p.crate === c) ?? { crate: c, cargoArgs: [], filters: [], why: 'asked for with --crate' });
+  const chosen =
+    crates.length === 0
+      ? [...plan]
+      : [...new Set(crates)].map((c) => plan.find((p) => p.crate === c) ?? { crate: c, cargoArgs: [], filters: [], why: 'asked for with --crate' });
   return filters.length === 0 ? chosen : chosen.map((p) => ({ ...p, filters: [...filters] }));
 }
 
@@ -182,9 +185,21 @@ function counts(r: CargoTestRun): Counts {
 }
 
 export function compareRuns(crate: string, stock: CargoTestRun, patched: CargoTestRun): CrateComparison {
-  const out: CrateComparison = { crate, samePassSet: false, skipped: false, regressions: [], newTests: [], failsOnStockToo: [], passesOnlyOnPatched: [], problems: [] };
+  const out: CrateComparison = {
+    crate,
+    samePassSet: false,
+    skipped: false,
+    regressions: [],
+    newTests: [],
+    failsOnStockToo: [],
+    passesOnlyOnPatched: [],
+    problems: [],
+  };
   if (stock.absent && patched.absent) return { ...out, samePassSet: true, skipped: true };
-  const trees = [['stock', stock], ['patched', patched]] as const;
+  const trees = [
+    ['stock', stock],
+    ['patched', patched],
+  ] as const;
   for (const [name, r] of trees) {
     if (r.absent) out.problems.push(`${crate} is not a package of the ${name} tree`);
     else if (r.buildError) out.problems.push(`build failed on ${name}:\n${r.buildError}`);
@@ -214,26 +229,45 @@ const SHOWN = 20;
 
 function list(label: string, items: string[]): string[] {
   const more = items.length > SHOWN ? [`    ... and ${items.length - SHOWN} more (--json lists them all)`] : [];
-  return items.slice(0, SHOWN).map((t) => `    ${label}: ${t}`).concat(more);
+  return items
+    .slice(0, SHOWN)
+    .map((t) => `    ${label}: ${t}`)
+    .concat(more);
 }
 
 /** One table row per crate, then what differs, indented under it. */
 export function formatReport(results: CrateComparison[]): string {
   const width = Math.max(...results.map((r) => r.crate.length), 5);
   const c = (x: Counts | undefined, r: CrateComparison, tree: 'stock' | 'patched'): string =>
-    x ? `${x.passed} passed ${x.failed} failed ${x.ignored} ignored` : r.problems.some((p) => p.startsWith(`build failed on ${tree}`)) ? 'build failed' : 'not a package';
+    x
+      ? `${x.passed} passed ${x.failed} failed ${x.ignored} ignored`
+      : r.problems.some((p) => p.startsWith(`build failed on ${tree}`))
+        ? 'build failed'
+        : 'not a package';
   const out: string[] = [];
   for (const r of results) {
     if (r.skipped) {
       out.push(`${r.crate.padEnd(width)}  not a package of either tree (skipped)`);
       continue;
     }
-    out.push(`${r.crate.padEnd(width)}  stock: ${c(r.stock, r, 'stock')}  patched: ${c(r.patched, r, 'patched')}  same pass set: ${r.samePassSet ? 'yes' : 'no'}`);
+    out.push(
+      `${r.crate.padEnd(width)}  stock: ${c(r.stock, r, 'stock')}  patched: ${c(r.patched, r, 'patched')}  same pass set: ${r.samePassSet ? 'yes' : 'no'}`,
+    );
     for (const p of r.problems) out.push(...p.split('\n').map((l, i) => `    ${i === 0 ? '' : '  '}${l}`));
-    out.push(...list('regression', r.regressions.map((x) => `${x.test} (stock: passed, patched: ${x.patched})`)));
+    out.push(
+      ...list(
+        'regression',
+        r.regressions.map((x) => `${x.test} (stock: passed, patched: ${x.patched})`),
+      ),
+    );
     out.push(...list('fails on stock too', r.failsOnStockToo));
     out.push(...list('passes only on patched', r.passesOnlyOnPatched));
-    out.push(...list('new on patched', r.newTests.map((t) => `${t.test} (${t.status})`)));
+    out.push(
+      ...list(
+        'new on patched',
+        r.newTests.map((t) => `${t.test} (${t.status})`),
+      ),
+    );
   }
   return out.join('\n');
 }

@@ -20,7 +20,17 @@ import { describeError, UserError } from '../lib/errors.ts';
 import { mirrorEnv } from '../lib/settings.ts';
 import { acquire } from '../lib/prepare.ts';
 import { syncStockTree } from '../build/sync.ts';
-import { cargoTestArgs, compareRuns, DEFAULT_PLAN, formatReport, parseCargoTest, selectPlan, summaryLine, type CargoTestRun, type CrateComparison } from './compare.ts';
+import {
+  cargoTestArgs,
+  compareRuns,
+  DEFAULT_PLAN,
+  formatReport,
+  parseCargoTest,
+  selectPlan,
+  summaryLine,
+  type CargoTestRun,
+  type CrateComparison,
+} from './compare.ts';
 
 const HELP = `npm run upstream-tests -- [options]
 

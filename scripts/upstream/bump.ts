@@ -60,7 +60,10 @@ function replay(ctx: Context, dir: string, commit: string, force: boolean): { st
   if (fs.existsSync(dir)) {
     if (!fs.existsSync(path.join(dir, '.git'))) throw new UserError(`${dir} exists and is not a git worktree`, 'Choose another --worktree, or remove it.');
     if (!force && (amInProgress(dir) || isDirty(dir))) {
-      throw new UserError(`the worktree ${dir} has work in progress (uncommitted changes or an unfinished git am)`, 'Finish it and run `upstream bump <tag> --continue`, or pass --force to start over.');
+      throw new UserError(
+        `the worktree ${dir} has work in progress (uncommitted changes or an unfinished git am)`,
+        'Finish it and run `upstream bump <tag> --continue`, or pass --force to start over.',
+      );
     }
   }
   replaceDir(dir, (tmp) => {
@@ -73,7 +76,11 @@ function replay(ctx: Context, dir: string, commit: string, force: boolean): { st
     gitOk(['-C', tmp, 'config', 'diff.renames', 'false'], 'cannot configure the worktree');
   });
   const patches = readSeries(ctx.project.seriesFile);
-  const r = amPatches(dir, patches.map((p) => p.file), { threeWay: true });
+  const r = amPatches(
+    dir,
+    patches.map((p) => p.file),
+    { threeWay: true },
+  );
   if (r.status === 0) return {};
   if (!amInProgress(dir)) throw new UserError(`git am failed in ${dir}: ${gitReason(r.stderr)}`);
   const applied = Number(gitOk(['-C', dir, 'rev-list', '--count', 'litellm-base..HEAD'], 'cannot count commits').trim());
@@ -96,7 +103,10 @@ function pinAndExport(ctx: Context, moved: Context, dir: string): ExportDiff {
     });
     applySeries({ gitDir: ctx.cache.upstreamGit, commit: moved.lock.commit, entries });
   } catch (e) {
-    throw new UserError(`the re-exported series does not apply to ${moved.lock.tag} with zero fuzz: ${(e as Error).message}`, `Nothing was changed. Inspect the worktree ${dir}.`);
+    throw new UserError(
+      `the re-exported series does not apply to ${moved.lock.tag} with zero fuzz: ${(e as Error).message}`,
+      `Nothing was changed. Inspect the worktree ${dir}.`,
+    );
   } finally {
     fs.rmSync(scratch, { recursive: true, force: true });
   }
@@ -127,7 +137,11 @@ export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktre
     throw new UserError(`${tag} is older than the pinned ${ctx.lock.tag}`, 'Pass --force to pin an older release.');
   }
   const problems = lintSeries(ctx.project.seriesFile, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
-  if (problems.length > 0) throw new UserError(`the patch series has ${problems.length} problem(s):\n  - ${problems.map((p) => p.message).join('\n  - ')}`, 'Fix them first (`npx tsx build.ts patches check`).');
+  if (problems.length > 0)
+    throw new UserError(
+      `the patch series has ${problems.length} problem(s):\n  - ${problems.map((p) => p.message).join('\n  - ')}`,
+      'Fix them first (`npx tsx build.ts patches check`).',
+    );
   const session = prepareSession(ctx, [resolveTag(ctx, tag)], { refetch: true });
   const tryResult = runTry(session, tag);
   const commit = tryResult.commit;
@@ -139,17 +153,29 @@ export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktre
   // old pin, or a patch whose file upstream removed stops am with "could not fetch <blob> from
   // promisor remote" instead of a modify/delete conflict a maintainer can resolve (or --skip).
   const loaded = loadPatches(readSeries(ctx.project.seriesFile));
-  fetchBlobs(ctx, ctx.cache.upstreamGit, loaded.flatMap((p) => p.preimages).filter((o) => o.length === 40), session.stats);
+  fetchBlobs(
+    ctx,
+    ctx.cache.upstreamGit,
+    loaded.flatMap((p) => p.preimages).filter((o) => o.length === 40),
+    session.stats,
+  );
   seedIntermediateBlobs(ctx.cache.upstreamGit, ctx.lock.commit, loaded);
   const dir = opts.worktree ? path.resolve(opts.worktree) : bumpWorktreeDir(ctx, tag, commit);
   const { stoppedAt } = replay(moved, dir, commit, opts.force ?? false);
   if (stoppedAt) {
     return {
-      tag, commit, worktree: dir, pinned: false, tryResult, stoppedAt,
+      tag,
+      commit,
+      worktree: dir,
+      pinned: false,
+      tryResult,
+      stoppedAt,
       next: [
         `cd ${dir}`,
         `# resolve the conflict markers in: ${stoppedAt.files.join(', ') || '(see git status)'}`,
-        ...goneUpstream(dir, commit, stoppedAt.files).map((f) => `# ${f} no longer exists upstream: \`git rm\` it, or \`git am --skip\` if the whole patch is obsolete`),
+        ...goneUpstream(dir, commit, stoppedAt.files).map(
+          (f) => `# ${f} no longer exists upstream: \`git rm\` it, or \`git am --skip\` if the whole patch is obsolete`,
+        ),
         'git add <files> && git am --continue      # repeat for each patch that stops',
         `npx tsx build.ts upstream bump ${tag} --continue${opts.worktree ? ` --worktree ${dir}` : ''}   # pins ${tag} in upstream.lock, then \`patches export\``,
       ],
@@ -167,7 +193,10 @@ export function bumpContinue(ctx: Context, tag: string, opts: { worktree?: strin
   const dir = opts.worktree ? path.resolve(opts.worktree) : bumpWorktreeDir(ctx, tag, commit);
   if (!fs.existsSync(path.join(dir, '.git'))) throw new UserError(`no bump worktree at ${dir}`, `Start with \`npx tsx build.ts upstream bump ${tag}\`.`);
   if (amInProgress(dir)) {
-    throw new UserError(`git am is still in progress in ${dir}`, 'Resolve the conflicts, `git add` the files and `git am --continue` until every patch is a commit.');
+    throw new UserError(
+      `git am is still in progress in ${dir}`,
+      'Resolve the conflicts, `git add` the files and `git am --continue` until every patch is a commit.',
+    );
   }
   if (isDirty(dir)) throw new UserError(`the worktree ${dir} has uncommitted changes`, 'Commit them (amend the patch they belong to) first.');
   const base = gitOk(['-C', dir, 'rev-parse', 'litellm-base^{commit}'], 'the worktree has no litellm-base tag').trim();

@@ -52,7 +52,9 @@ export async function upstreamCommand(ctx: Context, sub: string | undefined, arg
     case 'try': {
       const tag = tagArg();
       const { result, session } = tryTag(ctx, tag);
-      const warn = session.brokenOnBase.length ? `\nwarning: ${session.brokenOnBase.join(', ')} does not apply to the pinned ${ctx.lock.tag} itself; \`patches check\` says why` : '';
+      const warn = session.brokenOnBase.length
+        ? `\nwarning: ${session.brokenOnBase.join(', ')} does not apply to the pinned ${ctx.lock.tag} itself; \`patches check\` says why`
+        : '';
       const pin = result.failing === 0 ? `; \`upstream bump ${tag}\` would pin it` : '';
       return {
         doc: { ok: result.failing === 0, brokenOnBase: session.brokenOnBase, ...result },

@@ -29,7 +29,10 @@ export const emptyStats = (): FetchStats => ({ tagFetches: 0, tagsFetched: 0, bl
 export function prepareCache(ctx: Context): string {
   const gitDir = ctx.cache.upstreamGit;
   if (!isUrl(ctx.upstreamSource) && !fs.existsSync(ctx.upstreamSource)) {
-    throw new UserError(`upstream source ${ctx.upstreamSource} does not exist`, 'Pass --upstream <path-or-url> (or set CODEX_LITELLM_UPSTREAM) to a clone or mirror of openai/codex.');
+    throw new UserError(
+      `upstream source ${ctx.upstreamSource} does not exist`,
+      'Pass --upstream <path-or-url> (or set CODEX_LITELLM_UPSTREAM) to a clone or mirror of openai/codex.',
+    );
   }
   ensureBare(gitDir);
   configureRemote(gitDir, ctx.upstreamSource);
@@ -53,20 +56,41 @@ export function localTagCommits(gitDir: string): Map<string, string> {
  * one fetch. `refetch` fetches the named tags again whatever the cache has (to verify a tag before
  * pinning it).
  */
-export function ensureTags(ctx: Context, gitDir: string, tags: { name: string; commit?: string }[], stats: FetchStats, opts: { refetch?: boolean } = {}): Map<string, string> {
+export function ensureTags(
+  ctx: Context,
+  gitDir: string,
+  tags: { name: string; commit?: string }[],
+  stats: FetchStats,
+  opts: { refetch?: boolean } = {},
+): Map<string, string> {
   const have = localTagCommits(gitDir);
   const want = tags.filter((t) => opts.refetch || !have.has(t.name) || (t.commit !== undefined && have.get(t.name) !== t.commit));
   if (want.length > 0 && ctx.opts.offline) {
-    throw new UserError(`${want.map((t) => t.name).join(', ')} ${want.length === 1 ? 'is' : 'are'} not in the cache ${gitDir} and --offline forbids fetching`, 'Run once without --offline.');
+    throw new UserError(
+      `${want.map((t) => t.name).join(', ')} ${want.length === 1 ? 'is' : 'are'} not in the cache ${gitDir} and --offline forbids fetching`,
+      'Run once without --offline.',
+    );
   }
   for (let i = 0; i < want.length; i += 500) {
     const batch = want.slice(i, i + 500);
-    const r = gitRaw(['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch.map((t) => `+refs/tags/${t.name}:${fetchedRef(t.name)}`)]);
+    const r = gitRaw([
+      '--git-dir',
+      gitDir,
+      'fetch',
+      '--quiet',
+      '--no-tags',
+      '--no-write-fetch-head',
+      '--filter=blob:none',
+      'origin',
+      ...batch.map((t) => `+refs/tags/${t.name}:${fetchedRef(t.name)}`),
+    ]);
     stats.tagFetches += 1;
     if (r.status !== 0) {
       const missing = /couldn't find remote ref refs\/tags\/(\S+)/.exec(r.stderr);
       throw new UserError(
-        missing ? `upstream source ${ctx.upstreamSource} has no tag ${missing[1]}` : `cannot fetch ${batch.map((t) => t.name).join(', ')} from ${ctx.upstreamSource}: ${gitReason(r.stderr)}`,
+        missing
+          ? `upstream source ${ctx.upstreamSource} has no tag ${missing[1]}`
+          : `cannot fetch ${batch.map((t) => t.name).join(', ')} from ${ctx.upstreamSource}: ${gitReason(r.stderr)}`,
         missing ? 'See `npx tsx build.ts upstream check --pre` for the tags upstream has.' : 'Check the network or --upstream (CODEX_LITELLM_UPSTREAM).',
       );
     }
@@ -87,7 +111,10 @@ export function ensureTags(ctx: Context, gitDir: string, tags: { name: string; c
 
 /** Every object the cache has locally, without lazy fetches (one git process). */
 export function localObjects(gitDir: string): Set<string> {
-  const out = gitOk(['--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname)', '--unordered'], `cannot list the objects of ${gitDir}`);
+  const out = gitOk(
+    ['--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname)', '--unordered'],
+    `cannot list the objects of ${gitDir}`,
+  );
   return new Set(out.split('\n').filter(Boolean));
 }
 
@@ -127,7 +154,8 @@ export function fetchBlobs(ctx: Context, gitDir: string, oids: Iterable<string>,
     const batch = missing.slice(i, i + 2000);
     const r = gitRaw(['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch]);
     stats.blobFetches += 1;
-    if (r.status !== 0) throw new UserError(`cannot fetch ${batch.length} file(s) from ${ctx.upstreamSource}: ${gitReason(r.stderr)}`, 'Is the upstream mirror complete?');
+    if (r.status !== 0)
+      throw new UserError(`cannot fetch ${batch.length} file(s) from ${ctx.upstreamSource}: ${gitReason(r.stderr)}`, 'Is the upstream mirror complete?');
     stats.blobsFetched += batch.length;
   }
   return missing.length;

@@ -26,7 +26,13 @@ export function markdownReport(check: CheckResult, drift: DriftResult | undefine
   if (check.newer.length === 0) lines.push(`**Up to date**: no upstream release is newer than the pinned \`${check.pinned}\`.`);
   else lines.push(`**${check.newer.length} upstream release(s) newer than the pinned \`${check.pinned}\`**; the latest is \`${check.latest}\`.`);
   if (drift && drift.rows.length > 0) {
-    lines.push('', `How our series (${drift.series.length} patches) applies to each release:`, '', '| tag | result | patches failing | merged | in conflict |', '| --- | --- | --- | --- | --- |');
+    lines.push(
+      '',
+      `How our series (${drift.series.length} patches) applies to each release:`,
+      '',
+      '| tag | result | patches failing | merged | in conflict |',
+      '| --- | --- | --- | --- | --- |',
+    );
     for (const r of drift.rows) {
       lines.push(`| \`${r.tag}\` | ${r.outcome} | ${r.failing}/${r.patches} | ${r.merged} | ${r.conflicts.map((c) => `\`${c}\``).join(', ') || '-'} |`);
     }
@@ -68,10 +74,14 @@ export async function notify(octokit: Octokit, owner: string, repo: string, chec
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   try {
-    const { values: v } = parseArgs({ args: argv, options: { check: { type: 'string' }, drift: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } } });
+    const { values: v } = parseArgs({
+      args: argv,
+      options: { check: { type: 'string' }, drift: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+    });
     if (!v.check) throw new UserError('--check <check.json> is required');
     const check = JSON.parse(fs.readFileSync(v.check, 'utf8')) as CheckResult;
-    const drift = v.drift && fs.existsSync(v.drift) && fs.statSync(v.drift).size > 0 ? (JSON.parse(fs.readFileSync(v.drift, 'utf8')) as DriftResult) : undefined;
+    const drift =
+      v.drift && fs.existsSync(v.drift) && fs.statSync(v.drift).size > 0 ? (JSON.parse(fs.readFileSync(v.drift, 'utf8')) as DriftResult) : undefined;
     const body = markdownReport(check, drift);
     if (env.GITHUB_STEP_SUMMARY) fs.appendFileSync(env.GITHUB_STEP_SUMMARY, body);
     process.stdout.write(body);

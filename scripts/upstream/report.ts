@@ -18,17 +18,23 @@ export function renderCheck(r: CheckResult): string {
 
 export function renderTry(tag: string, r: ScratchResult): string {
   const count = (o: ScratchResult['outcome']): number => r.patches.filter((p) => p.outcome === o).length;
-  const lines = [`${tag} (${r.commit.slice(0, 12)}): ${r.patches.length} patch(es): ${count('clean')} clean, ${count('merge')} applied with merge, ${count('conflict')} conflict`];
+  const lines = [
+    `${tag} (${r.commit.slice(0, 12)}): ${r.patches.length} patch(es): ${count('clean')} clean, ${count('merge')} applied with merge, ${count('conflict')} conflict`,
+  ];
   for (const p of r.patches) {
     const label = p.outcome === 'clean' ? 'clean   ' : p.outcome === 'merge' ? 'merge   ' : 'CONFLICT';
     lines.push(`  ${label}  ${p.name}`);
     for (const i of p.issues) {
       const what =
-        i.kind === 'merged' ? 'merged 3-way'
-        : i.kind === 'conflict' ? `${i.regions ?? 1} conflict region(s)`
-        : i.kind === 'missing' ? 'file no longer exists upstream'
-        : i.kind === 'exists' ? 'file already exists upstream'
-        : `cannot merge: ${i.detail ?? ''}`;
+        i.kind === 'merged'
+          ? 'merged 3-way'
+          : i.kind === 'conflict'
+            ? `${i.regions ?? 1} conflict region(s)`
+            : i.kind === 'missing'
+              ? 'file no longer exists upstream'
+              : i.kind === 'exists'
+                ? 'file already exists upstream'
+                : `cannot merge: ${i.detail ?? ''}`;
       lines.push(`              ${i.file}: ${what}${i.hunks.length ? `; ${i.hunks.join(', ')}` : ''}`);
     }
   }
@@ -47,7 +53,11 @@ export function renderDrift(d: DriftResult): string {
   ]);
   const head = ['tag', 'commit', 'result', 'failing', 'merged', 'in conflict'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const fmt = (cols: string[]): string => cols.map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const fmt = (cols: string[]): string =>
+    cols
+      .map((c, i) => (i === cols.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const perTag = d.rows.length ? d.totalMs / d.rows.length : 0;
   return [
     `Drift of our series (pinned ${d.pinned}) over ${d.rows.length} upstream release(s), ${d.from} .. ${d.to}:`,
@@ -59,7 +69,12 @@ export function renderDrift(d: DriftResult): string {
     'patches:',
     ...d.series.map((n, i) => `  #${i + 1} ${n}`),
     '',
-    ...(d.brokenOnBase.length ? [`warning: ${d.brokenOnBase.join(', ')} ${d.brokenOnBase.length === 1 ? 'does' : 'do'} not apply to the pinned ${d.pinned} itself; \`patches check\` says why`, ''] : []),
+    ...(d.brokenOnBase.length
+      ? [
+          `warning: ${d.brokenOnBase.join(', ')} ${d.brokenOnBase.length === 1 ? 'does' : 'do'} not apply to the pinned ${d.pinned} itself; \`patches check\` says why`,
+          '',
+        ]
+      : []),
     `${(d.totalMs / 1000).toFixed(2)} s (${perTag.toFixed(0)} ms per tag; fetched ${d.stats.tagsFetched} tag(s) in ${d.stats.tagFetches} fetch(es), ${d.stats.blobsFetched} file(s) in ${d.stats.blobFetches} fetch(es))`,
   ].join('\n');
 }

@@ -98,7 +98,8 @@ function withScratch<T>(gitDir: string, fn: (env: Env, tmp: string) => T): T {
   }
 }
 
-const g = (env: Env, args: string[], input?: string | Buffer) => gitRaw(args, { env: { ...env }, input: typeof input === 'string' ? Buffer.from(input) : input });
+const g = (env: Env, args: string[], input?: string | Buffer) =>
+  gitRaw(args, { env: { ...env }, input: typeof input === 'string' ? Buffer.from(input) : input });
 
 const must = (env: Env, args: string[], what: string, input?: string | Buffer): string => gitOk(args, what, { env: { ...env }, input });
 
@@ -218,7 +219,20 @@ function resolveConflicts(env: Env, tmp: string, unmerged: Unmerged[]): Map<stri
       fs.writeFileSync(p, blobs.get(oid)!);
       return p;
     };
-    const args = ['merge-file', '-p', `--marker-size=${MARKER}`, '-L', 'ours', '-L', 'base', '-L', 'theirs', f('ours', ours), f('base', base), f('theirs', theirs)];
+    const args = [
+      'merge-file',
+      '-p',
+      `--marker-size=${MARKER}`,
+      '-L',
+      'ours',
+      '-L',
+      'base',
+      '-L',
+      'theirs',
+      f('ours', ours),
+      f('base', base),
+      f('theirs', theirs),
+    ];
     const m = gitBytes(args);
     regions.set(u.file, Math.max(1, m.status ?? 1));
     const out = path.join(tmp, `${i}.resolved`);
@@ -227,8 +241,12 @@ function resolveConflicts(env: Env, tmp: string, unmerged: Unmerged[]): Map<stri
   });
   const toHash = resolved.filter((r) => r.file);
   if (toHash.length > 0) {
-    const oids = must(env, ['hash-object', '-w', '--stdin-paths'], 'cannot record the merges', toHash.map((r) => r.file).join('\n') + '\n').trim().split('\n');
-    toHash.forEach((r, i) => (r.oid = oids[i]));
+    const oids = must(env, ['hash-object', '-w', '--stdin-paths'], 'cannot record the merges', toHash.map((r) => r.file).join('\n') + '\n')
+      .trim()
+      .split('\n');
+    toHash.forEach((r, i) => {
+      r.oid = oids[i];
+    });
   }
   const info = resolved.map((r) => (r.oid ? `${r.u.mode} ${r.oid} 0\t${r.u.file}\n` : `0 ${'0'.repeat(40)}\t${r.u.file}\n`)).join('');
   must(env, ['update-index', '--index-info'], 'cannot resolve conflicts in the scratch index', info);
@@ -238,7 +256,9 @@ function resolveConflicts(env: Env, tmp: string, unmerged: Unmerged[]): Map<stri
 function stageZero(env: Env, files: string[]): Map<string, string> {
   const out = new Map<string, string>();
   if (files.length === 0) return out;
-  for (const rec of must(env, ['ls-files', '-s', '-z', '--', ...files], 'cannot read the scratch index').split('\0').filter(Boolean)) {
+  for (const rec of must(env, ['ls-files', '-s', '-z', '--', ...files], 'cannot read the scratch index')
+    .split('\0')
+    .filter(Boolean)) {
     const tab = rec.indexOf('\t');
     const [, oid, stage] = rec.slice(0, tab).split(' ');
     if (stage === '0') out.set(rec.slice(tab + 1), oid!);
@@ -258,7 +278,8 @@ function applyOne(env: Env, tmp: string, p: LoadedPatch): PatchResult {
     const oid = before.get(f);
     return unmatchedHunks(p.info, f, oid ? contents.get(oid)?.toString('utf8') : undefined);
   };
-  for (const f of errs.missing) res.issues.push({ file: f, kind: 'missing', hunks: unmatchedHunks(p.info, f, undefined), detail: 'upstream no longer has this file' });
+  for (const f of errs.missing)
+    res.issues.push({ file: f, kind: 'missing', hunks: unmatchedHunks(p.info, f, undefined), detail: 'upstream no longer has this file' });
   for (const f of errs.exists) res.issues.push({ file: f, kind: 'exists', hunks: [], detail: 'the patch creates it, but upstream has it now' });
   if (errs.failed.size === 0 && errs.missing.size === 0 && errs.exists.size === 0) {
     res.outcome = 'conflict';
@@ -291,8 +312,7 @@ function applyOne(env: Env, tmp: string, p: LoadedPatch): PatchResult {
   return res;
 }
 
-const indexInfo = (entries: Map<string, { mode: string; oid: string }>): string =>
-  [...entries].map(([file, e]) => `${e.mode} ${e.oid} 0\t${file}\n`).join('');
+const indexInfo = (entries: Map<string, { mode: string; oid: string }>): string => [...entries].map(([file, e]) => `${e.mode} ${e.oid} 0\t${file}\n`).join('');
 
 /**
  * Apply the series to `commit` in a scratch index and report per patch. Nothing on disk changes.
@@ -300,7 +320,13 @@ const indexInfo = (entries: Map<string, { mode: string; oid: string }>): string 
  * looks at nothing else, and a handful of entries is much faster to rewrite per patch than a whole
  * upstream tree. `tree` asks for the full patched tree as well (when nothing conflicts).
  */
-export function trySeries(opts: { gitDir: string; commit: string; patches: LoadedPatch[]; files?: Map<string, { mode: string; oid: string }>; tree?: boolean }): ScratchResult {
+export function trySeries(opts: {
+  gitDir: string;
+  commit: string;
+  patches: LoadedPatch[];
+  files?: Map<string, { mode: string; oid: string }>;
+  tree?: boolean;
+}): ScratchResult {
   const started = performance.now();
   return withScratch(opts.gitDir, (env, tmp) => {
     if (opts.files) must(env, ['update-index', '--add', '--index-info'], 'cannot make the scratch index', indexInfo(opts.files));
@@ -315,8 +341,9 @@ export function trySeries(opts: { gitDir: string; commit: string; patches: Loade
         const patched = must(env, ['ls-files', '-s', '-z'], 'cannot read the scratch index').split('\0').filter(Boolean);
         const gone = [...opts.files.keys()].filter((f) => !patched.some((rec) => rec.slice(rec.indexOf('\t') + 1) === f));
         must(env, ['read-tree', opts.commit], `cannot read upstream commit ${opts.commit}`);
-        const info = patched.map((rec) => `${rec.slice(0, rec.indexOf('\t')).replace(/ 0$/, '')} 0\t${rec.slice(rec.indexOf('\t') + 1)}\n`).join('')
-          + gone.map((f) => `0 ${'0'.repeat(40)}\t${f}\n`).join('');
+        const info =
+          patched.map((rec) => `${rec.slice(0, rec.indexOf('\t')).replace(/ 0$/, '')} 0\t${rec.slice(rec.indexOf('\t') + 1)}\n`).join('') +
+          gone.map((f) => `0 ${'0'.repeat(40)}\t${f}\n`).join('');
         must(env, ['update-index', '--add', '--index-info'], 'cannot lay the patched files over upstream', info);
       }
       tree = must(env, ['write-tree', '--missing-ok'], 'cannot record the patched tree').trim();

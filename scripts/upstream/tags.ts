@@ -91,7 +91,9 @@ export function tagVersion(tag: string): string {
 
 /** owner/repo of a github.com URL (https or ssh), or undefined for anything else. */
 export function githubRepo(source: string): { owner: string; repo: string } | undefined {
-  const m = /^(?:https?:\/\/(?:[^@/]+@)?github\.com\/|git@github\.com:|ssh:\/\/git@github\.com\/)([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(source);
+  const m = /^(?:https?:\/\/(?:[^@/]+@)?github\.com\/|git@github\.com:|ssh:\/\/git@github\.com\/)([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+?)(?:\.git)?\/?$/.exec(
+    source,
+  );
   return m ? { owner: m[1]!, repo: m[2]! } : undefined;
 }
 
@@ -99,7 +101,10 @@ export function githubRepo(source: string): { owner: string; repo: string } | un
 export function listTagsLsRemote(source: string): RemoteTag[] {
   const r = gitRaw(['ls-remote', '--tags', isUrl(source) ? source : sourceUrl(source)]);
   if (r.status !== 0) {
-    throw new UserError(`cannot list the tags of ${source}: ${gitReason(r.stderr)}`, 'Check the network, or point --upstream (CODEX_LITELLM_UPSTREAM) at a mirror of openai/codex.');
+    throw new UserError(
+      `cannot list the tags of ${source}: ${gitReason(r.stderr)}`,
+      'Check the network, or point --upstream (CODEX_LITELLM_UPSTREAM) at a mirror of openai/codex.',
+    );
   }
   const byName = new Map<string, string>();
   for (const line of r.stdout.split('\n')) {
@@ -142,7 +147,10 @@ export async function listUpstreamTags(source: string, opts: GitHubOptions & { o
   let note: string | undefined;
   if (gh && !opts.offline) {
     try {
-      return { via: 'github-api', tags: await listTagsGitHub(gh.owner, gh.repo, { ...opts, token: opts.token ?? process.env.GITHUB_TOKEN ?? process.env.GH_TOKEN }) };
+      return {
+        via: 'github-api',
+        tags: await listTagsGitHub(gh.owner, gh.repo, { ...opts, token: opts.token ?? process.env.GITHUB_TOKEN ?? process.env.GH_TOKEN }),
+      };
     } catch (e) {
       note = `the GitHub API did not answer (${(e as Error).message.split('\n')[0]}); listed with git ls-remote instead`;
     }

@@ -54,7 +54,10 @@ export function prepareSession(ctx: Context, tags: RemoteTag[], opts: { refetch?
     commits = ensureTags(ctx, gitDir, wantTags, stats, opts);
   } catch (e) {
     if (e instanceof UserError && e.message.startsWith(`tag ${ctx.lock.tag} resolves to`)) {
-      throw new UserError(`tag ${ctx.lock.tag} from ${ctx.upstreamSource} does not resolve to ${ctx.lock.commit}, which upstream.lock pins`, 'The tag moved or the mirror is wrong; check the source.');
+      throw new UserError(
+        `tag ${ctx.lock.tag} from ${ctx.upstreamSource} does not resolve to ${ctx.lock.commit}, which upstream.lock pins`,
+        'The tag moved or the mirror is wrong; check the source.',
+      );
     }
     throw e;
   }
@@ -82,7 +85,11 @@ export function runTry(session: Session, tag: string, opts: { tree?: boolean } =
 /** One tag, with its commit as the source lists it (so a moved tag is noticed). */
 export function resolveTag(ctx: Context, tag: string): RemoteTag {
   const listed = listTagsLsRemote(ctx.upstreamSource).find((t) => t.name === tag);
-  if (!listed) throw new UserError(`upstream ${ctx.upstreamSource} has no tag ${tag}`, 'See `npx tsx build.ts upstream check` (add --pre for prereleases) for the tags upstream has.');
+  if (!listed)
+    throw new UserError(
+      `upstream ${ctx.upstreamSource} has no tag ${tag}`,
+      'See `npx tsx build.ts upstream check` (add --pre for prereleases) for the tags upstream has.',
+    );
   return listed;
 }
 
@@ -122,7 +129,11 @@ export function drift(ctx: Context, opts: { from?: string; to?: string; pre?: bo
   // ls-remote gives each tag's commit, so cached tags are reused only while upstream agrees.
   const listing = listTagsLsRemote(ctx.upstreamSource);
   const range = tagsInRange(listing, ctx.lock.tag, opts);
-  if (range.length === 0) throw new UserError(`no release tags between ${opts.from ?? ctx.lock.tag} and ${opts.to ?? 'the latest'}`, 'Check --from/--to (add --pre for prereleases).');
+  if (range.length === 0)
+    throw new UserError(
+      `no release tags between ${opts.from ?? ctx.lock.tag} and ${opts.to ?? 'the latest'}`,
+      'Check --from/--to (add --pre for prereleases).',
+    );
   const session = prepareSession(ctx, range);
   const rows = range.map((t): DriftRow => {
     const r = runTry(session, t.name);

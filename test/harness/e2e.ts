@@ -21,7 +21,17 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../scripts/lib/project.ts';
 import { hostTriple } from '../../scripts/lib/targets.ts';
-import { CREATED_ANSWER, HELLO_FILE, HELLO_LINE, PARIS_ANSWER, shellCall, startFakeBackend, type FakeBackend, type RecordedRequest, type ToolInfo } from './fake-backend.ts';
+import {
+  CREATED_ANSWER,
+  HELLO_FILE,
+  HELLO_LINE,
+  PARIS_ANSWER,
+  shellCall,
+  startFakeBackend,
+  type FakeBackend,
+  type RecordedRequest,
+  type ToolInfo,
+} from './fake-backend.ts';
 import { ensureLitellm, startCountingForwarder, startLitellm, type CountingForwarder, type LitellmModel, type LitellmProxy } from './litellm-proxy.ts';
 import { startRedis } from './redis.ts';
 
@@ -70,23 +80,33 @@ export function codexHome(config: string): string {
 
 /** JSONL events of `exec --json`. */
 export function events(stdout: string): Array<Record<string, any>> {
-  return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => {
-    try {
-      return JSON.parse(l) as Record<string, any>;
-    } catch {
-      return {};
-    }
-  });
+  return stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, any>;
+      } catch {
+        return {};
+      }
+    });
 }
 
 export function agentText(evs: Array<Record<string, any>>): string {
-  return evs.filter((e) => e.type === 'item.completed' && e.item?.type === 'agent_message').map((e) => String(e.item.text)).join('\n');
+  return evs
+    .filter((e) => e.type === 'item.completed' && e.item?.type === 'agent_message')
+    .map((e) => String(e.item.text))
+    .join('\n');
 }
 
 export function turnUsage(evs: Array<Record<string, any>>): { input_tokens: number; output_tokens: number; cached_input_tokens: number } | undefined {
-  return evs.filter((e) => e.type === 'turn.completed').map((e) => e.usage).pop();
+  return evs
+    .filter((e) => e.type === 'turn.completed')
+    .map((e) => e.usage)
+    .pop();
 }
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a check returns a detail line or nothing at all
 type Check = (name: string, fn: () => Promise<string | void>) => Promise<void>;
 type Assert = (cond: unknown, msg: string) => void;
 
@@ -132,7 +152,11 @@ interface SessionLine {
 function sessionLines(dir: string): SessionLine[] {
   const file = path.join(dir, 'sessions.jsonl');
   if (!fs.existsSync(file)) return [];
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SessionLine);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as SessionLine);
 }
 
 function dirBytes(dir: string): number {
@@ -176,7 +200,15 @@ function execArgs(work: string): string[] {
  * forwarder, which sees the tools exactly as Codex offered them (the bridge would turn a freeform
  * `custom` tool into a function tool before the backend could tell).
  */
-async function routeChecks(check: Check, assert: Assert, bin: string, backend: FakeBackend, fwd: CountingForwarder, masterKey: string, route: (typeof ROUTES)[number]): Promise<void> {
+async function routeChecks(
+  check: Check,
+  assert: Assert,
+  bin: string,
+  backend: FakeBackend,
+  fwd: CountingForwarder,
+  masterKey: string,
+  route: (typeof ROUTES)[number],
+): Promise<void> {
   const tag = `[${route.model} via ${route.via}]`;
   const tdir = tmp('cl-e2e-tel-');
   const home = codexHome(`[litellm]\napi_base = "${fwd.url}"\nmodel = "${route.model}"\n\n[telemetry]\ndir = "${tdir}"\n`);
@@ -209,7 +241,10 @@ async function routeChecks(check: Check, assert: Assert, bin: string, backend: F
     modelCalls += posts(backend).length;
     const evs = events(r.stdout);
     assert(r.status === 0, `exit ${r.status}: ${r.stderr.slice(-800)}`);
-    assert(evs.some((e) => e.type === 'item.completed' && e.item?.type === 'command_execution'), `no command was executed; events: ${evs.map((e) => e.item?.type ?? e.type).join(', ')}`);
+    assert(
+      evs.some((e) => e.type === 'item.completed' && e.item?.type === 'command_execution'),
+      `no command was executed; events: ${evs.map((e) => e.item?.type ?? e.type).join(', ')}`,
+    );
     assert(agentText(evs).includes(marker), `final answer does not name ${marker}: ${JSON.stringify(agentText(evs))}`);
     const calls = posts(backend);
     assert(calls.length >= 2, `expected a tool call and a follow-up, saw ${calls.length} request(s)`);
@@ -229,7 +264,9 @@ async function routeChecks(check: Check, assert: Assert, bin: string, backend: F
     const evs = events(r.stdout);
     assert(r.status === 0, `exit ${r.status}: ${r.stderr.slice(-800)}`);
     const calls = posts(backend);
-    const foreign = (tools: ToolInfo[]): string[] => [...new Set(tools.filter((t) => t.type !== 'function' || FOREIGN_TOOLS.includes(t.name ?? '')).map((t) => JSON.stringify(t)))];
+    const foreign = (tools: ToolInfo[]): string[] => [
+      ...new Set(tools.filter((t) => t.type !== 'function' || FOREIGN_TOOLS.includes(t.name ?? '')).map((t) => JSON.stringify(t))),
+    ];
     const offered = fwd.requests.filter((q) => q.method === 'POST').flatMap((q) => q.tools);
     assert(offered.length > 0, 'the forwarder saw no tools offered to LiteLLM');
     assert(foreign(offered).length === 0, `Codex offered non-function tools to LiteLLM: ${foreign(offered).join(', ')}`);
@@ -258,10 +295,20 @@ async function routeChecks(check: Check, assert: Assert, bin: string, backend: F
  * request to LiteLLM at all (counted by a forwarder in front of it); the debug telemetry never
  * holds a planted key; and a request whose backend reports cached tokens is priced right.
  */
-async function plainProxyChecks(check: Check, assert: Assert, bin: string, backend: FakeBackend, proxyUrl: string, fwd: CountingForwarder, masterKey: string): Promise<void> {
+async function plainProxyChecks(
+  check: Check,
+  assert: Assert,
+  bin: string,
+  backend: FakeBackend,
+  proxyUrl: string,
+  fwd: CountingForwarder,
+  masterKey: string,
+): Promise<void> {
   await check('[litellm.cache.local] answers a repeat with 0 requests to LiteLLM and 0 to the backend (proxy without a cache)', async () => {
     const tdir = tmp('cl-e2e-tel-');
-    const home = codexHome(`[litellm]\napi_base = "${fwd.url}"\nmodel = "fake-model"\n\n[litellm.cache.local]\nenabled = true\n\n[telemetry]\ndir = "${tdir}"\n`);
+    const home = codexHome(
+      `[litellm]\napi_base = "${fwd.url}"\nmodel = "fake-model"\n\n[litellm.cache.local]\nenabled = true\n\n[telemetry]\ndir = "${tdir}"\n`,
+    );
     const work = tmp('cl-e2e-work-');
     const env = cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey });
     const args = [...execArgs(work), 'What is the capital of France? (tier-0 probe)'];
@@ -270,7 +317,10 @@ async function plainProxyChecks(check: Check, assert: Assert, bin: string, backe
     const first = await runBinary(bin, args, { env, cwd: work });
     assert(first.status === 0, `first run: exit ${first.status}: ${first.stderr.slice(-500)}`);
     const firstCalls = fwd.posts('/v1/responses');
-    assert(firstCalls >= 1 && posts(backend).length >= 1, `the first run did not go through the forwarder to the backend (${firstCalls} via the forwarder, ${posts(backend).length} at the backend)`);
+    assert(
+      firstCalls >= 1 && posts(backend).length >= 1,
+      `the first run did not go through the forwarder to the backend (${firstCalls} via the forwarder, ${posts(backend).length} at the backend)`,
+    );
     backend.reset();
     fwd.reset();
     const second = await runBinary(bin, args, { env, cwd: work });
@@ -309,7 +359,9 @@ async function plainProxyChecks(check: Check, assert: Assert, bin: string, backe
 
   await check('debug telemetry redacts a key planted in the prompt and in tool output, and never holds the master key', async () => {
     const tdir = tmp('cl-e2e-tel-');
-    const home = codexHome(`[litellm]\napi_base = "${proxyUrl}"\nmodel = "fake-model"\n\n[telemetry]\ndir = "${tdir}"\n\n[telemetry.logs.debug]\nenabled = true\n`);
+    const home = codexHome(
+      `[litellm]\napi_base = "${proxyUrl}"\nmodel = "fake-model"\n\n[telemetry]\ndir = "${tdir}"\n\n[telemetry.logs.debug]\nenabled = true\n`,
+    );
     const work = tmp('cl-e2e-work-');
     const secret = `sk-live-${randomAlnum(32)}`;
     fs.writeFileSync(path.join(work, secret), 'x\n'); // `ls` prints it: the tool output carries the key
@@ -318,9 +370,15 @@ async function plainProxyChecks(check: Check, assert: Assert, bin: string, backe
     const r = await runBinary(bin, [...execArgs(work), `List files in current directory. My key is ${secret}, keep it safe.`], { env, cwd: work });
     assert(r.status === 0, `exit ${r.status}: ${r.stderr.slice(-800)}`);
     const calls = posts(backend);
-    assert(calls.length >= 2 && count(JSON.stringify(calls[calls.length - 1]!.body), secret) >= 2, 'the key did not travel in both the prompt and the tool output (the check would prove nothing)');
+    assert(
+      calls.length >= 2 && count(JSON.stringify(calls[calls.length - 1]!.body), secret) >= 2,
+      'the key did not travel in both the prompt and the tool output (the check would prove nothing)',
+    );
     const files = filesUnder(tdir);
-    assert(files.some((f) => path.basename(f) === 'debug.jsonl'), `no debug log was written: ${files.map((f) => path.relative(tdir, f)).join(', ')}`);
+    assert(
+      files.some((f) => path.basename(f) === 'debug.jsonl'),
+      `no debug log was written: ${files.map((f) => path.relative(tdir, f)).join(', ')}`,
+    );
     let redacted = 0;
     for (const f of files) {
       const text = fs.readFileSync(f, 'utf8');
@@ -354,7 +412,10 @@ async function plainProxyChecks(check: Check, assert: Assert, bin: string, backe
       assert(Math.abs(cost - prices) < 1e-9, `cost ${cost} != ${prices} from tokens x prices (${tokens})`);
       return `cost_source prices: $${cost} = tokens x prices (${tokens})`;
     }
-    assert(litellm !== undefined, `cost_source ${line!.cost_source}, but LiteLLM's answer carried no such figure (header ${answer?.headerCost}, usage.cost ${answer?.usageCost})`);
+    assert(
+      litellm !== undefined,
+      `cost_source ${line!.cost_source}, but LiteLLM's answer carried no such figure (header ${answer?.headerCost}, usage.cost ${answer?.usageCost})`,
+    );
     assert(Math.abs(cost - litellm!) < 1e-9, `cost ${cost} != LiteLLM's ${litellm} (${line!.cost_source}); tokens x prices would be ${prices}`);
     return `cost_source ${line!.cost_source}: $${cost} = LiteLLM's figure $${litellm}; tokens x prices $${prices} (${Math.abs(prices - cost) < 1e-9 ? 'agrees' : 'differs'}; ${tokens})`;
   });
@@ -369,7 +430,14 @@ async function cachingChecks(check: Check, assert: Assert, bin: string, backend:
   const redis = await startRedis();
   let cached: LitellmProxy | undefined;
   try {
-    cached = await startLitellm({ backendUrl: backend.url, masterKey, litellmBin, numRetries: 0, models: E2E_MODELS, cache: { type: 'redis', redisPort: redis.port } });
+    cached = await startLitellm({
+      backendUrl: backend.url,
+      masterKey,
+      litellmBin,
+      numRetries: 0,
+      models: E2E_MODELS,
+      cache: { type: 'redis', redisPort: redis.port },
+    });
     const url = cached.url;
     // The native route: LiteLLM marks its cache hits there with x-litellm-cache-key (a bridged
     // hit carries no such header; see test/litellm-proxy.test.ts).
@@ -403,7 +471,7 @@ async function cachingChecks(check: Check, assert: Assert, bin: string, backend:
       const r = await runBinary(bin, [...execArgs(work), 'What is the capital of France? (cost probe)'], { env, cwd: work });
       assert(r.status === 0, `exec: exit ${r.status}: ${r.stderr.slice(-500)}`);
       const line = sessionLines(tdir).pop()!;
-      const expected = ((line.tokens_in - line.tokens_cached) * 1e-6) + line.tokens_cached * 5e-7 + line.tokens_out * 2e-6;
+      const expected = (line.tokens_in - line.tokens_cached) * 1e-6 + line.tokens_cached * 5e-7 + line.tokens_out * 2e-6;
       assert(line.cost_usd !== null && Math.abs(line.cost_usd - expected) < 1e-9, `cost ${line.cost_usd} != ${expected} from tokens`);
       const st = await runBinary(bin, ['status', '--json'], { env, cwd: work });
       assert(st.status === 0, `status: exit ${st.status}: ${st.stderr}`);
@@ -419,7 +487,9 @@ async function cachingChecks(check: Check, assert: Assert, bin: string, backend:
     await check('the telemetry directory stays under max_total_bytes through a long run', async () => {
       const tdir = tmp('cl-e2e-tel-');
       const cap = 6000;
-      const home = codexHome(`[litellm]\napi_base = "${url}"\nmodel = "fake-model"\n\n[litellm.cache]\nno-cache = true\n\n[telemetry]\ndir = "${tdir}"\nmax_total_bytes = ${cap}\n\n[telemetry.logs.debug]\nenabled = true\n`);
+      const home = codexHome(
+        `[litellm]\napi_base = "${url}"\nmodel = "fake-model"\n\n[litellm.cache]\nno-cache = true\n\n[telemetry]\ndir = "${tdir}"\nmax_total_bytes = ${cap}\n\n[telemetry.logs.debug]\nenabled = true\n`,
+      );
       const work = tmp('cl-e2e-work-');
       const env = cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: masterKey });
       let max = 0;
@@ -430,7 +500,10 @@ async function cachingChecks(check: Check, assert: Assert, bin: string, backend:
       }
       assert(max <= cap, `the directory reached ${max} bytes (cap ${cap})`);
       const files = fs.readdirSync(tdir);
-      assert(files.some((f) => /sessions\.jsonl\.\d+$/.test(f)), `no rotation happened: ${files.join(', ')}`);
+      assert(
+        files.some((f) => /sessions\.jsonl\.\d+$/.test(f)),
+        `no rotation happened: ${files.join(', ')}`,
+      );
       for (const f of files) assert((fs.statSync(path.join(tdir, f)).mode & 0o777) === 0o600, `${f} is not 0600`);
       const all = files.map((f) => fs.readFileSync(path.join(tdir, f), 'utf8')).join('');
       assert(!all.includes(masterKey), 'the API key reached the telemetry files');
@@ -499,13 +572,17 @@ export function buildArgs(extraArgs: string[]): string[] {
 function build(extraArgs: string[]): string {
   const profile = process.env.E2E_PROFILE ?? 'dev';
   const tsx = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
-  const r = spawnSync(process.execPath, [tsx, path.join(REPO_ROOT, 'build.ts'), '--profile', profile, ...buildArgs(extraArgs)], { stdio: 'inherit', env: { ...process.env, CI: '1' } });
+  const r = spawnSync(process.execPath, [tsx, path.join(REPO_ROOT, 'build.ts'), '--profile', profile, ...buildArgs(extraArgs)], {
+    stdio: 'inherit',
+    env: { ...process.env, CI: '1' },
+  });
   if (r.status !== 0) throw new Error(`the build failed (exit ${r.status}); see its output above`);
   return path.join(REPO_ROOT, 'dist', hostTriple(), 'codex-litellm');
 }
 
 export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
   const outcomes: Outcome[] = [];
+  // biome-ignore lint/suspicious/noConfusingVoidType: as Check above
   const check = async (name: string, fn: () => Promise<string | void>): Promise<void> => {
     const t = performance.now();
     try {
@@ -552,16 +629,26 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
 
     await check('wire_api = "chat" in config.toml stops with the documented error naming [litellm].wire_api', async () => {
       backend.reset();
-      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: freshHome('wire_api = "chat"\n'), LITELLM_API_KEY: masterKey }), cwd: os.tmpdir() });
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], {
+        env: cleanEnv({ CODEX_HOME: freshHome('wire_api = "chat"\n'), LITELLM_API_KEY: masterKey }),
+        cwd: os.tmpdir(),
+      });
       assert(r.status !== 0, 'exit 0');
       assert(r.stderr.includes(WIRE_API_GONE) && r.stderr.includes('[litellm].wire_api'), `stderr: ${r.stderr.slice(-600)}`);
       assert(!/backtrace|panicked/i.test(r.stderr), 'a backtrace reached the user');
       assert(posts(backend).length === 0, 'a model request was made anyway');
-      return r.stderr.split('\n').find((l) => l.includes(WIRE_API_GONE))?.trim().slice(0, 120);
+      return r.stderr
+        .split('\n')
+        .find((l) => l.includes(WIRE_API_GONE))
+        ?.trim()
+        .slice(0, 120);
     });
     await check('LITELLM_WIRE_API=chat stops with the documented error naming LITELLM_WIRE_API', async () => {
       backend.reset();
-      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: masterKey, LITELLM_WIRE_API: 'chat' }), cwd: os.tmpdir() });
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], {
+        env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: masterKey, LITELLM_WIRE_API: 'chat' }),
+        cwd: os.tmpdir(),
+      });
       assert(r.status !== 0, 'exit 0');
       assert(r.stderr.includes(WIRE_API_GONE) && r.stderr.includes('LITELLM_WIRE_API'), `stderr: ${r.stderr.slice(-600)}`);
       assert(!/backtrace|panicked/i.test(r.stderr), 'a backtrace reached the user');
@@ -625,20 +712,29 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
       assert(/Health:\s+alive/.test(r.stdout) && /Model:\s+fake-model/.test(r.stdout), r.stdout);
     });
     await check('a wrong key gives the documented error and a non-zero exit', async () => {
-      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: 'sk-wrong' }), cwd: os.tmpdir() });
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], {
+        env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: 'sk-wrong' }),
+        cwd: os.tmpdir(),
+      });
       assert(r.status !== 0, 'exit 0');
       assert(/rejected the API key/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
       assert(!r.stderr.includes(masterKey) && !r.stderr.includes('sk-wrong'), 'a key reached the output');
       assert(!/backtrace/i.test(r.stderr), 'a backtrace reached the user');
     });
     await check('an unknown model is refused with the known ones, nearest first', async () => {
-      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', '-m', 'fake-modle', 'hi'], { env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: masterKey }), cwd: os.tmpdir() });
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', '-m', 'fake-modle', 'hi'], {
+        env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: masterKey }),
+        cwd: os.tmpdir(),
+      });
       assert(r.status !== 0, 'exit 0');
       assert(/fake-modle/.test(r.stderr) && /nearest first\):\s*fake-model\b/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
     });
     await check('an https URL against the plain-http proxy suggests http://', async () => {
       const https = px.url.replace(/^http:/, 'https:');
-      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: masterKey, LITELLM_BASE_URL: https }), cwd: os.tmpdir() });
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], {
+        env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: masterKey, LITELLM_BASE_URL: https }),
+        cwd: os.tmpdir(),
+      });
       assert(r.status !== 0, 'exit 0');
       assert(/plain HTTP/.test(r.stderr) && r.stderr.includes(px.url), `stderr: ${r.stderr.slice(-600)}`);
     });
@@ -654,7 +750,10 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
     await px.stop();
     proxy = undefined;
     await check('a stopped proxy gives the documented error and a non-zero exit', async () => {
-      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], { env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: masterKey, LITELLM_BASE_URL: proxyUrl }), cwd: os.tmpdir() });
+      const r = await runBinary(bin, ['exec', '--skip-git-repo-check', 'hi'], {
+        env: cleanEnv({ CODEX_HOME: freshHome(), LITELLM_API_KEY: masterKey, LITELLM_BASE_URL: proxyUrl }),
+        cwd: os.tmpdir(),
+      });
       assert(r.status !== 0, 'exit 0');
       assert(/could not connect to the LiteLLM proxy/.test(r.stderr), `stderr: ${r.stderr.slice(-600)}`);
     });

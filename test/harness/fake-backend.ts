@@ -144,10 +144,7 @@ export interface FakeBackendConfig {
 // ---------------------------------------------------------------------------------------------
 // Script
 
-export type Decision =
-  | { kind: 'text'; text: string }
-  | { kind: 'tool_call'; name: string; arguments: string }
-  | { kind: 'error'; status: 500 | 429 };
+export type Decision = { kind: 'text'; text: string } | { kind: 'tool_call'; name: string; arguments: string } | { kind: 'error'; status: 500 | 429 };
 
 export interface Conversation {
   /** Text of the last user message ('' when there is none). */
@@ -286,11 +283,7 @@ interface Usage {
 function usageFor(conv: Conversation, decision: Decision, cachedTokens: number): Usage {
   const prompt = countWords(conv.allText) + 10;
   const answerWords =
-    decision.kind === 'text'
-      ? countWords(decision.text)
-      : decision.kind === 'tool_call'
-        ? countWords(`${decision.name} ${decision.arguments}`)
-        : 0;
+    decision.kind === 'text' ? countWords(decision.text) : decision.kind === 'tool_call' ? countWords(`${decision.name} ${decision.arguments}`) : 0;
   return { prompt, completion: answerWords + 1, cached: Math.min(Math.max(0, cachedTokens), prompt) };
 }
 
@@ -508,7 +501,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
       parallel_tool_calls: typeof body.parallel_tool_calls === 'boolean' ? body.parallel_tool_calls : true,
       previous_response_id: typeof body.previous_response_id === 'string' ? body.previous_response_id : null,
       reasoning: { effort: null, summary: null },
-      store: body.store === false ? false : true,
+      store: body.store !== false,
       temperature: 1.0,
       text: { format: { type: 'text' } },
       tool_choice: body.tool_choice ?? 'auto',

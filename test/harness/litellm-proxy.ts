@@ -85,7 +85,17 @@ export const LITELLM_OFFLINE_ENV: Readonly<Record<string, string>> = {
 };
 
 /** Variables removed from the proxy's environment: they would point it at a database or a key. */
-const STRIPPED_ENV = ['DATABASE_URL', 'DIRECT_URL', 'LITELLM_MASTER_KEY', 'LITELLM_SALT_KEY', 'REDIS_URL', 'REDIS_HOST', 'REDIS_PORT', 'REDIS_PASSWORD', 'LITELLM_LICENSE'];
+const STRIPPED_ENV = [
+  'DATABASE_URL',
+  'DIRECT_URL',
+  'LITELLM_MASTER_KEY',
+  'LITELLM_SALT_KEY',
+  'REDIS_URL',
+  'REDIS_HOST',
+  'REDIS_PORT',
+  'REDIS_PASSWORD',
+  'LITELLM_LICENSE',
+];
 
 export function defaultVenvDir(version: string = LITELLM_VERSION): string {
   return path.join(REPO_ROOT, '.cache', `litellm-venv-${version}`);
@@ -177,7 +187,10 @@ export async function ensureLitellm(opts: EnsureLitellmOptions = {}): Promise<Li
   }
   const [major, minor] = probe.stdout.trim().split('.').map(Number);
   if (major !== 3 || (minor ?? 0) < 9) {
-    throw new UserError(`Cannot set up LiteLLM: ${hostPython} is Python ${probe.stdout.trim()}, LiteLLM needs 3.9 or newer.`, 'Install Python 3.11 (with venv and pip).');
+    throw new UserError(
+      `Cannot set up LiteLLM: ${hostPython} is Python ${probe.stdout.trim()}, LiteLLM needs 3.9 or newer.`,
+      'Install Python 3.11 (with venv and pip).',
+    );
   }
 
   // No marker means no completed install: whatever is there (an interrupted pip, another
@@ -227,7 +240,9 @@ export async function ensureLitellm(opts: EnsureLitellmOptions = {}): Promise<Li
   }
   const got = installedVersion(python);
   if (got !== version || !fs.existsSync(litellmBin)) {
-    throw new UserError(`After pip install, the venv at ${venvDir} reports litellm ${got ?? '(none)'} and ${fs.existsSync(litellmBin) ? 'has' : 'lacks'} ${litellmBin}; expected ${version}.`);
+    throw new UserError(
+      `After pip install, the venv at ${venvDir} reports litellm ${got ?? '(none)'} and ${fs.existsSync(litellmBin) ? 'has' : 'lacks'} ${litellmBin}; expected ${version}.`,
+    );
   }
   fs.writeFileSync(marker, JSON.stringify({ version, extras, installedAt: new Date().toISOString(), installSeconds }, null, 2) + '\n');
   log(`installed litellm ${version} in ${installSeconds.toFixed(1)} s`);
@@ -318,7 +333,9 @@ function normalizeModel(m: string | LitellmModel): LitellmModel {
 }
 
 /** Builds the proxy config as a plain object (exported for tests). */
-export function buildLitellmConfig(opts: Pick<StartLitellmOptions, 'backendUrl' | 'masterKey' | 'models' | 'cache' | 'numRetries' | 'litellmSettings' | 'generalSettings' | 'routerSettings'>): Record<string, unknown> {
+export function buildLitellmConfig(
+  opts: Pick<StartLitellmOptions, 'backendUrl' | 'masterKey' | 'models' | 'cache' | 'numRetries' | 'litellmSettings' | 'generalSettings' | 'routerSettings'>,
+): Record<string, unknown> {
   const apiBase = `${opts.backendUrl.replace(/\/+$/, '')}/v1`;
   const models = (opts.models ?? DEFAULT_PROXY_MODELS).map(normalizeModel);
   const modelList = models.map((m) => ({
@@ -339,8 +356,7 @@ export function buildLitellmConfig(opts: Pick<StartLitellmOptions, 'backendUrl' 
   const litellmSettings: Record<string, unknown> = { ...(opts.litellmSettings ?? {}) };
   if (opts.cache) {
     litellmSettings.cache = true;
-    litellmSettings.cache_params =
-      opts.cache.type === 'redis' ? { type: 'redis', host: '127.0.0.1', port: opts.cache.redisPort ?? 6379 } : { type: 'local' };
+    litellmSettings.cache_params = opts.cache.type === 'redis' ? { type: 'redis', host: '127.0.0.1', port: opts.cache.redisPort ?? 6379 } : { type: 'local' };
   }
   const routerSettings: Record<string, unknown> = { ...(opts.routerSettings ?? {}) };
   if (opts.numRetries !== undefined) routerSettings.num_retries = opts.numRetries;
@@ -545,7 +561,9 @@ export async function startLitellm(opts: StartLitellmOptions): Promise<LitellmPr
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new UserError(`LiteLLM did not become healthy on ${url} within ${Math.round((opts.startTimeoutMs ?? 120_000) / 1000)} s. Log ${logFile}:\n${readLogTail(logFile)}`);
+      throw new UserError(
+        `LiteLLM did not become healthy on ${url} within ${Math.round((opts.startTimeoutMs ?? 120_000) / 1000)} s. Log ${logFile}:\n${readLogTail(logFile)}`,
+      );
     }
     await sleep(250);
   }

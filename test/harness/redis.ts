@@ -28,7 +28,9 @@ export async function startRedis(): Promise<Redis> {
     throw new Error('redis-server is not installed (apt-get install -y redis-server)');
   }
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], { stdio: 'ignore' });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], {
+    stdio: 'ignore',
+  });
   const deadline = Date.now() + 15_000;
   while (!(await ping(port))) {
     if (Date.now() > deadline) {

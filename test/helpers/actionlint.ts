@@ -39,7 +39,9 @@ export function ensureActionlint(): { bin: string; version: string; installed: b
   if (have === ACTIONLINT_VERSION) return { bin, version: have, installed: false };
   const go = spawnSync('go', ['version'], { encoding: 'utf8' });
   if (go.status !== 0) {
-    throw new Error(`actionlint ${ACTIONLINT_VERSION} is not installed and Go is not available to build it. Install Go, or set ACTIONLINT=/path/to/actionlint.`);
+    throw new Error(
+      `actionlint ${ACTIONLINT_VERSION} is not installed and Go is not available to build it. Install Go, or set ACTIONLINT=/path/to/actionlint.`,
+    );
   }
   fs.mkdirSync(actionlintDir(), { recursive: true });
   const r = spawnSync('go', ['install', `${ACTIONLINT_MODULE}@${ACTIONLINT_VERSION}`], {

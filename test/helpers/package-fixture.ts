@@ -90,7 +90,12 @@ export function makePackageProject(name: string, targets: readonly Target[] = TA
   fs.mkdirSync(path.join(root, 'patches'), { recursive: true });
   fs.writeFileSync(path.join(root, 'patches', 'series'), '# none\n');
   fs.mkdirSync(path.join(root, 'litellm', 'crates'), { recursive: true });
-  const env = { CODEX_LITELLM_CONFIG: path.join(root, 'no-user-config.json'), CODEX_LITELLM_CACHE: path.join(root, '.cache'), SOURCE_DATE_EPOCH: '1767225600', CI: '1' };
+  const env = {
+    CODEX_LITELLM_CONFIG: path.join(root, 'no-user-config.json'),
+    CODEX_LITELLM_CACHE: path.join(root, '.cache'),
+    SOURCE_DATE_EPOCH: '1767225600',
+    CI: '1',
+  };
   const ctx = makeContext({ root, gitMirror: [], offline: true }, { ...process.env, ...env });
   const info = contextVersion(ctx);
   const build = tmpDir(`${name}-cc`);
@@ -142,7 +147,19 @@ export async function listTar(buf: Buffer): Promise<Listed[]> {
       onReadEntry: (e: ReadEntry) => {
         const chunks: Buffer[] = [];
         e.on('data', (c: Buffer) => chunks.push(c));
-        e.on('end', () => out.push({ path: e.path, mode: e.mode ?? -1, uid: e.uid ?? -1, gid: e.gid ?? -1, uname: e.uname ?? '', gname: e.gname ?? '', mtime: e.mtime ? e.mtime.getTime() / 1000 : -1, type: e.type, data: Buffer.concat(chunks) }));
+        e.on('end', () =>
+          out.push({
+            path: e.path,
+            mode: e.mode ?? -1,
+            uid: e.uid ?? -1,
+            gid: e.gid ?? -1,
+            uname: e.uname ?? '',
+            gname: e.gname ?? '',
+            mtime: e.mtime ? e.mtime.getTime() / 1000 : -1,
+            type: e.type,
+            data: Buffer.concat(chunks),
+          }),
+        );
       },
     });
     p.on('error', reject);
@@ -151,4 +168,3 @@ export async function listTar(buf: Buffer): Promise<Listed[]> {
   });
   return out;
 }
-
