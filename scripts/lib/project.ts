@@ -2,12 +2,23 @@
  * Where things are. One source of truth for the paths of this repo, the cache outside it and the
  * facts about the upstream tree that the series relies on.
  */
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** This repository (the directory holding build.ts). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/**
+ * This repository: the nearest directory above this module that holds build.ts. Found, not
+ * counted in `..`s, so the bundled orchestrator (.cache/orchestrator/build.mjs) resolves it too.
+ */
+export const REPO_ROOT = findRoot(path.dirname(fileURLToPath(import.meta.url)));
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'build.ts')) && fs.existsSync(path.join(dir, 'upstream.lock'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no build.ts above ${from}`);
+  }
+}
 
 /** Facts about upstream's workspace that our series depends on. */
 export const UPSTREAM_FACTS = {

@@ -8,8 +8,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { npmTarballName } from '../lib/plan.ts';
+import { REPO_ROOT } from '../lib/project.ts';
 import { NPM_MAIN, npmPackageName, TARGETS, type Target } from '../lib/targets.ts';
 import type { VersionInfo } from '../lib/version.ts';
 import { HOMEPAGE, SUMMARY, type Docs } from './metadata.ts';
@@ -17,7 +17,7 @@ import type { Artifact, Payload } from './payload.ts';
 import { MODE } from './reproducible.ts';
 import { sortEntries, tarGz, type Content, type TarEntry } from './tarball.ts';
 
-export const LAUNCHER_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'launcher.cjs');
+export const LAUNCHER_SOURCE = path.join(REPO_ROOT, 'scripts', 'package', 'launcher.cjs');
 
 /** A package as files: relative path -> content and mode. */
 export interface NpmPackage {
