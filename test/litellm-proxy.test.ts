@@ -6,13 +6,14 @@
  * What is asserted here is what LiteLLM LITELLM_VERSION actually does; the places where that
  * differs from what one might expect are marked "observed:".
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { hasCommand } from './helpers/tools.ts';
 import { CREATED_ANSWER, HELLO_PATCH, PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from './harness/fake-backend.ts';
 import {
   DEFAULT_COSTS,
@@ -550,7 +551,7 @@ describe('real LiteLLM proxy', () => {
     });
   });
 
-  const hasRedis = spawnSync('redis-server', ['--version']).status === 0;
+  const hasRedis = hasCommand('redis-server');
 
   describe.each([
     ['local', false],

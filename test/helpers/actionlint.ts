@@ -10,6 +10,7 @@
  * fail (never pass silently) and say how to get one.
  */
 import { spawnSync } from 'node:child_process';
+import { hasCommand } from './tools.ts';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defaultCacheDir } from '../../scripts/lib/project.ts';
@@ -66,7 +67,7 @@ export interface LintProblem {
 
 /** Run actionlint on files; shellcheck checks the `run:` scripts when it is installed. */
 export function actionlint(bin: string, files: string[], cwd: string): { problems: LintProblem[]; shellcheck: boolean; raw: string } {
-  const shellcheck = spawnSync('shellcheck', ['--version']).status === 0;
+  const shellcheck = hasCommand('shellcheck');
   const args = ['-format', '{{json .}}', ...(shellcheck ? [] : ['-shellcheck=']), ...files];
   const r = spawnSync(bin, args, { cwd, encoding: 'utf8' });
   if (r.status !== 0 && r.status !== 1) throw new Error(`actionlint failed to run (exit ${r.status}): ${r.stderr}`);

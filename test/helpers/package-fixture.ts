@@ -3,7 +3,7 @@
  * here: dynamic like the glibc build, or static like the musl one) and a project checkout whose
  * dist/<target>/ holds it with a BUILDINFO.json, the way `build.ts` leaves a real build.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
 }
 `;
 
-export const hasCommand = (cmd: string, args: string[] = ['--version']): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+export { hasCommand } from './tools.ts';
 
 /** Compile the stand-in; hardened and stripped like a release build, so lintian has nothing to say about it. */
 export function compileStandIn(dir: string, display: string, opts: { static?: boolean } = {}): string {
