@@ -37,7 +37,8 @@ use crate::errors::rank_models;
 use crate::exchange;
 use crate::exchange::Runtime;
 use crate::models_cmd;
-use crate::setup::run_setup;
+use crate::setup::Stty;
+use crate::setup::run_setup_masked;
 use crate::telemetry::Telemetry;
 use crate::telemetry::TelemetryConfig;
 use crate::tier0::Tier0Cache;
@@ -114,7 +115,9 @@ pub async fn startup(args: Startup<'_>) -> Result<(), LiteLlmError> {
         {
             let mut input = BufReader::new(std::io::stdin());
             let mut output = std::io::stdout();
-            run_setup(&mut input, &mut output, &codex_home).await?;
+            // Both ends are a terminal here: the key is typed masked.
+            let mut echo = Stty::default();
+            run_setup_masked(&mut input, &mut output, &codex_home, &mut echo).await?;
             let config = effective_config(&codex_home, args.raw_overrides)?;
             resolve_from_process_env(&cli, &config, &codex_home)?
         }

@@ -4,6 +4,12 @@
 //! scripted input. It reads lines synchronously: it runs before the TUI
 //! starts, when blocking the runtime thread on stdin is harmless.
 //!
+//! The API key is never written to the output. In a terminal
+//! ([`run_setup_masked`]) the terminal's own echo is turned off with `stty`
+//! while the key is typed and each character shows as `*`, so typing and
+//! pasting both give feedback without revealing the key; from a pipe
+//! ([`run_setup`]) nothing echoes, so the key is read as a plain line.
+//!
 //! It writes `[litellm] api_base / model` into
 //! CODEX_HOME/config.toml with `toml_edit`, so comments and unrelated
 //! settings survive, and the API key into CODEX_HOME/litellm/api_key (0600),
@@ -15,6 +21,8 @@ use std::io::BufRead;
 use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
+use std::process::Command;
+use std::process::Stdio;
 
 use toml_edit::DocumentMut;
 
@@ -66,7 +74,67 @@ impl KeyChoice {
     }
 }
 
-/// Runs the interactive setup and saves the result under `codex_home`.
+/// Turns the terminal's echo off while the API key is typed, and back on.
+pub trait KeyEcho {
+    /// Stops the terminal echoing and buffering lines, so the wizard sees
+    /// each key press and can show `*` for it.
+    fn hide(&mut self) -> io::Result<()>;
+    /// Puts the terminal back as it was before [`KeyEcho::hide`]. Called on
+    /// every path out of the key prompt (Enter, Ctrl-C, end of input, an
+    /// error, a panic), and harmless when nothing was hidden.
+    fn restore(&mut self);
+}
+
+/// [`KeyEcho`] through `stty` on the controlling terminal (`/dev/tty`), so
+/// no terminal library is needed. `stty -g` saves the exact settings first,
+/// so restoring does not guess what the user had.
+#[derive(Debug, Default)]
+pub struct Stty {
+    saved: Option<String>,
+}
+
+impl Stty {
+    fn run(args: &[&str]) -> io::Result<String> {
+        let tty = fs::File::open("/dev/tty")?;
+        let out = Command::new("stty")
+            .args(args)
+            .stdin(tty)
+            .stderr(Stdio::piped())
+            .output()?;
+        if !out.status.success() {
+            return Err(io::Error::other(format!(
+                "stty {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
+impl KeyEcho for Stty {
+    fn hide(&mut self) -> io::Result<()> {
+        let saved = Self::run(&["-g"])?;
+        // Without `icanon` each key press arrives at once (for the `*`);
+        // without `isig` Ctrl-C arrives as a byte instead of killing the
+        // process with the echo still off.
+        Self::run(&["-echo", "-icanon", "-isig", "min", "1", "time", "0"])?;
+        self.saved = Some(saved);
+        Ok(())
+    }
+
+    fn restore(&mut self) {
+        if let Some(saved) = self.saved.take()
+            && let Err(err) = Self::run(&[saved.as_str()])
+        {
+            tracing::warn!("could not restore the terminal after the API key prompt: {err}");
+        }
+    }
+}
+
+/// Runs the interactive setup and saves the result under `codex_home`,
+/// reading every answer as a line (input from a pipe or a test, which
+/// echoes nothing). See [`run_setup_masked`] for a terminal.
 ///
 /// Asks for the proxy URL (default: the configured one, else
 /// http://localhost:4000) and API key, checks `/health/liveliness` and lists
@@ -82,7 +150,34 @@ where
     R: BufRead,
     W: Write,
 {
-    let mut term = Terminal { input, output };
+    setup(Terminal::new(input, output, None), codex_home).await
+}
+
+/// [`run_setup`] for a person at a terminal: the API key is read with the
+/// terminal's echo off (through `echo`) and shown as one `*` per
+/// character. Backspace and Ctrl-U edit, Ctrl-C cancels the wizard. When
+/// the echo cannot be turned off the wizard says so and reads a line.
+pub async fn run_setup_masked<R, W>(
+    input: &mut R,
+    output: &mut W,
+    codex_home: &Path,
+    echo: &mut (dyn KeyEcho + Send),
+) -> Result<SetupOutcome, LiteLlmError>
+where
+    R: BufRead,
+    W: Write,
+{
+    setup(Terminal::new(input, output, Some(echo)), codex_home).await
+}
+
+async fn setup<R, W>(
+    mut term: Terminal<'_, R, W>,
+    codex_home: &Path,
+) -> Result<SetupOutcome, LiteLlmError>
+where
+    R: BufRead,
+    W: Write,
+{
     let existing = ExistingConfig::read(codex_home)?;
     term.say("Set up codex-litellm: connect Codex to your LiteLLM proxy.")?;
     term.say(&format!(
@@ -241,7 +336,7 @@ fn ask_key<R: BufRead, W: Write>(
     } else {
         "API key (Enter if the proxy needs none): "
     };
-    let answer = term.ask(question)?;
+    let answer = term.ask_secret(question)?;
     Ok(match (answer.as_str(), saved) {
         ("", Some(saved)) => KeyChoice::Keep(saved),
         ("" | "-", _) => KeyChoice::None,
@@ -317,9 +412,40 @@ impl ExistingConfig {
 struct Terminal<'a, R, W> {
     input: &'a mut R,
     output: &'a mut W,
+    /// Set for a terminal: the key is then read masked.
+    echo: Option<&'a mut (dyn KeyEcho + Send)>,
 }
 
-impl<R: BufRead, W: Write> Terminal<'_, R, W> {
+/// Restores the terminal when dropped, so every way out of the key prompt
+/// (a `?`, a panic) leaves the echo on.
+struct EchoGuard<'a>(&'a mut (dyn KeyEcho + Send));
+
+impl Drop for EchoGuard<'_> {
+    fn drop(&mut self) {
+        self.0.restore();
+    }
+}
+
+const CTRL_C: u8 = 0x03;
+const CTRL_D: u8 = 0x04;
+const BACKSPACE: u8 = 0x08;
+const CTRL_U: u8 = 0x15;
+const ESC: u8 = 0x1b;
+const DELETE: u8 = 0x7f;
+
+impl<'a, R: BufRead, W: Write> Terminal<'a, R, W> {
+    fn new(
+        input: &'a mut R,
+        output: &'a mut W,
+        echo: Option<&'a mut (dyn KeyEcho + Send)>,
+    ) -> Self {
+        Self {
+            input,
+            output,
+            echo,
+        }
+    }
+
     fn say(&mut self, line: &str) -> Result<(), LiteLlmError> {
         writeln!(self.output, "{line}").map_err(output_error)
     }
@@ -328,6 +454,36 @@ impl<R: BufRead, W: Write> Terminal<'_, R, W> {
     fn ask(&mut self, question: &str) -> Result<String, LiteLlmError> {
         write!(self.output, "{question}").map_err(output_error)?;
         self.output.flush().map_err(output_error)?;
+        self.read_answer()
+    }
+
+    /// Like [`Terminal::ask`] for the API key: masked in a terminal; the
+    /// answer is never written to the output either way.
+    fn ask_secret(&mut self, question: &str) -> Result<String, LiteLlmError> {
+        write!(self.output, "{question}").map_err(output_error)?;
+        self.output.flush().map_err(output_error)?;
+        let Some(echo) = self.echo.as_deref_mut() else {
+            return self.read_answer();
+        };
+        if let Err(err) = echo.hide() {
+            echo.restore();
+            writeln!(self.output).map_err(output_error)?;
+            self.say(&format!(
+                "(The key cannot be hidden as you type it: {err}. It will be visible on screen.)"
+            ))?;
+            write!(self.output, "{question}").map_err(output_error)?;
+            self.output.flush().map_err(output_error)?;
+            return self.read_answer();
+        }
+        let guard = EchoGuard(echo);
+        let typed = read_masked(self.input, self.output);
+        drop(guard);
+        // Enter was not echoed: end the prompt's line ourselves.
+        writeln!(self.output).map_err(output_error)?;
+        typed.map(|key| key.trim().to_string())
+    }
+
+    fn read_answer(&mut self) -> Result<String, LiteLlmError> {
         let mut line = String::new();
         let read = self
             .input
@@ -353,6 +509,106 @@ impl<R: BufRead, W: Write> Terminal<'_, R, W> {
     }
 }
 
+/// Reads one key press at a time until Enter, writing `*` for each
+/// character (pasted text arrives the same way). Escape sequences (arrow
+/// keys, bracketed-paste markers) are skipped; Ctrl-C cancels, Ctrl-D or
+/// the end of input on an empty answer ends the wizard.
+fn read_masked<R: BufRead, W: Write>(input: &mut R, output: &mut W) -> Result<String, LiteLlmError> {
+    let mut key: Vec<u8> = Vec::new();
+    loop {
+        let Some(byte) = next_byte(input)? else {
+            if key.is_empty() {
+                return Err(LiteLlmError::SetupAborted {
+                    reason: "input ended".to_string(),
+                });
+            }
+            break;
+        };
+        match byte {
+            b'\r' | b'\n' => break,
+            CTRL_C => {
+                return Err(LiteLlmError::SetupAborted {
+                    reason: "cancelled with Ctrl-C".to_string(),
+                });
+            }
+            CTRL_D if key.is_empty() => {
+                return Err(LiteLlmError::SetupAborted {
+                    reason: "input ended".to_string(),
+                });
+            }
+            CTRL_D => break,
+            DELETE | BACKSPACE => {
+                if pop_char(&mut key) {
+                    show(output, "\x08 \x08")?;
+                }
+            }
+            CTRL_U => {
+                while pop_char(&mut key) {
+                    show(output, "\x08 \x08")?;
+                }
+            }
+            ESC => skip_escape(input)?,
+            b if b < 0x20 => {}
+            b => {
+                key.push(b);
+                // One `*` per character, not per UTF-8 byte.
+                if b & 0xC0 != 0x80 {
+                    show(output, "*")?;
+                }
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&key).into_owned())
+}
+
+/// Writes `text` at once: the prompt line is never ended until Enter.
+fn show<W: Write>(output: &mut W, text: &str) -> Result<(), LiteLlmError> {
+    write!(output, "{text}").map_err(output_error)?;
+    output.flush().map_err(output_error)
+}
+
+/// Removes the last character (all its UTF-8 bytes); false when empty.
+fn pop_char(key: &mut Vec<u8>) -> bool {
+    let Some(mut at) = key.len().checked_sub(1) else {
+        return false;
+    };
+    while at > 0 && key[at] & 0xC0 == 0x80 {
+        at -= 1;
+    }
+    key.truncate(at);
+    true
+}
+
+/// After ESC: skips a CSI/SS3 sequence (`ESC [ … final`, `ESC O x`).
+fn skip_escape<R: BufRead>(input: &mut R) -> Result<(), LiteLlmError> {
+    match next_byte(input)? {
+        Some(b'[') => {
+            while let Some(b) = next_byte(input)? {
+                if (0x40..=0x7e).contains(&b) {
+                    break;
+                }
+            }
+        }
+        Some(b'O') => {
+            next_byte(input)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn next_byte<R: BufRead>(input: &mut R) -> Result<Option<u8>, LiteLlmError> {
+    let mut byte = [0u8; 1];
+    loop {
+        match input.read(&mut byte) {
+            Ok(0) => return Ok(None),
+            Ok(_) => return Ok(Some(byte[0])),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(LiteLlmError::io("read", "standard input", err)),
+        }
+    }
+}
+
 fn output_error(err: io::Error) -> LiteLlmError {
     LiteLlmError::io("write to", "the terminal", err)
 }
@@ -361,6 +617,101 @@ fn output_error(err: io::Error) -> LiteLlmError {
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
+
+    /// Records what the wizard asked of the terminal.
+    #[derive(Default)]
+    struct FakeEcho {
+        events: Vec<&'static str>,
+        fail: bool,
+    }
+
+    impl KeyEcho for FakeEcho {
+        fn hide(&mut self) -> io::Result<()> {
+            self.events.push("hide");
+            if self.fail {
+                return Err(io::Error::other("no terminal"));
+            }
+            Ok(())
+        }
+        fn restore(&mut self) {
+            self.events.push("restore");
+        }
+    }
+
+    fn ask_key_masked(typed: &[u8], echo: &mut FakeEcho) -> (Result<String, LiteLlmError>, String) {
+        let mut input = io::Cursor::new(typed.to_vec());
+        let mut output = Vec::new();
+        let answer = Terminal::new(&mut input, &mut output, Some(echo)).ask_secret("API key: ");
+        (answer, String::from_utf8(output).unwrap())
+    }
+
+    #[test]
+    fn masked_key_shows_stars_and_never_the_key() {
+        let mut echo = FakeEcho::default();
+        // Typed with a typo fixed by Backspace, then the rest pasted at once
+        // (a paste arrives as one burst of bytes), then Enter.
+        let (key, shown) = ask_key_masked(b"sk-x\x7fsecret-\xc3\xa9t\r", &mut echo);
+        assert_eq!(key.unwrap(), "sk-secret-\u{e9}t");
+        assert_eq!(echo.events, ["hide", "restore"]);
+        assert!(!shown.contains("secret"), "{shown:?}");
+        // 4 stars, one rubbed out, then 9 more (é is one character).
+        assert_eq!(shown, "API key: ****\x08 \x08*********\n");
+    }
+
+    #[test]
+    fn masked_key_edits_and_skips_escape_sequences() {
+        let mut echo = FakeEcho::default();
+        // Ctrl-U clears, an arrow key and bracketed-paste markers are ignored.
+        let typed = b"wrong\x15\x1b[D\x1b[200~sk-pasted\x1b[201~\n";
+        let (key, shown) = ask_key_masked(typed, &mut echo);
+        assert_eq!(key.unwrap(), "sk-pasted");
+        assert!(!shown.contains("pasted") && !shown.contains("wrong"), "{shown:?}");
+        assert_eq!(shown.matches('*').count(), 5 + 9);
+    }
+
+    #[test]
+    fn ctrl_c_and_end_of_input_restore_the_terminal() {
+        let mut echo = FakeEcho::default();
+        let (err, shown) = ask_key_masked(b"sk-half\x03", &mut echo);
+        let err = err.unwrap_err();
+        assert!(err.to_string().contains("Ctrl-C"), "{err}");
+        assert_eq!(echo.events, ["hide", "restore"]);
+        assert!(!shown.contains("sk-half"), "{shown:?}");
+
+        for typed in [&b""[..], b"\x04"] {
+            let mut echo = FakeEcho::default();
+            let (err, _) = ask_key_masked(typed, &mut echo);
+            assert!(err.unwrap_err().to_string().contains("input ended"));
+            assert_eq!(echo.events, ["hide", "restore"]);
+        }
+        // Input that ends after some characters keeps them (a paste without Enter).
+        let mut echo = FakeEcho::default();
+        assert_eq!(ask_key_masked(b"sk-end", &mut echo).0.unwrap(), "sk-end");
+    }
+
+    #[test]
+    fn key_prompt_falls_back_to_a_line_when_echo_cannot_be_hidden() {
+        let mut echo = FakeEcho {
+            fail: true,
+            ..FakeEcho::default()
+        };
+        let (key, shown) = ask_key_masked(b"sk-visible\n", &mut echo);
+        assert_eq!(key.unwrap(), "sk-visible");
+        assert!(shown.contains("cannot be hidden") && shown.contains("no terminal"), "{shown}");
+        assert!(!shown.contains("sk-visible"), "{shown}");
+        assert_eq!(echo.events, ["hide", "restore"]);
+    }
+
+    #[test]
+    fn plain_key_prompt_reads_a_line_without_touching_a_terminal() {
+        let mut input = io::Cursor::new(b"  sk-line  \n".to_vec());
+        let mut output = Vec::new();
+        let key = Terminal::new(&mut input, &mut output, None)
+            .ask_secret("API key: ")
+            .unwrap();
+        assert_eq!(key, "sk-line");
+        assert_eq!(String::from_utf8(output).unwrap(), "API key: ");
+    }
 
     #[test]
     fn save_config_preserves_comments_and_other_tables() {

@@ -10,8 +10,10 @@ use std::io::Cursor;
 use codex_litellm_core::LiteLlmError;
 use codex_litellm_core::WireApi;
 use codex_litellm_core::internals::config;
+use codex_litellm_core::internals::setup::KeyEcho;
 use codex_litellm_core::internals::setup::missing_config_message;
 use codex_litellm_core::internals::setup::run_setup;
+use codex_litellm_core::internals::setup::run_setup_masked;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 use wiremock::Mock;
@@ -88,6 +90,24 @@ api_key = \"sk-old-inline\"
         .await
         .unwrap();
     let transcript = String::from_utf8(output).unwrap();
+    // Keys typed are never repeated, the wrong one included.
+    assert!(!transcript.contains(KEY), "{transcript}");
+    assert!(!transcript.contains("wrong-key"), "{transcript}");
+    // It says where each thing went.
+    assert!(
+        transcript.contains(&format!(
+            "Saved {}.",
+            home.path().join("config.toml").display()
+        )),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains(&format!(
+            "API key stored in {}.",
+            home.path().join("litellm").join("api_key").display()
+        )),
+        "{transcript}"
+    );
 
     assert!(
         transcript.contains("LiteLLM proxy URL [http://old-proxy:4000]: "),
@@ -202,6 +222,56 @@ async fn end_of_input_aborts_without_writing() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("input ended"), "{err}");
+}
+
+/// What the wizard asked of the terminal.
+#[derive(Default)]
+struct RecordingEcho(Vec<&'static str>);
+
+impl KeyEcho for RecordingEcho {
+    fn hide(&mut self) -> std::io::Result<()> {
+        self.0.push("hide");
+        Ok(())
+    }
+    fn restore(&mut self) {
+        self.0.push("restore");
+    }
+}
+
+#[tokio::test]
+async fn masked_wizard_hides_the_key_and_saves_it() {
+    let server = proxy().await;
+    let home = tempfile::tempdir().unwrap();
+    // The key is pasted (one burst, ending in a carriage return as a
+    // terminal without icanon sends Enter); the other answers are lines.
+    let script = format!("{}\n{KEY}\r1\n", server.uri());
+    let mut output = Vec::new();
+    let mut echo = RecordingEcho::default();
+    let outcome = run_setup_masked(
+        &mut Cursor::new(script.into_bytes()),
+        &mut output,
+        home.path(),
+        &mut echo,
+    )
+    .await
+    .unwrap();
+    let transcript = String::from_utf8(output).unwrap();
+    assert!(!transcript.contains(KEY), "{transcript}");
+    assert!(
+        transcript.contains(&format!(
+            "API key (Enter if the proxy needs none): {}\n",
+            "*".repeat(KEY.len())
+        )),
+        "{transcript}"
+    );
+    assert_eq!(echo.0, ["hide", "restore"]);
+    assert_eq!(outcome.model.as_deref(), Some("fake-model"));
+    let key_path = home.path().join("litellm").join("api_key");
+    assert_eq!(fs::read_to_string(key_path).unwrap().trim(), KEY);
+    for file in ["config.toml"] {
+        let text = fs::read_to_string(home.path().join(file)).unwrap();
+        assert!(!text.contains(KEY), "{file}: {text}");
+    }
 }
 
 #[test]
