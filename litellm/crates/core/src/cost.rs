@@ -179,7 +179,7 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, outcome: &RequestOutcome) {
+    pub(crate) fn add(&mut self, outcome: &RequestOutcome) {
         self.requests += 1;
         if outcome.error {
             self.errors += 1;

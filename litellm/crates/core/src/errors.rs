@@ -111,6 +111,17 @@ or raise the key's rpm/tpm limits on the proxy.",
         source: std::io::Error,
     },
 
+    /// `codex-litellm telemetry` found no telemetry directory. `disabled`:
+    /// config.toml turns telemetry off, which is then the likely reason.
+    #[error(
+        "no telemetry: the directory {} does not exist{}. Pass --dir DIR, or set CODEX_HOME \
+(telemetry lives in CODEX_HOME/litellm/telemetry unless [telemetry].dir in config.toml says otherwise). \
+codex-litellm writes it unless [telemetry] enabled = false or --no-telemetry is used.",
+        .dir.display(),
+        if *.disabled { " (config.toml sets [telemetry] enabled = false)" } else { "" }
+    )]
+    NoTelemetry { dir: PathBuf, disabled: bool },
+
     /// The user left the setup wizard (end of input or declined to retry).
     #[error(
         "LiteLLM setup was not completed: {reason}. Run `codex-litellm` again in a terminal, \

@@ -6,13 +6,14 @@
 //!
 //! Call sites, by patch:
 //! - cli: [`activate`], [`startup`] before a session, [`or_exit`],
-//!   [`run_models`] / [`run_status`] for our subcommands;
+//!   [`run_models`] / [`run_status`] / [`run_telemetry`] for our subcommands;
 //! - core/config: [`provider_json`], [`default_provider_id`],
 //!   [`default_model`], [`context_window`], [`model_catalog`], [`is_active`]
 //!   (where `/model` saves its choice) and [`PROVIDER_ID`];
 //! - codex-client's transport: [`exchange`] around every streamed request;
 //! - tui /status: [`status_lines`].
 
+pub use crate::analytics::run_telemetry;
 pub use crate::config::PROVIDER_ID;
 pub use crate::exchange::exchange;
 pub use crate::session::Startup;

@@ -13,6 +13,7 @@
 //!   cost, budget and telemetry (`canonical`, `tier0`, `cost`, `headers`,
 //!   `stream_observer`, `fallback`, `usage`, `telemetry`);
 //! - `status`: `/status` lines and `codex-litellm status`;
+//! - `analytics`: `codex-litellm telemetry`, the report over past sessions;
 //! - `errors`: one error type whose messages say what to do.
 
 pub mod hooks;
@@ -34,6 +35,7 @@ macro_rules! internal {
 }
 
 internal!(
+    analytics,
     canonical,
     catalog,
     config,
@@ -65,6 +67,7 @@ pub use usage::Usage;
 #[cfg(feature = "internals")]
 #[doc(hidden)]
 pub mod internals {
+    pub use crate::analytics;
     pub use crate::canonical;
     pub use crate::config;
     pub use crate::cost;

@@ -304,7 +304,7 @@ pub fn codex_home() -> PathBuf {
 }
 
 /// config.toml with `-c` overrides for our tables applied on top.
-fn effective_config(
+pub(crate) fn effective_config(
     codex_home: &Path,
     raw_overrides: &[String],
 ) -> Result<toml::Value, LiteLlmError> {

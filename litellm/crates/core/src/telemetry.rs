@@ -1,6 +1,6 @@
 //! Local telemetry: one JSON line per model request, so a person can see
 //! what a session did, what it cost and how well the caches worked
-//! (`scripts/telemetry/summary.ts` summarises the files). Nothing is sent
+//! (`codex-litellm telemetry`, in `analytics`, summarises the files). Nothing is sent
 //! anywhere; the files stay in a private directory.
 //!
 //! ```toml
@@ -31,7 +31,6 @@
 
 use std::fs;
 use std::io;
-use std::io::BufRead;
 use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
@@ -493,30 +492,51 @@ fn open_private(path: &Path, append: bool) -> io::Result<fs::File> {
     options.open(path)
 }
 
+/// What [`read_all`] found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReadResult {
+    /// The files read, oldest first.
+    pub files: Vec<PathBuf>,
+    pub records: Vec<RequestRecord>,
+    /// Non-blank lines that are not records.
+    pub bad_lines: u64,
+}
+
 /// The records of `file` in `dir` and its rotations, oldest first
 /// (`file.N` … `file.1`, then `file`). Lines that do not parse are skipped.
 pub fn read_records(dir: &Path, file: &str) -> Vec<RequestRecord> {
+    read_all(dir, file).records
+}
+
+/// [`read_records`], also saying which files were read and how many lines
+/// were not records. A line is a record when it is a JSON object of
+/// [`RequestRecord`]'s shape with a session id; anything else (a line cut
+/// short by a crash, a hand edit, invalid UTF-8) is counted, never fatal, so
+/// one bad line does not hide the rest of the history.
+pub fn read_all(dir: &Path, file: &str) -> ReadResult {
     let mut paths: Vec<PathBuf> = rotated_indices(dir, file)
         .into_iter()
         .rev()
         .map(|n| dir.join(format!("{file}.{n}")))
         .collect();
     paths.push(dir.join(file));
-    let mut out = Vec::new();
+    let mut out = ReadResult::default();
     for path in paths {
-        let Ok(handle) = fs::File::open(&path) else {
+        let Ok(bytes) = fs::read(&path) else {
             continue;
         };
-        for line in io::BufReader::new(handle).lines() {
-            let Ok(line) = line else {
-                // Invalid UTF-8 ends this file's readable part.
-                break;
+        out.files.push(path);
+        for line in bytes.split(|b| *b == b'\n') {
+            let Ok(line) = std::str::from_utf8(line) else {
+                out.bad_lines += 1;
+                continue;
             };
             if line.trim().is_empty() {
                 continue;
             }
-            if let Ok(record) = serde_json::from_str::<RequestRecord>(&line) {
-                out.push(record);
+            match serde_json::from_str::<RequestRecord>(line) {
+                Ok(record) if !record.session_id.is_empty() => out.records.push(record),
+                _ => out.bad_lines += 1,
             }
         }
     }
