@@ -223,7 +223,7 @@ fn table(header: &[&str], rows: &[Vec<String>], left: usize) -> Vec<String> {
             .collect();
         format!("  {}", cells.join("  ")).trim_end().to_string()
     };
-    let mut out = vec![line(header.iter().map(|h| h.to_string()).collect())];
+    let mut out = vec![line(header.iter().map(ToString::to_string).collect())];
     out.extend(rows.iter().cloned().map(line));
     out
 }
@@ -427,6 +427,7 @@ mod tests {
             cache_tier: p.tier.map(str::to_string),
             tier0_key: "ab".repeat(32),
             error: p.error.then(|| "the LiteLLM proxy returned HTTP 500".to_string()),
+            rate_limits: None,
         }
     }
 

@@ -82,6 +82,8 @@ pub struct Runtime {
     pub max_session_cost_usd: Option<f64>,
     pub totals: Mutex<SessionTotals>,
     pub last_meta: Mutex<Option<ProxyMeta>>,
+    /// Whether the last request reached the proxy (for `/status`).
+    pub health: Mutex<ProxyHealth>,
     /// Models the proxy refused reasoning parameters for (HTTP 400); their
     /// later requests go without them instead of failing once each.
     no_reasoning: Mutex<HashSet<String>>,
@@ -112,6 +114,7 @@ impl Runtime {
             max_session_cost_usd,
             totals: Mutex::new(SessionTotals::new()),
             last_meta: Mutex::new(None),
+            health: Mutex::new(ProxyHealth::default()),
             no_reasoning: Mutex::new(HashSet::new()),
             discovery_home: None,
             seq: AtomicU64::new(0),
@@ -144,6 +147,21 @@ impl Runtime {
             .lock()
             .is_ok_and(|models| models.contains(model))
     }
+}
+
+/// Whether requests reach the proxy, as the last one found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum ProxyHealth {
+    /// No request has been sent to the proxy yet (tier-0 hits and budget
+    /// stops send none).
+    #[default]
+    NotAsked,
+    /// The last request got an HTTP answer, whatever its status: the proxy
+    /// is up, even when it refused the request.
+    Reachable,
+    /// The last request got no answer; the message names the URL and says
+    /// what to do.
+    Unreachable(String),
 }
 
 static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -327,6 +345,9 @@ where
         Ok(response) => Ok(response),
         Err(err) => {
             let message = classify_transport_message(&rt.base_url, &err.to_string()).to_string();
+            if let Ok(mut health) = rt.health.lock() {
+                *health = ProxyHealth::Unreachable(message.clone());
+            }
             finish(rt, pending, Outcome::error(None, message));
             Err(err)
         }
@@ -419,7 +440,8 @@ async fn read_body(response: reqwest::Response) -> (Bytes, Option<String>) {
     }
 }
 
-/// LiteLLM's routing headers, remembered for /status.
+/// LiteLLM's routing, version and rate-limit headers, remembered for
+/// /status; an answer also proves the proxy reachable.
 fn note_meta(rt: &Runtime, headers: &reqwest::header::HeaderMap) -> ProxyMeta {
     let meta = parse_proxy_headers(
         headers
@@ -428,6 +450,9 @@ fn note_meta(rt: &Runtime, headers: &reqwest::header::HeaderMap) -> ProxyMeta {
     );
     if let Ok(mut last) = rt.last_meta.lock() {
         *last = Some(meta.clone());
+    }
+    if let Ok(mut health) = rt.health.lock() {
+        *health = ProxyHealth::Reachable;
     }
     meta
 }
@@ -677,6 +702,8 @@ fn finish(rt: &Runtime, pending: &Pending, outcome: Outcome) {
         cache_tier: tier.map(|t| t.as_str().to_string()),
         tier0_key: pending.key.clone(),
         error: outcome.error.clone(),
+        rate_limits: (!outcome.meta.rate_limits.is_empty())
+            .then(|| outcome.meta.rate_limits.clone()),
     };
     if let Some(usage) = &outcome.usage {
         record.set_usage(usage);

@@ -11,7 +11,8 @@
 //!   [`default_model`], [`context_window`], [`model_catalog`], [`is_active`]
 //!   (where `/model` saves its choice) and [`PROVIDER_ID`];
 //! - codex-client's transport: [`exchange`] around every streamed request;
-//! - tui /status: [`status_lines`].
+//! - tui /status: [`status_lines`], and [`is_litellm_session`] to leave out
+//!   ChatGPT's rate-limit lines and links.
 
 pub use crate::analytics::run_telemetry;
 pub use crate::config::PROVIDER_ID;
@@ -27,5 +28,6 @@ pub use crate::session::or_exit;
 pub use crate::session::provider_json;
 pub use crate::session::run_models;
 pub use crate::session::startup;
+pub use crate::status::is_litellm_session;
 pub use crate::status::run_status;
 pub use crate::status::status_lines;

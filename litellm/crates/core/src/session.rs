@@ -220,17 +220,7 @@ fn build_runtime(
             "[litellm.prompt_cache].cache_control is no longer used: configure LiteLLM's cache_control_injection_points on the proxy instead"
         );
     }
-    let max_session_cost_usd = match litellm.and_then(|l| l.get("max_session_cost_usd")) {
-        None => None,
-        Some(toml::Value::Float(f)) if *f > 0.0 => Some(*f),
-        Some(toml::Value::Integer(i)) if *i > 0 => Some(*i as f64),
-        Some(other) => {
-            return Err(LiteLlmError::invalid(
-                "[litellm].max_session_cost_usd",
-                format!("expected a positive number of US dollars, got {other}"),
-            ));
-        }
-    };
+    let max_session_cost_usd = max_session_cost(litellm)?;
     let session_id = format!(
         "{}-{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
@@ -246,6 +236,19 @@ fn build_runtime(
         max_session_cost_usd,
     )
     .forget_discovery_on_failure(codex_home))
+}
+
+/// `[litellm].max_session_cost_usd`: the session budget in USD, if any.
+pub(crate) fn max_session_cost(litellm: Option<&toml::Value>) -> Result<Option<f64>, LiteLlmError> {
+    match litellm.and_then(|l| l.get("max_session_cost_usd")) {
+        None => Ok(None),
+        Some(toml::Value::Float(f)) if *f > 0.0 => Ok(Some(*f)),
+        Some(toml::Value::Integer(i)) if *i > 0 => Ok(Some(*i as f64)),
+        Some(other) => Err(LiteLlmError::invalid(
+            "[litellm].max_session_cost_usd",
+            format!("expected a positive number of US dollars, got {other}"),
+        )),
+    }
 }
 
 /// The model: `-m`, else LITELLM_MODEL / `[litellm].model`, else the proxy's

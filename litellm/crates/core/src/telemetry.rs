@@ -49,6 +49,7 @@ use crate::cost::CacheTier;
 use crate::cost::CostSource;
 use crate::cost::RequestOutcome;
 use crate::errors::LiteLlmError;
+use crate::headers::RateLimits;
 use crate::tier0::non_negative;
 use crate::tier0::resolve_dir;
 use crate::tier0::type_error;
@@ -203,6 +204,11 @@ pub struct RequestRecord {
     /// cache is off.
     pub tier0_key: String,
     pub error: Option<String>,
+    /// The `x-ratelimit-*` headers of the answer, when the proxy sent any
+    /// (`codex-litellm status` shows the last ones). Left out of the line
+    /// otherwise, to keep lines short.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimits>,
 }
 
 impl RequestRecord {
@@ -802,6 +808,7 @@ mod tests {
             cache_tier: Some("provider".into()),
             tier0_key: "ab".repeat(32),
             error: None,
+            rate_limits: None,
         }
     }
 

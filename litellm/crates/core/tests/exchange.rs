@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 
 use codex_litellm_core::ModelInfo;
 use codex_litellm_core::internals::canonical::request_key;
+use codex_litellm_core::internals::exchange::ProxyHealth;
 use codex_litellm_core::internals::exchange::Runtime;
 use codex_litellm_core::internals::exchange::exchange;
 use codex_litellm_core::internals::exchange::exchange_with;
@@ -559,6 +560,7 @@ async fn transport_errors_are_recorded_and_returned_unchanged() {
     let base = format!("http://127.0.0.1:{port}/v1");
     let url = format!("{base}/responses");
     let (rt, _home, cfg) = runtime(&base, Setup::default());
+    assert_eq!(*rt.health.lock().unwrap(), ProxyHealth::NotAsked);
     let (send, calls) = sender(&url);
     let err = exchange_with(rt, &url, Some(json!({"model": "m", "input": "hi"})), |b| {
         send(b)
@@ -574,6 +576,66 @@ async fn transport_errors_are_recorded_and_returned_unchanged() {
         message.contains(&format!("Is the LiteLLM proxy running at {base}?")),
         "{message}"
     );
+    // /status says the proxy is unreachable, with the same message.
+    assert_eq!(
+        *rt.health.lock().unwrap(),
+        ProxyHealth::Unreachable(message)
+    );
+}
+
+#[tokio::test]
+async fn answers_record_version_rate_limits_and_reachability() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/responses"))
+        .respond_with(
+            sse(0.001)
+                .insert_header("x-litellm-version", "1.77.5")
+                .insert_header("x-litellm-model-id", "deploy-1")
+                .insert_header("x-ratelimit-remaining-requests", "99")
+                .insert_header("x-ratelimit-limit-requests", "100")
+                .insert_header("x-ratelimit-reset-tokens", "6m0s"),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1/responses"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("boom"))
+        .mount(&server)
+        .await;
+    let base = format!("{}/v1", server.uri());
+    let url = format!("{base}/responses");
+    let (rt, _home, cfg) = runtime(&base, Setup::default());
+    let (send, _) = sender(&url);
+    let body = json!({"model": "m", "input": "hi", "stream": true});
+    let (status, _) = call(rt, &url, &send, body.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(*rt.health.lock().unwrap(), ProxyHealth::Reachable);
+    let meta = rt.last_meta.lock().unwrap().clone().unwrap();
+    assert_eq!(meta.version.as_deref(), Some("1.77.5"));
+    assert_eq!(meta.rate_limits.remaining_requests, Some(99));
+    let first = records(&cfg).remove(0);
+    let limits = first.rate_limits.unwrap();
+    assert_eq!(
+        (
+            limits.remaining_requests,
+            limits.limit_requests,
+            limits.reset_tokens.as_deref()
+        ),
+        (Some(99), Some(100), Some("6m0s"))
+    );
+
+    // An HTTP error still proves the proxy reachable; the record has no
+    // rate limits because the answer sent none.
+    let (status, _) = call(rt, &url, &send, body).await;
+    assert_eq!(status, 500);
+    assert_eq!(*rt.health.lock().unwrap(), ProxyHealth::Reachable);
+    let second = records(&cfg).remove(1);
+    assert!(second.is_error());
+    assert_eq!(second.rate_limits, None);
+    let line = std::fs::read_to_string(cfg.dir.join(&cfg.session_file)).unwrap();
+    assert_eq!(line.matches("\"rate_limits\"").count(), 1, "{line}");
 }
 
 /// Upstream's transport is an `async_trait`, so the exchange future must be
