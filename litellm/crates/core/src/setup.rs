@@ -713,6 +713,26 @@ mod tests {
         assert_eq!(String::from_utf8(output).unwrap(), "API key: ");
     }
 
+    /// Needs a real terminal, so it is ignored by default; run it under a
+    /// pseudo-terminal: `script -qec "cargo test -p codex-litellm-core --lib
+    /// stty_ -- --ignored" /dev/null`.
+    #[test]
+    #[ignore = "needs a terminal on /dev/tty"]
+    fn stty_hides_the_echo_and_restores_it_exactly() {
+        let before = Stty::run(&["-g"]).unwrap();
+        let mut stty = Stty::default();
+        stty.hide().unwrap();
+        let hidden = Stty::run(&["-a"]).unwrap();
+        for flag in ["-echo", "-icanon", "-isig"] {
+            assert!(hidden.split_whitespace().any(|w| w == flag), "{flag}: {hidden}");
+        }
+        stty.restore();
+        assert_eq!(Stty::run(&["-g"]).unwrap(), before);
+        // A second restore does nothing.
+        stty.restore();
+        assert_eq!(Stty::run(&["-g"]).unwrap(), before);
+    }
+
     #[test]
     fn save_config_preserves_comments_and_other_tables() {
         let home = tempfile::tempdir().unwrap();
