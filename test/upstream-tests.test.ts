@@ -11,10 +11,10 @@ import {
   type CargoTestRun,
 } from '../scripts/upstream-tests/compare.ts';
 
-const T = '/root/.cache/codex-litellm/target/debug/deps';
+const T = '/home/dev/.cache/codex-litellm/target/debug/deps';
 
 /** A lib with a failing, an ignored and passing tests, an integration test binary and doc-tests. */
-const MIXED = `   Compiling codex-core v0.0.0 (/root/.cache/codex-litellm/stock/rust-v0.53.0/codex-rs/core)
+const MIXED = `   Compiling codex-core v0.0.0 (/home/dev/.cache/codex-litellm/stock/rust-v0.53.0/codex-rs/core)
     Finished \`test\` profile [unoptimized] target(s) in 3m 12s
      Running unittests src/lib.rs (${T}/codex_core-4f1c2a9e8b7d6c5a)
 
@@ -63,8 +63,8 @@ error: 1 target failed:
     \`-p codex-core --lib\`
 `;
 
-const COMPILE_ERROR = `   Compiling codex-litellm v0.1.0 (/root/.cache/codex-litellm/trees/rust-v0.53.0-ca80bc4902b7/codex-rs/litellm/core)
-   Compiling codex-core v0.0.0 (/root/.cache/codex-litellm/trees/rust-v0.53.0-ca80bc4902b7/codex-rs/core)
+const COMPILE_ERROR = `   Compiling codex-litellm v0.1.0 (/home/dev/.cache/codex-litellm/trees/rust-v0.53.0-ca80bc4902b7/codex-rs/litellm/core)
+   Compiling codex-core v0.0.0 (/home/dev/.cache/codex-litellm/trees/rust-v0.53.0-ca80bc4902b7/codex-rs/core)
 error[E0425]: cannot find value \`litellm_provider\` in this scope
    --> core/src/config/mod.rs:1120:9
     |
