@@ -15,7 +15,7 @@ import { debianDepends, readElfDeps } from '../scripts/package/elf.ts';
 import { readLock } from '../scripts/lib/lockfile.ts';
 import { REPO_ROOT } from '../scripts/lib/project.ts';
 import { debianVersion, npmVersion, releaseOf } from '../scripts/lib/version.ts';
-import { findTarget, TARGETS } from '../scripts/lib/targets.ts';
+import { findTarget, npmTargets, TARGETS } from '../scripts/lib/targets.ts';
 import { runBuild, tmpDir } from './helpers/fixture.ts';
 import { hasCommand, listTar, makePackageProject, readTree, type PackageProject } from './helpers/package-fixture.ts';
 
@@ -57,7 +57,7 @@ describe('package --all', () => {
   it('writes every format for every target, and SHA256SUMS over all of them', () => {
     const expected = [
       ...TARGETS.map((t) => `codex-litellm-${V}-${t.triple}.${t.archive}`),
-      ...TARGETS.map((t) => `avikalpa-codex-litellm-${t.npm.pkg}-${V}.tgz`),
+      ...npmTargets().map((t) => `avikalpa-codex-litellm-${t.npm!.pkg}-${V}.tgz`),
       `avikalpa-codex-litellm-${V}.tgz`,
       `codex-litellm_${DEB_V}_amd64.deb`,
       `codex-litellm_${DEB_V}_arm64.deb`,
@@ -66,6 +66,9 @@ describe('package --all', () => {
       `codex-litellm_${DEB_V}_aarch64_generic.ipk`,
       `codex-litellm_${DEB_V}_aarch64_cortex-a53.ipk`,
       `codex-litellm_${DEB_V}_aarch64_cortex-a72.ipk`,
+      `codex-litellm_${DEB_V}_arm_cortex-a7_neon-vfpv4.ipk`,
+      `codex-litellm_${DEB_V}_arm_cortex-a9_vfpv3-d16.ipk`,
+      `codex-litellm_${DEB_V}_mipsel_24kc.ipk`,
     ].sort();
     const files = fs.readdirSync(out).filter((f) => fs.statSync(path.join(out, f)).isFile());
     expect(files.sort()).toEqual([...expected, 'SHA256SUMS'].sort());
@@ -89,7 +92,7 @@ describe('package --all', () => {
     }
     const ipkCount = TARGETS.reduce((n, t) => n + t.openwrt.length, 0);
     const debCount = TARGETS.filter((t) => t.debian || t.termux).length;
-    expect(tars.length).toBe(TARGETS.filter((t) => t.archive === 'tar.gz').length + TARGETS.length + 1 + ipkCount * 3 + debCount * 2);
+    expect(tars.length).toBe(TARGETS.filter((t) => t.archive === 'tar.gz').length + npmTargets().length + 1 + ipkCount * 3 + debCount * 2);
     for (const [name, gz] of tars) {
       expect([...gz.subarray(0, 10)], name).toEqual([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3]);
       for (const e of await listTar(gz)) {
@@ -287,13 +290,20 @@ describe('npm packages', () => {
     const m = pkgJson('codex-litellm');
     expect(m).toMatchObject({ name: '@avikalpa/codex-litellm', version: V, license: 'Apache-2.0', bin: { 'codex-litellm': 'bin/codex-litellm.js' } });
     expect(m.scripts).toBeUndefined();
-    expect(m.optionalDependencies).toEqual(Object.fromEntries(TARGETS.map((t) => [`@avikalpa/codex-litellm-${t.npm.pkg}`, V])));
+    expect(m.optionalDependencies).toEqual(Object.fromEntries(npmTargets().map((t) => [`@avikalpa/codex-litellm-${t.npm!.pkg}`, V])));
     expect(fs.readdirSync(path.join(out, 'npm', 'codex-litellm')).sort()).toEqual(['LICENSE', 'NOTICE', 'README.md', 'bin', 'package.json']);
     expect(fs.statSync(path.join(out, 'npm', 'codex-litellm', 'bin', 'codex-litellm.js')).mode & 0o777).toBe(0o755);
   });
 
   it('platform packages: os, cpu and libc as npm matches them; android for Termux', () => {
     for (const t of TARGETS) {
+      if (!t.npm) {
+        expect(
+          fs.readdirSync(path.join(out, 'npm')).some((d) => d.includes(t.alias.replace(/^linux-/, ''))),
+          `${t.triple} has no npm package`,
+        ).toBe(false);
+        continue;
+      }
       const m = pkgJson(`codex-litellm-${t.npm.pkg}`);
       expect(m).toMatchObject({ name: `@avikalpa/codex-litellm-${t.npm.pkg}`, version: V, os: [t.npm.os], cpu: [t.npm.cpu] });
       expect(m.libc).toEqual(t.npm.libc ? [t.npm.libc] : undefined);
@@ -303,6 +313,7 @@ describe('npm packages', () => {
     }
     expect(pkgJson('codex-litellm-android-arm64')).toMatchObject({ os: ['android'], cpu: ['arm64'] });
     expect(pkgJson('codex-litellm-linux-arm64-musl')).toMatchObject({ os: ['linux'], cpu: ['arm64'], libc: ['musl'] });
+    expect(pkgJson('codex-litellm-linux-arm-musl')).toMatchObject({ os: ['linux'], cpu: ['arm'], libc: ['musl'] });
   });
 
   it('the .tgz files are the directories under package/', async () => {

@@ -6,15 +6,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { routeFor } from '../scripts/build/route.ts';
 import { ciJob, ciMatrix, expandEnv, findTarget, hostCannotBuild, hostTriple, npmPackageName, selectTargets, TARGETS } from '../scripts/lib/targets.ts';
 import { runBuild } from './helpers/fixture.ts';
 import { makePackageProject, type PackageProject } from './helpers/package-fixture.ts';
 
+const TOOLS = { cargo: 0, 'android-ndk': 0, cross: 0, 'cargo-zigbuild': 0 };
 const TRIPLES = [
   'x86_64-unknown-linux-gnu',
   'aarch64-unknown-linux-gnu',
   'x86_64-unknown-linux-musl',
   'aarch64-unknown-linux-musl',
+  'armv7-unknown-linux-musleabihf',
+  'mipsel-unknown-linux-musl',
   'x86_64-apple-darwin',
   'aarch64-apple-darwin',
   'x86_64-pc-windows-msvc',
@@ -42,15 +46,24 @@ describe('the target table', () => {
       expect(t.setup.length, t.triple).toBeGreaterThan(0);
       expect(t.archive).toBe(t.triple.includes('windows') ? 'zip' : 'tar.gz');
       expect(t.exe).toBe(t.triple.includes('windows') ? '.exe' : '');
-      expect(npmPackageName(t)).toMatch(/^@avikalpa\/codex-litellm-[a-z0-9]+-(x64|arm64)(-musl)?$/);
-      expect(t.npm.cpu).toBe(t.triple.startsWith('x86_64') ? 'x64' : 'arm64');
+      if (!t.npm) {
+        // Node.js itself does not run on 32-bit MIPS: no npm package to ship.
+        expect(t.triple, 'only mipsel has no npm package').toBe('mipsel-unknown-linux-musl');
+        continue;
+      }
+      expect(npmPackageName(t)).toMatch(/^@avikalpa\/codex-litellm-[a-z0-9]+-(x64|arm64|arm)(-musl)?$/);
+      expect(t.npm.cpu).toBe(t.triple.startsWith('x86_64') ? 'x64' : t.triple.startsWith('armv7') ? 'arm' : 'arm64');
       expect(Boolean(t.npm.libc)).toBe(t.triple.includes('-linux-gnu') || t.triple.includes('-linux-musl'));
     }
+    expect(findTarget('linux-armv7-musl').openwrt).toEqual(['arm_cortex-a7_neon-vfpv4', 'arm_cortex-a9_vfpv3-d16']);
+    expect(findTarget('linux-mipsel-musl')).toMatchObject({ openwrt: ['mipsel_24kc'], tier3: true });
+    // Tier 3: CI adds std's source, not a prebuilt std that does not exist.
+    expect(findTarget('linux-mipsel-musl').setup).toContain('rustup component add rust-src');
     expect(findTarget('linux-arm64-musl').openwrt).toEqual(['aarch64_generic', 'aarch64_cortex-a53', 'aarch64_cortex-a72']);
     expect(findTarget('x86_64-unknown-linux-musl').openwrt).toEqual(['x86_64']);
     expect(findTarget('android-arm64')).toMatchObject({ termux: 'aarch64', npm: { os: 'android', cpu: 'arm64' } });
     expect(TARGETS.filter((t) => t.debian).map((t) => t.debian)).toEqual(['amd64', 'arm64']);
-    expect(TARGETS.filter((t) => t.openwrt.length).every((t) => t.triple.endsWith('-musl'))).toBe(true);
+    expect(TARGETS.filter((t) => t.openwrt.length).every((t) => /-musl(eabihf)?$/.test(t.triple))).toBe(true);
   });
 
   it('selects by triple or alias, repeatable and deduplicated, or all', () => {
@@ -69,6 +82,24 @@ describe('the target table', () => {
     expect(hostCannotBuild(findTarget('win32-x64'), 'x86_64-unknown-linux-gnu')).toMatch(/only on \*-pc-windows-msvc/);
   });
 
+  it('cross-builds the gnu rows with zig from a host their own tool cannot build them on, and names what is missing', () => {
+    const zig = (p: string) => p === 'cargo-zigbuild';
+    const arm = routeFor(findTarget('linux-arm64'), 'x86_64-unknown-linux-gnu', undefined, zig);
+    expect(arm).toMatchObject({ tool: 'cargo-zigbuild', std: 'prebuilt', cdeps: ['libcap'], blocked: undefined });
+    expect(arm.toolWhy).toMatch(/cross-built from x86_64-unknown-linux-gnu.*CI builds it with cargo on ubuntu-24.04-arm/);
+    expect(routeFor(findTarget('linux-arm64'), 'x86_64-unknown-linux-gnu', undefined, () => false).blocked).toMatch(
+      /cargo-zigbuild, which is not installed here \(pip install/,
+    );
+    expect(routeFor(findTarget('darwin-x64'), 'x86_64-unknown-linux-gnu', undefined, zig).blocked).toMatch(/only on \*-apple-darwin/);
+    // The host itself: its own cargo, its own libcap.
+    expect(routeFor(findTarget('linux-x64'), 'x86_64-unknown-linux-gnu', undefined, zig)).toMatchObject({ tool: 'cargo', cdeps: [], blocked: undefined });
+    // Tier 3 without a toolchain to look into: std from source all the same.
+    expect(routeFor(findTarget('linux-mipsel-musl'), 'x86_64-unknown-linux-gnu', undefined, zig)).toMatchObject({
+      std: 'build-std',
+      cc: 'zig cc -target mipsel-linux-musleabi (cargo-zigbuild)',
+    });
+  });
+
   it('expands $VAR in the environment only when it is set', () => {
     expect(expandEnv({ A: '$NDK/bin', B: '${NDK}/x', C: '$UNSET/y' }, { NDK: '/opt/ndk' })).toEqual({ A: '/opt/ndk/bin', B: '/opt/ndk/x', C: '$UNSET/y' });
     const android = findTarget('android-arm64');
@@ -80,13 +111,21 @@ describe('build.ts --dry-run --target <each row>', () => {
   it('prints the right tool, environment and cargo command for every target', () => {
     const r = run(['--dry-run', '--json', ...TRIPLES.flatMap((t) => ['--target', t])]);
     expect(r.status, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as { targets: string[]; cannotBuildHere: string[]; steps: { title: string; plan: string[] }[] };
+    const doc = JSON.parse(r.stdout) as {
+      targets: string[];
+      cannotBuildHere: string[];
+      routes: Record<string, { tool: keyof typeof TOOLS; blocked?: string; ci?: { build: string } }>;
+      steps: { title: string; plan: string[] }[];
+    };
     expect(doc.targets).toEqual(TRIPLES);
     for (const t of TARGETS) {
       const step = doc.steps.find((s) => s.title.startsWith(`[${t.alias}] cargo build ${t.triple}`));
       expect(step, t.triple).toBeDefined();
       const cmd = step!.plan.find((l) => l.includes(' --target '))!;
-      const program = { cargo: 'cargo build', 'android-ndk': 'cargo build', cross: 'cross build', 'cargo-zigbuild': 'cargo zigbuild' }[t.tool];
+      // The route on this host decides the tool (cargo-zigbuild for a gnu row of another CPU).
+      const program = { cargo: 'cargo build', 'android-ndk': 'cargo build', cross: 'cross build', 'cargo-zigbuild': 'cargo zigbuild' }[
+        doc.routes[t.triple]!.tool
+      ];
       expect(cmd, t.triple).toContain(`${program} --locked -p codex-cli --bin codex-litellm --target ${t.triple} --profile release`);
       for (const [k, v] of Object.entries(t.env)) {
         expect(cmd, `${t.triple} ${k}`).toContain(`${k}=`);
@@ -94,7 +133,11 @@ describe('build.ts --dry-run --target <each row>', () => {
       }
       expect(step!.plan.some((l) => l.startsWith('log: '))).toBe(true);
       const blocked = doc.cannotBuildHere.find((l) => l.startsWith(`${t.triple}:`));
-      if (hostCannotBuild(t, hostTriple())) expect(blocked, t.triple).toContain(`CI job "${ciJob(t)}" on ${t.runner}`);
+      if (doc.routes[t.triple]!.blocked) {
+        expect(blocked, t.triple).toContain(`CI job "${ciJob(t)}" on ${t.runner}`);
+        // ...and exactly what that job runs.
+        expect(doc.routes[t.triple]!.ci!.build, t.triple).toBe(`npx tsx build.ts --target ${t.triple} --profile release`);
+      } else expect(blocked, t.triple).toBeUndefined();
     }
     const android = doc.steps.find((s) => s.title.startsWith('[android-arm64] cargo build'))!.plan.join('\n');
     expect(android).toMatch(/CARGO_TARGET_AARCH64_LINUX_ANDROID_LINKER=\S*aarch64-linux-android24-clang/);
@@ -106,7 +149,7 @@ describe('build.ts --dry-run --target <each row>', () => {
   });
 
   it('a target this machine cannot build is named in the plan with its CI job, and a real run refuses before doing anything', () => {
-    const other = TARGETS.find((t) => hostCannotBuild(t, hostTriple()))!;
+    const other = TARGETS.find((t) => routeFor(t, hostTriple(), undefined).blocked)!;
     const plan = run(['--dry-run', '--target', other.alias]);
     expect(plan.status, plan.stderr).toBe(0);
     expect(plan.stdout).toContain(`Note: ${other.triple}: cannot build here:`);

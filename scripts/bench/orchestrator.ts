@@ -4,7 +4,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { cargoCommand } from '../build/cargo.ts';
+import { cargoCommand, rustupRef } from '../build/cargo.ts';
+import { routeFor } from '../build/route.ts';
 import { contextVersion, makeContext } from '../lib/context.ts';
 import { bundle } from '../bundle.ts';
 import { acquire, applyAll } from '../lib/prepare.ts';
@@ -39,7 +40,14 @@ export async function orchestratorBench(): Promise<BenchRow[] | string> {
   const ours: number[] = [];
   for (let i = 0; i < runs; i += 1) ours.push(timed(() => build(args)));
   const target = findTarget(hostTriple());
-  const cmd = cargoCommand(ctx, target, findProfile('dev'), process.env.RUSTUP_TOOLCHAIN || 'stable', contextVersion(ctx));
+  const cmd = cargoCommand(
+    ctx,
+    target,
+    findProfile('dev'),
+    rustupRef(process.env.RUSTUP_TOOLCHAIN || 'stable'),
+    routeFor(target, hostTriple(), undefined),
+    contextVersion(ctx),
+  );
   const cargo: number[] = [];
   for (let i = 0; i < runs; i += 1) {
     cargo.push(

@@ -12,7 +12,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { cargoCommand } from '../build/cargo.ts';
+import { cargoCommand, rustupRef } from '../build/cargo.ts';
+import { routeFor } from '../build/route.ts';
 import { contextVersion, makeContext, type Context } from '../lib/context.ts';
 import { acquire } from '../lib/prepare.ts';
 import { syncStockTree } from '../build/sync.ts';
@@ -31,7 +32,14 @@ const PROFILE = 'dev';
 function buildStock(ctx: Context, targetDir?: string): { bin: string; ms: number } {
   const stockDir = syncStockTree(ctx, acquire(ctx));
   const target = findTarget(hostTriple());
-  const ours = cargoCommand(ctx, target, findProfile(PROFILE), process.env.RUSTUP_TOOLCHAIN || 'stable', contextVersion(ctx));
+  const ours = cargoCommand(
+    ctx,
+    target,
+    findProfile(PROFILE),
+    rustupRef(process.env.RUSTUP_TOOLCHAIN || 'stable'),
+    routeFor(target, hostTriple(), undefined),
+    contextVersion(ctx),
+  );
   const dir = targetDir ?? ctx.cache.targetDir;
   const env = { ...process.env, ...ours.env, ...mirrorEnv(ctx.mirrors), CARGO_TARGET_DIR: dir };
   // Upstream's own binary name and no --locked: the substitutions (if any) changed the lock.
@@ -145,7 +153,14 @@ export async function stockBench(): Promise<BenchRow[] | string> {
     try {
       const s = buildStock(ctx, coldStock).ms;
       const target = findTarget(hostTriple());
-      const cmd = cargoCommand(ctx, target, findProfile(PROFILE), process.env.RUSTUP_TOOLCHAIN || 'stable', contextVersion(ctx));
+      const cmd = cargoCommand(
+        ctx,
+        target,
+        findProfile(PROFILE),
+        rustupRef(process.env.RUSTUP_TOOLCHAIN || 'stable'),
+        routeFor(target, hostTriple(), undefined),
+        contextVersion(ctx),
+      );
       const t = performance.now();
       const r = spawnSync(cmd.program, cmd.args, { cwd: cmd.cwd, env: { ...process.env, ...cmd.env, CARGO_TARGET_DIR: coldOurs }, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`cold patched build failed: ${r.stderr.slice(-800)}`);

@@ -9,6 +9,9 @@ import type { Profile } from '../lib/profiles.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
 import type { Target } from '../lib/targets.ts';
 import { versionEnv, type VersionInfo } from '../lib/version.ts';
+import { libcapEnv } from './cdeps.ts';
+import type { Route } from './route.ts';
+import type { Toolchain } from './toolchain.ts';
 
 export interface CargoCommand {
   cwd: string;
@@ -18,11 +21,22 @@ export interface CargoCommand {
   env: Record<string, string>;
   /** Where Cargo leaves the binary. */
   output: string;
+  /** The toolchain's own cargo, for side commands (`cargo update`) that must not go through cross. */
+  cargo: string;
 }
 
-export function cargoCommand(ctx: Context, target: Target, profile: Profile, toolchain: string, version: VersionInfo): CargoCommand {
-  const program = target.tool === 'cross' ? 'cross' : 'cargo';
-  const sub = target.tool === 'cargo-zigbuild' ? 'zigbuild' : 'build';
+/** The part of a toolchain the command needs (a plan may not have resolved the rest). */
+export type ToolchainRef = Pick<Toolchain, 'name' | 'cargo' | 'env'>;
+
+/** A rustup toolchain by name, as a plan or a bench names it without asking rustup. */
+export function rustupRef(name: string): ToolchainRef {
+  return { name, cargo: 'cargo', env: { RUSTUP_TOOLCHAIN: name } };
+}
+
+export function cargoCommand(ctx: Context, target: Target, profile: Profile, toolchain: ToolchainRef, route: Route, version: VersionInfo): CargoCommand {
+  const program = route.tool === 'cross' ? 'cross' : toolchain.cargo;
+  const sub = route.tool === 'cargo-zigbuild' ? 'zigbuild' : 'build';
+  const buildStd = route.std === 'build-std';
   const args = [
     sub,
     '--locked',
@@ -34,13 +48,23 @@ export function cargoCommand(ctx: Context, target: Target, profile: Profile, too
     target.triple,
     '--profile',
     profile.cargoProfile,
+    // panic_abort beside std: upstream's profiles may abort on panic, and std needs both to link.
+    ...(buildStd ? ['-Zbuild-std=std,panic_abort'] : []),
   ];
+  const targetVar = target.triple.toUpperCase().replace(/[-.]/g, '_');
   const env: Record<string, string> = {
-    // Overrides upstream's rust-toolchain.toml pin (see toolchain.ts).
-    RUSTUP_TOOLCHAIN: toolchain,
+    // RUSTUP_TOOLCHAIN overrides upstream's rust-toolchain.toml pin; a path toolchain sets RUSTC (see toolchain.ts).
+    ...toolchain.env,
     CARGO_TARGET_DIR: ctx.cache.targetDir,
     ...profile.env,
     ...target.env,
+    // -Z flags on a stable or distribution rustc.
+    ...(buildStd ? { RUSTC_BOOTSTRAP: '1' } : {}),
+    // A std built from source has no self-contained musl CRT objects; zig supplies the C runtime.
+    ...(buildStd && route.tool === 'cargo-zigbuild' && target.triple.includes('-musl')
+      ? { [`CARGO_TARGET_${targetVar}_RUSTFLAGS`]: '-C link-self-contained=no' }
+      : {}),
+    ...(route.cdeps.includes('libcap') ? libcapEnv(ctx.cache, target.triple) : {}),
     ...mirrorEnv(ctx.mirrors),
     ...versionEnv(version),
   };
@@ -50,6 +74,7 @@ export function cargoCommand(ctx: Context, target: Target, profile: Profile, too
     args,
     env,
     output: path.join(ctx.cache.targetDir, target.triple, profile.outDir, `${UPSTREAM_FACTS.binName}${target.exe}`),
+    cargo: toolchain.cargo,
   };
 }
 

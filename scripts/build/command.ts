@@ -2,11 +2,13 @@
  * `build.ts [--target ...] [--profile ...]`: the whole pipeline for each target of the plan, as a
  * list of steps. The same list is printed by --dry-run and executed by a real run.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { digestChanges } from '../lib/apply.ts';
-import { cargoCommand, renderCommand, type CargoCommand } from './cargo.ts';
+import { cargoCommand, renderCommand, rustupRef, type CargoCommand, type ToolchainRef } from './cargo.ts';
+import { ensureLibcap, LIBCAP, libcapPrefix } from './cdeps.ts';
+import { describeRoute, routeFor, type Route } from './route.ts';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { copyFileAtomic, fileSha256, sha256, writeFileAtomic } from '../lib/fs.ts';
@@ -18,7 +20,7 @@ import { UPSTREAM_FACTS } from '../lib/project.ts';
 import type { Output } from '../lib/output.ts';
 import { outputMode, renderPlan, runSteps, type Step } from '../lib/steps.ts';
 import { describeSubstitutions } from '../lib/substitutions.ts';
-import { ciJob, hostCannotBuild, hostTriple, type Target } from '../lib/targets.ts';
+import { ciJob, ciMatrix, hostTriple, type Target } from '../lib/targets.ts';
 import { chooseToolchain, pinnedChannel, type Toolchain } from './toolchain.ts';
 import type { Upstream } from '../lib/upstream-cache.ts';
 
@@ -28,6 +30,8 @@ export interface BuildResult {
   version: string;
   toolchain: string;
   toolchainReason: string;
+  /** How it was built here: tool, std (prebuilt or from source), C compiler. */
+  route: Route;
   treeFilesWritten: number;
   lockRefreshed: boolean;
   binaryChanged: boolean;
@@ -36,22 +40,34 @@ export interface BuildResult {
 }
 
 /** Why this machine cannot build a target, or undefined when it can. */
-export function cannotBuildHere(target: Target, toolchain: string | undefined): string | undefined {
-  const host = hostTriple();
-  if (target.triple === host) return undefined;
-  const hostProblem = hostCannotBuild(target, host);
-  if (hostProblem) return hostProblem;
-  if (target.tool === 'cross' || target.tool === 'cargo-zigbuild') {
-    const prog = target.tool === 'cross' ? 'cross' : 'cargo-zigbuild';
-    if (spawnSync(prog, ['--version']).status !== 0) return `it is built with ${prog}, which is not installed here`;
+export function cannotBuildHere(target: Target, toolchain: Toolchain | undefined): string | undefined {
+  return routeFor(target, hostTriple(), toolchain).blocked;
+}
+
+/**
+ * The toolchain a plan can name without fetching upstream: an explicit choice (flag, env, user
+ * file) resolved for real, else rustup's stable standing in for "upstream's pin if installed".
+ */
+function planToolchain(ctx: Context): { toolchain: Toolchain | undefined; label: string } {
+  const explicit = ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN ?? ctx.user.toolchain;
+  try {
+    const toolchain = chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, userDefault: ctx.user.toolchain });
+    return { toolchain, label: explicit ? `${toolchain.name} (${toolchain.reason}): ${toolchain.rustc}` : "upstream's pin if installed, else stable" };
+  } catch {
+    return { toolchain: undefined, label: explicit ?? "upstream's pin if installed, else stable" };
   }
-  if (target.tool === 'android-ndk' && !process.env.ANDROID_NDK_HOME) return 'it needs the Android NDK (set ANDROID_NDK_HOME)';
-  const installed = spawnSync('rustup', ['target', 'list', '--installed', ...(toolchain ? ['--toolchain', toolchain] : [])], { encoding: 'utf8' });
-  if (installed.status === 0 && !installed.stdout.split('\n').includes(target.triple)) {
-    return `the Rust standard library for ${target.triple} is not installed (rustup target add ${target.triple}; offline machines cannot)`;
-  }
-  if (target.tool === 'cargo' && target.triple.split('-')[2] !== host.split('-')[2]) return `it needs a ${target.triple.split('-')[2]} host`;
-  return undefined;
+}
+
+/** What CI runs for a target this machine cannot build: its matrix row's setup and build. */
+function ciLines(t: Target, profile: Profile): string[] {
+  const row = ciMatrix([t], profile.name).include[0]!;
+  return [
+    `CI job "${ciJob(t)}" on ${row.runner}, tool ${row.tool}:`,
+    ...row.setup.map((c) => `  setup: ${c}`),
+    ...Object.entries(row.env).map(([k, v]) => `  env: ${k}=${v}`),
+    `  build: ${row.build}`,
+    `  package: ${row.package}`,
+  ];
 }
 
 export interface BuildOptions {
@@ -71,18 +87,33 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
   );
   const { version } = plan;
   // Targets this machine cannot build, said before anything runs (and in the plan), with the CI job that can.
-  const blocked = targets.map((t) => ({ t, why: cannotBuildHere(t, ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN) })).filter((b) => b.why);
+  const pt = planToolchain(ctx);
+  const routes = new Map(targets.map((t) => [t, routeFor(t, hostTriple(), pt.toolchain)]));
+  const blocked = targets.map((t) => ({ t, why: routes.get(t)!.blocked })).filter((b) => b.why);
   const blockedLines = blocked.map((b) => `${b.t.triple}: cannot build here: ${b.why}; CI job "${ciJob(b.t)}" on ${b.t.runner} builds it`);
   if (o.dryRun) {
     const header = [
       `Plan: codex-litellm ${version.display}`,
-      `Targets: ${targets.map((t) => `${t.triple} (${t.tool})`).join(', ')}; profile ${profile.name}`,
+      `Targets: ${targets.map((t) => `${t.triple} (${routes.get(t)!.tool})`).join(', ')}; profile ${profile.name}`,
+      `Toolchain: ${pt.label}`,
+      ...targets.flatMap((t) => {
+        const r = routes.get(t)!;
+        return [
+          `Route ${t.triple}: ${r.blocked ? `cannot build here (${r.blocked})` : describeRoute(r)}`,
+          ...(r.blocked ? ciLines(t, profile).map((l) => `  ${l}`) : []),
+          ...(t.notes ? [`  note: ${t.notes}`] : []),
+        ];
+      }),
       ...blockedLines.map((l) => `Note: ${l}`),
     ].join('\n');
     const doc = {
       dryRun: true,
       version,
       targets: targets.map((t) => t.triple),
+      toolchain: pt.label,
+      routes: Object.fromEntries(
+        targets.map((t) => [t.triple, { ...routes.get(t)!, ...(routes.get(t)!.blocked ? { ci: ciMatrix([t], profile.name).include[0] } : {}) }]),
+      ),
       cannotBuildHere: blockedLines,
       steps: steps.map((s) => ({ title: s.title, plan: s.plan })),
     };
@@ -98,7 +129,8 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
   await runSteps(steps, outputMode(o.json));
   const seconds = (Date.now() - started) / 1000;
   const lines = results.map(
-    (r) => `${path.relative(process.cwd(), r.binary) || r.binary}: ${r.version} [toolchain ${r.toolchain}: ${r.toolchainReason}] (${seconds.toFixed(1)} s)`,
+    (r) =>
+      `${path.relative(process.cwd(), r.binary) || r.binary}: ${r.version} [toolchain ${r.toolchain}: ${r.toolchainReason}; ${r.route.tool}, std ${r.route.std === 'build-std' ? 'built from source' : 'prebuilt'}] (${seconds.toFixed(1)} s)`,
   );
   return { doc: { ok: true, seconds, results }, text: lines.join('\n') };
 }
@@ -108,6 +140,7 @@ class TargetState {
   up?: Upstream; // Upstream
   prepared?: Prepared; // Apply the patch series
   toolchain?: Toolchain; // Choose the Rust toolchain
+  route?: Route; // Choose the Rust toolchain
   cmd?: CargoCommand; // Choose the Rust toolchain
   written = 0; // Sync the build tree
   lockRefreshed = false; // Sync the build tree
@@ -126,8 +159,10 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
   const { target, binary: dist, buildInfo: infoFile } = tp;
   const { version } = plan;
   const got = TargetState.got;
-  const planToolchain = ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN ?? ctx.user.toolchain ?? "upstream's pin if installed, else stable";
-  const planCmd = cargoCommand(ctx, target, profile, planToolchain, version);
+  const pt = planToolchain(ctx);
+  const planRoute = routeFor(target, hostTriple(), pt.toolchain);
+  const planRef: ToolchainRef = pt.toolchain ?? rustupRef(pt.label);
+  const planCmd = cargoCommand(ctx, target, profile, planRef, planRoute, version);
   return [
     {
       title: `Upstream ${ctx.lock.tag} (${ctx.lock.commit.slice(0, 12)})`,
@@ -160,23 +195,40 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
     },
     {
       title: 'Choose the Rust toolchain',
-      plan: [`RUSTUP_TOOLCHAIN=${planToolchain}`],
+      plan: [`toolchain: ${pt.label}`, `route: ${planRoute.blocked ? `cannot build here (${planRoute.blocked})` : describeRoute(planRoute)}`],
       run: () => {
         const pinned = pinnedChannel(treeToolchainFile(ctx, got(s.up, 'upstream'), s.prepared));
         const toolchain = chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, pinned, userDefault: ctx.user.toolchain });
         s.toolchain = toolchain;
-        const why = cannotBuildHere(target, toolchain.name);
-        if (why) {
+        const route = routeFor(target, hostTriple(), toolchain);
+        if (route.blocked) {
           throw new UserError(
-            `cannot build ${target.triple} on this machine: ${why}`,
-            `Build it in CI (release workflow, job "build (${target.alias})", runner ${target.runner}, tool ${target.tool}), or install the tool here.`,
+            `cannot build ${target.triple} on this machine: ${route.blocked}`,
+            `Build it in CI (release workflow, job "build (${target.alias})", runner ${target.runner}, tool ${target.tool}), or install what is missing here.`,
           );
         }
+        s.route = route;
         // The one cargo invocation of this target: the lock refresh reads its environment, the build runs it.
-        s.cmd = cargoCommand(ctx, target, profile, toolchain.name, version);
-        return `${toolchain.name}: ${toolchain.rustc} (${toolchain.reason})`;
+        s.cmd = cargoCommand(ctx, target, profile, toolchain, route, version);
+        return `${toolchain.name}: ${toolchain.rustc} (${toolchain.reason}); ${route.tool}, std ${route.std === 'build-std' ? 'built from source' : 'prebuilt'}`;
       },
     },
+    ...(planRoute.cdeps.includes('libcap')
+      ? [
+          {
+            title: `libcap ${LIBCAP.version} for ${target.triple}`,
+            plan: [
+              `source: ${ctx.user.sources?.libcap ?? process.env.CODEX_LITELLM_LIBCAP_SOURCE ?? LIBCAP.urls.join(' or ')} (SHA-256 ${LIBCAP.sha256.slice(0, 16)}…, cached in ${ctx.cache.sourcesDir})`,
+              `make libcap.a with ${planRoute.cc.replace(/ \(cargo-zigbuild\)$/, '')} into ${libcapPrefix(ctx.cache, target.triple)} (scratch dir, then renamed; kept for later builds)`,
+              "why: upstream's vendored bubblewrap links libcap through pkg-config, and the host's is not the target's",
+            ],
+            run: () => {
+              const r = ensureLibcap(ctx.cache, target.triple, process.env.CODEX_LITELLM_LIBCAP_SOURCE ?? ctx.user.sources?.libcap, () => {});
+              return r.built ? `built into ${r.prefix}` : 'cached';
+            },
+          } satisfies Step,
+        ]
+      : []),
     {
       title: 'Sync the build tree',
       plan: [
@@ -187,7 +239,8 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
         const up = got(s.up, 'upstream');
         const prepared = got(s.prepared, 'the applied series');
         const sync = syncBuildTree(ctx, up, prepared);
-        const lock = refreshLock(ctx, up, prepared, got(s.cmd, 'the cargo command').env);
+        const cmd = got(s.cmd, 'the cargo command');
+        const lock = refreshLock(ctx, up, prepared, cmd.env, cmd.cargo);
         s.written = sync.written.length + sync.restored.length + sync.deleted.length;
         s.lockRefreshed = lock.refreshed;
         return `${sync.created ? 'new tree; ' : ''}${s.written} file(s) written${lock.refreshed ? ', Cargo.lock refreshed' : ''}`;
@@ -216,13 +269,21 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
         const cmd = got(s.cmd, 'the cargo command');
         const toolchain = got(s.toolchain, 'the toolchain');
         const changed = copyBinary(cmd.output, dist);
-        writeBuildInfo(infoFile, changed, dist, { target: target.triple, profile: profile.name, ...version, toolchain: toolchain.rustc });
+        const route = got(s.route, 'the route');
+        writeBuildInfo(infoFile, changed, dist, {
+          target: target.triple,
+          profile: profile.name,
+          ...version,
+          toolchain: toolchain.rustc,
+          route: { tool: route.tool, std: route.std, cc: route.cc, cdeps: route.cdeps },
+        });
         results.push({
           target: target.triple,
           binary: dist,
           version: version.display,
           toolchain: toolchain.name,
           toolchainReason: toolchain.reason,
+          route,
           treeFilesWritten: s.written,
           lockRefreshed: s.lockRefreshed,
           binaryChanged: changed,

@@ -66,7 +66,7 @@ export interface LockResult {
  * Refresh workspace entries of Cargo.lock when its inputs changed, then prove no external package
  * was added or moved. Skipped entirely (no cargo call, no write) when nothing changed.
  */
-export function refreshLock(ctx: Context, up: Upstream, prepared: Prepared, env: Record<string, string>): LockResult {
+export function refreshLock(ctx: Context, up: Upstream, prepared: Prepared, env: Record<string, string>, cargo = 'cargo'): LockResult {
   const lp = lockPath(ctx);
   const abs = path.join(ctx.treeDir, lp);
   const { input, base } = lockInput(ctx, up, prepared);
@@ -74,7 +74,7 @@ export function refreshLock(ctx: Context, up: Upstream, prepared: Prepared, env:
   if (st && st.input === input && fileSha256(abs) === st.output) return { refreshed: false };
   fs.writeFileSync(abs, base);
   const args = ['update', '--workspace', ...(ctx.opts.offline ? ['--offline'] : [])];
-  const r = spawnSync('cargo', args, { cwd: path.join(ctx.treeDir, ctx.lock.workspace), env: { ...process.env, ...env }, encoding: 'utf8' });
+  const r = spawnSync(cargo, args, { cwd: path.join(ctx.treeDir, ctx.lock.workspace), env: { ...process.env, ...env }, encoding: 'utf8' });
   if (r.status !== 0) {
     const output = `${r.stderr}\n${r.stdout}`;
     throw new UserError(

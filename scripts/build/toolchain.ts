@@ -1,22 +1,43 @@
 /**
- * Which Rust toolchain builds upstream. Upstream pins one in rust-toolchain.toml; when that exact
- * toolchain is not installed (it often is not, offline), the installed stable is used instead, and
- * we say so. RUSTUP_TOOLCHAIN overrides rust-toolchain.toml for every cargo/rustc we start.
+ * Which Rust toolchain builds upstream. Two kinds:
+ * - a rustup toolchain by name. Upstream pins one in rust-toolchain.toml; when that exact
+ *   toolchain is not installed (it often is not, offline), the installed stable is used instead,
+ *   and we say so. RUSTUP_TOOLCHAIN overrides rust-toolchain.toml for every cargo/rustc we start.
+ * - a directory holding `cargo` and `rustc` (a distribution's Rust, e.g. Debian's rustc-web in
+ *   /usr/bin), chosen explicitly with `--toolchain /usr/bin`. Its cargo is run by path and RUSTC
+ *   points at its rustc, so rustup's proxies earlier on PATH are never asked.
+ * Either way we read its sysroot, which says whether a target's standard library is prebuilt or
+ * must be built from source (std.ts).
  */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { UserError } from '../lib/errors.ts';
 
 export interface Toolchain {
+  /** The rustup name (`stable`) or the directory (`/usr/bin`). */
   name: string;
+  kind: 'rustup' | 'path';
   /** Why this one: flag, env, pinned, fallback. */
   reason: string;
   /** `rustc -V` of that toolchain. */
   rustc: string;
+  /** What runs Cargo: `cargo` (rustup's proxy) or the directory's cargo by path. */
+  cargo: string;
+  /** Environment every cargo/rustc of this toolchain gets. */
+  env: Record<string, string>;
+  /** `rustc --print sysroot`: where lib/rustlib/<triple> and lib/rustlib/src live. */
+  sysroot: string;
 }
 
 export function pinnedChannel(rustToolchainToml: string | undefined): string | undefined {
   if (!rustToolchainToml) return undefined;
   return /^\s*channel\s*=\s*"([^"]+)"/m.exec(rustToolchainToml)?.[1];
+}
+
+/** A value names a directory (a path toolchain) rather than a rustup toolchain when it has a slash. */
+export function isPathToolchain(value: string): boolean {
+  return value.includes('/');
 }
 
 function installedToolchains(): string[] | undefined {
@@ -28,35 +49,70 @@ function installedToolchains(): string[] | undefined {
     .filter(Boolean);
 }
 
-function rustcVersion(toolchain: string | undefined): string | undefined {
-  const env = { ...process.env };
-  if (toolchain) env.RUSTUP_TOOLCHAIN = toolchain;
-  const r = spawnSync('rustc', ['-V'], { encoding: 'utf8', env });
+function rustcOutput(rustc: string, args: string[], env: Record<string, string>): string | undefined {
+  const r = spawnSync(rustc, args, { encoding: 'utf8', env: { ...process.env, ...env } });
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
+function rustupToolchain(name: string | undefined, reason: string): Toolchain {
+  const env: Record<string, string> = name ? { RUSTUP_TOOLCHAIN: name } : {};
+  const rustc = rustcOutput('rustc', ['-V'], env);
+  if (!rustc) {
+    throw new UserError(
+      name ? `rustc for toolchain \`${name}\` does not run` : 'no Rust toolchain found (rustc does not run)',
+      name
+        ? 'Check your Rust installation (rustup show).'
+        : 'Install Rust with rustup (https://rustup.rs), or name a directory holding cargo and rustc with --toolchain.',
+    );
+  }
+  const sysroot = rustcOutput('rustc', ['--print', 'sysroot'], env) ?? '';
+  return { name: name ?? 'stable', kind: 'rustup', reason, rustc, cargo: 'cargo', env, sysroot };
+}
+
+/** `dir` may be the bin directory (`/usr/bin`) or its prefix (`/usr`, `~/rust`). */
+export function pathToolchain(dir: string, reason: string): Toolchain {
+  const abs = path.resolve(dir);
+  const bin = [abs, path.join(abs, 'bin')].find((d) => fs.existsSync(path.join(d, 'cargo')) && fs.existsSync(path.join(d, 'rustc')));
+  if (!bin) {
+    throw new UserError(
+      `toolchain directory ${abs} (${reason}) holds no cargo and rustc`,
+      'Name the directory with both programs (e.g. --toolchain /usr/bin for Debian rustc-web/cargo-web), or a rustup toolchain by name.',
+    );
+  }
+  const rustcPath = path.join(bin, 'rustc');
+  // RUSTC makes Cargo (and cargo-zigbuild, which runs the Cargo in CARGO) use this rustc;
+  // RUSTUP_TOOLCHAIN is left out so no rustup proxy on PATH steps in.
+  const env = { RUSTC: rustcPath };
+  const rustc = rustcOutput(rustcPath, ['-V'], {});
+  if (!rustc) throw new UserError(`${rustcPath} does not run`, 'Check that toolchain (run it with -V).');
+  const sysroot = rustcOutput(rustcPath, ['--print', 'sysroot'], {}) ?? path.dirname(bin);
+  return { name: bin, kind: 'path', reason, rustc, cargo: path.join(bin, 'cargo'), env, sysroot };
+}
+
 export function chooseToolchain(opts: { flag?: string; env?: string; pinned?: string; userDefault?: string }): Toolchain {
+  const explicit: [string | undefined, string][] = [
+    [opts.flag, '--toolchain'],
+    [opts.env, 'RUSTUP_TOOLCHAIN'],
+    [opts.userDefault, 'user config'],
+  ];
+  // A directory is never a rustup name, so it is taken before rustup is even asked.
+  for (const [value, reason] of explicit) {
+    if (value && isPathToolchain(value)) return pathToolchain(value, reason);
+    if (value) break;
+  }
   const installed = installedToolchains();
   const has = (name: string): boolean => !installed || installed.some((t) => t === name || t.startsWith(`${name}-`));
   const pick = (name: string, reason: string): Toolchain => {
     if (installed && !has(name)) {
       throw new UserError(
         `Rust toolchain \`${name}\` (${reason}) is not installed`,
-        `Install it (rustup toolchain install ${name}) or choose another with --toolchain; installed: ${installed.join(', ') || 'none'}.`,
+        `Install it (rustup toolchain install ${name}), choose another with --toolchain (a rustup name, or a directory holding cargo and rustc); installed: ${installed.join(', ') || 'none'}.`,
       );
     }
-    const rustc = rustcVersion(name);
-    if (!rustc) throw new UserError(`rustc for toolchain \`${name}\` does not run`, 'Check your Rust installation (rustup show).');
-    return { name, reason, rustc };
+    return rustupToolchain(name, reason);
   };
-  if (opts.flag) return pick(opts.flag, '--toolchain');
-  if (opts.env) return pick(opts.env, 'RUSTUP_TOOLCHAIN');
-  if (opts.userDefault) return pick(opts.userDefault, 'user config');
+  for (const [value, reason] of explicit) if (value) return pick(value, reason);
   if (opts.pinned && has(opts.pinned)) return pick(opts.pinned, "upstream's rust-toolchain.toml");
-  if (!installed) {
-    const rustc = rustcVersion(undefined);
-    if (!rustc) throw new UserError('no Rust toolchain found (rustc does not run)', 'Install Rust with rustup: https://rustup.rs');
-    return { name: 'stable', reason: 'no rustup; the rustc on PATH', rustc };
-  }
+  if (!installed) return { ...rustupToolchain(undefined, 'no rustup; the rustc on PATH'), name: 'stable', env: {} };
   return pick('stable', opts.pinned ? `upstream pins ${opts.pinned}, which is not installed; using the installed stable` : 'default');
 }

@@ -36,6 +36,8 @@ export interface BuildInfo extends VersionInfo {
   profile: string;
   /** rustc's version line. */
   toolchain: string;
+  /** How it was built (build/route.ts): tool, std prebuilt or built from source, C compiler, target C libraries. */
+  route?: { tool: string; std: 'prebuilt' | 'build-std'; cc: string; cdeps: string[] };
   /** Of the binary beside it. */
   sha256: string | undefined;
 }
@@ -54,7 +56,7 @@ export const ipkName = (version: string, arch: string): string => `${UPSTREAM_FA
 export function artifactNames(version: VersionInfo, release: Release, t: Target): string[] {
   return [
     archiveName(version.version, t.triple, t.archive),
-    npmTarballName(npmPackageName(t), version.version),
+    ...(t.npm ? [npmTarballName(npmPackageName(t), version.version)] : []),
     ...(t.debian ? [debName(debianVersion(release), t.debian)] : []),
     ...(t.termux ? [termuxName(debianVersion(release), t.termux)] : []),
     ...t.openwrt.map((a) => ipkName(opkgVersion(release), a)),

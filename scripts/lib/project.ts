@@ -72,6 +72,10 @@ export interface CachePaths {
   /** CARGO_TARGET_DIR. */
   targetDir: string;
   logsDir: string;
+  /** Pinned source tarballs (libcap) a cross build compiles for its target. */
+  sourcesDir: string;
+  /** Target C libraries built from those (cdeps/<triple>/<name>-<version>/). */
+  cdepsDir: string;
 }
 
 export function cachePaths(dir: string): CachePaths {
@@ -82,6 +86,8 @@ export function cachePaths(dir: string): CachePaths {
     worktreesDir: path.join(dir, 'worktrees'),
     targetDir: path.join(dir, 'target'),
     logsDir: path.join(dir, 'logs'),
+    sourcesDir: path.join(dir, 'sources'),
+    cdepsDir: path.join(dir, 'cdeps'),
   };
 }
 

@@ -15,6 +15,8 @@ export interface UserConfig {
   toolchain?: string;
   /** Substitutions to apply (patches/substitutions/<name>.patch), for git dependencies that cannot be mirrored. */
   substitute?: string[];
+  /** Local files or URLs for pinned source tarballs (`libcap`), for machines that cannot reach the default ones. */
+  sources?: Record<string, string>;
 }
 
 export function readUserConfig(file = userConfigFile()): UserConfig {
@@ -32,7 +34,7 @@ export function readUserConfig(file = userConfigFile()): UserConfig {
     throw new UserError(`${file} must hold a JSON object`, 'e.g. {"upstream": "/srv/mirrors/codex.git"}');
   }
   const o = data as Record<string, unknown>;
-  const known = new Set(['upstream', 'gitMirrors', 'cacheDir', 'toolchain', 'substitute']);
+  const known = new Set(['upstream', 'gitMirrors', 'cacheDir', 'toolchain', 'substitute', 'sources']);
   for (const k of Object.keys(o)) {
     if (!known.has(k)) throw new UserError(`${file}: unknown setting \`${k}\``, `Known settings: ${[...known].join(', ')}.`);
   }
@@ -41,6 +43,15 @@ export function readUserConfig(file = userConfigFile()): UserConfig {
   }
   if (o.substitute !== undefined && (!Array.isArray(o.substitute) || o.substitute.some((v) => typeof v !== 'string'))) {
     throw new UserError(`${file}: \`substitute\` must be a list of names`, '{"substitute": ["crossterm", "tokio-tungstenite"]}');
+  }
+  if (o.sources !== undefined) {
+    const m = o.sources;
+    if (typeof m !== 'object' || m === null || Array.isArray(m) || Object.values(m).some((v) => typeof v !== 'string')) {
+      throw new UserError(`${file}: \`sources\` must map names to files or URLs`, '{"sources": {"libcap": "/srv/mirrors/libcap-2.66.tar.xz"}}');
+    }
+    for (const k of Object.keys(m)) {
+      if (k !== 'libcap') throw new UserError(`${file}: unknown source \`${k}\` in \`sources\``, 'Known sources: libcap.');
+    }
   }
   if (o.gitMirrors !== undefined) {
     const m = o.gitMirrors;

@@ -37,8 +37,18 @@ export interface Target {
   openssl: 'system' | 'vendored' | 'native';
   archive: 'tar.gz' | 'zip';
   exe: string;
-  /** npm platform package `@avikalpa/codex-litellm-<pkg>` and the os/cpu/libc npm matches it by. */
-  npm: { pkg: string; os: string; cpu: string; libc?: 'glibc' | 'musl' };
+  /**
+   * From a host `hosts` does not name (Linux or macOS), cross-build with cargo-zigbuild instead
+   * (zig links glibc and musl targets); CI keeps `tool` on `runner` (see build/route.ts).
+   */
+  zigCross?: boolean;
+  /** A tier-3 Rust target: no prebuilt std exists, it is always built from source (-Zbuild-std). */
+  tier3?: boolean;
+  /**
+   * npm platform package `@avikalpa/codex-litellm-<pkg>` and the os/cpu/libc npm matches it by;
+   * none for CPUs Node.js itself does not run on.
+   */
+  npm?: { pkg: string; os: string; cpu: string; libc?: 'glibc' | 'musl' };
   /** OpenWrt architecture names served by this binary (musl targets only). */
   openwrt: string[];
   termux?: string;
@@ -66,7 +76,8 @@ function row(r: Row): Target {
 }
 
 function defaultSetup(r: Row): string[] {
-  const add = `rustup target add ${r.triple}`;
+  // Tier 3: no prebuilt std to add; its source is what -Zbuild-std compiles.
+  const add = r.tier3 ? 'rustup component add rust-src' : `rustup target add ${r.triple}`;
   // Upstream's vendored bubblewrap (the Linux sandbox, since about 0.100) finds libcap through
   // pkg-config on the build machine.
   const libcap = 'sudo apt-get install -y -qq --no-install-recommends libcap-dev';
@@ -90,12 +101,12 @@ function defaultSetup(r: Row): string[] {
 // biome-ignore format: one row per target, read as a table
 export const TARGETS: readonly Target[] = [
   row({
-    triple: 'x86_64-unknown-linux-gnu', alias: 'linux-x64', tool: 'cargo', runner: 'ubuntu-24.04', hosts: ['x86_64-unknown-linux-gnu'],
+    triple: 'x86_64-unknown-linux-gnu', alias: 'linux-x64', tool: 'cargo', runner: 'ubuntu-24.04', hosts: ['x86_64-unknown-linux-gnu'], zigCross: true,
     envTemplate: {}, openssl: 'system', archive: 'tar.gz', exe: '',
     npm: { pkg: 'linux-x64', os: 'linux', cpu: 'x64', libc: 'glibc' }, openwrt: [], debian: 'amd64',
   }),
   row({
-    triple: 'aarch64-unknown-linux-gnu', alias: 'linux-arm64', tool: 'cargo', runner: 'ubuntu-24.04-arm', hosts: ['aarch64-unknown-linux-gnu'],
+    triple: 'aarch64-unknown-linux-gnu', alias: 'linux-arm64', tool: 'cargo', runner: 'ubuntu-24.04-arm', hosts: ['aarch64-unknown-linux-gnu'], zigCross: true,
     envTemplate: { ...LIGHT_LTO }, openssl: 'system', archive: 'tar.gz', exe: '',
     npm: { pkg: 'linux-arm64', os: 'linux', cpu: 'arm64', libc: 'glibc' }, openwrt: [], debian: 'arm64',
   }),
@@ -109,6 +120,20 @@ export const TARGETS: readonly Target[] = [
     envTemplate: {}, openssl: 'vendored', archive: 'tar.gz', exe: '',
     npm: { pkg: 'linux-arm64-musl', os: 'linux', cpu: 'arm64', libc: 'musl' },
     openwrt: ['aarch64_generic', 'aarch64_cortex-a53', 'aarch64_cortex-a72'],
+  }),
+  row({
+    // Rust's armv7 musl hard-float target uses VFPv3-D16 without NEON, so one binary serves both
+    // OpenWrt ARMv7 package architectures (Cortex-A7 with NEON/VFPv4 and Cortex-A9 with VFPv3-D16).
+    triple: 'armv7-unknown-linux-musleabihf', alias: 'linux-armv7-musl', tool: 'cargo-zigbuild', runner: 'ubuntu-24.04', hosts: LINUX_OR_MAC,
+    envTemplate: { ...LIGHT_LTO }, openssl: 'vendored', archive: 'tar.gz', exe: '',
+    npm: { pkg: 'linux-arm-musl', os: 'linux', cpu: 'arm', libc: 'musl' },
+    openwrt: ['arm_cortex-a7_neon-vfpv4', 'arm_cortex-a9_vfpv3-d16'],
+  }),
+  row({
+    // 32-bit MIPS little-endian, soft-float (MT7621 routers). Tier 3: std is built from source.
+    triple: 'mipsel-unknown-linux-musl', alias: 'linux-mipsel-musl', tool: 'cargo-zigbuild', runner: 'ubuntu-24.04', hosts: LINUX_OR_MAC, tier3: true,
+    envTemplate: { ...LIGHT_LTO }, openssl: 'vendored', archive: 'tar.gz', exe: '',
+    openwrt: ['mipsel_24kc'],
   }),
   row({
     // Built on Apple silicon like upstream does: the macOS SDK targets both architectures.
@@ -250,7 +275,13 @@ export const NPM_SCOPE = '@avikalpa';
 export const NPM_MAIN = `${NPM_SCOPE}/codex-litellm`;
 
 export function npmPackageName(t: Target): string {
+  if (!t.npm) throw new Error(`internal: ${t.triple} has no npm package`);
   return `${NPM_MAIN}-${t.npm.pkg}`;
+}
+
+/** The targets that have an npm platform package. */
+export function npmTargets(targets: readonly Target[] = TARGETS): Target[] {
+  return targets.filter((t) => t.npm);
 }
 
 export function ciMatrix(targets: readonly Target[] = TARGETS, profile = 'release'): { include: MatrixEntry[] } {
@@ -265,7 +296,7 @@ export function ciMatrix(targets: readonly Target[] = TARGETS, profile = 'releas
       openssl: t.openssl,
       archive: t.archive,
       binary: `dist/${t.triple}/codex-litellm${t.exe}`,
-      npm_package: npmPackageName(t),
+      npm_package: t.npm ? npmPackageName(t) : '',
       debian: t.debian ?? '',
       termux: t.termux ?? '',
       openwrt: [...t.openwrt],

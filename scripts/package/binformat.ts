@@ -13,7 +13,9 @@ export interface BinaryKind {
 export function binaryKind(buf: Buffer): BinaryKind {
   if (buf.length >= 20 && buf.readUInt32BE(0) === 0x7f454c46) {
     const machine = buf[5] === 2 ? buf.readUInt16BE(18) : buf.readUInt16LE(18);
-    return { format: 'ELF', arch: machine === 62 ? 'x86_64' : machine === 183 ? 'aarch64' : `machine ${machine}` };
+    // EM_ numbers of elf.h; 32-bit MIPS says its byte order in e_ident[EI_DATA] (1: little).
+    const arch = { 62: 'x86_64', 183: 'aarch64', 40: 'arm', 8: buf[5] === 1 ? 'mipsel' : 'mips' }[machine] ?? `machine ${machine}`;
+    return { format: 'ELF', arch };
   }
   if (buf.length >= 8 && buf.readUInt32LE(0) === 0xfeedfacf) {
     const cpu = buf.readUInt32LE(4);
@@ -32,7 +34,8 @@ export function binaryKind(buf: Buffer): BinaryKind {
 
 /** Why `buf` is not a binary for `t`, or undefined when it is. */
 export function wrongBinary(t: Target, buf: Buffer): string | undefined {
-  const want = { format: t.triple.includes('-apple-') ? 'Mach-O' : t.triple.includes('-windows-') ? 'PE' : 'ELF', arch: t.triple.split('-')[0]! };
+  const cpu = t.triple.split('-')[0]!;
+  const want = { format: t.triple.includes('-apple-') ? 'Mach-O' : t.triple.includes('-windows-') ? 'PE' : 'ELF', arch: cpu.startsWith('armv7') ? 'arm' : cpu };
   const got = binaryKind(buf);
   if (got.format === want.format && (got.arch === want.arch || got.arch === 'universal')) return undefined;
   return got.format === 'unknown'

@@ -205,13 +205,13 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
     const made: Artifact[] = [];
     time('archive', () => made.push(releaseArchive(p)));
     const npmPkg = platformPackage(p);
-    const npmTgz = time('npm', () => npmTarball(npmPkg, epoch.seconds));
+    const npmTgz = npmPkg && time('npm', () => npmTarball(npmPkg, epoch.seconds));
     if (t.debian) time('deb', () => made.push(debianDeb(p)));
     if (t.termux) time('termux', () => made.push(termuxDeb(p)));
     if (t.openwrt.length) time('ipk', () => made.push(...ipks(p)));
     time('write', () => {
       made.forEach(emit);
-      emitNpm(npmPkg, npmTgz);
+      if (npmPkg && npmTgz) emitNpm(npmPkg, npmTgz);
     });
   }
   const main = mainPackage(binaries[0]?.version ?? expected, docs);
@@ -248,7 +248,7 @@ export function packagePlan(ctx: Context, opts: PackageOptions = {}, plan: Plan 
   for (const { target: t, binary: bin, artifacts } of plan.targets) {
     lines.push('', `${t.triple}: from ${bin}${fs.existsSync(bin) ? '' : ` (missing: ${howToGet(t)})`}`);
     for (const n of artifacts) lines.push(`  ${n}`);
-    lines.push(`  npm/${npmDirName(npmPackageName(t))}/`);
+    if (t.npm) lines.push(`  npm/${npmDirName(npmPackageName(t))}/`);
   }
   lines.push('', `${npmTarballName(NPM_MAIN, v.version)} and npm/${npmDirName(NPM_MAIN)}/ (launcher)`, SUMS_FILE, '', 'Dry run: nothing was changed.');
   return `${lines.join('\n')}\n`;

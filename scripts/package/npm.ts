@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { npmTarballName } from '../lib/plan.ts';
 import { REPO_ROOT } from '../lib/project.ts';
-import { NPM_MAIN, npmPackageName, TARGETS, type Target } from '../lib/targets.ts';
+import { NPM_MAIN, npmPackageName, npmTargets, TARGETS, type Target } from '../lib/targets.ts';
 import type { VersionInfo } from '../lib/version.ts';
 import { HOMEPAGE, SUMMARY, type Docs } from './metadata.ts';
 import type { Artifact, Payload } from './payload.ts';
@@ -30,7 +30,9 @@ export interface NpmPackage {
 
 /** Launcher lookup key: `process.platform process.arch[ libc]`. */
 export function platformKey(t: Target): string {
-  return [t.npm.os, t.npm.cpu, t.npm.libc].filter(Boolean).join(' ');
+  const n = t.npm;
+  if (!n) throw new Error(`internal: ${t.triple} has no npm package`);
+  return [n.os, n.cpu, n.libc].filter(Boolean).join(' ');
 }
 
 const common = (version: string) => ({
@@ -42,7 +44,8 @@ const common = (version: string) => ({
 
 const json = (v: unknown): Buffer => Buffer.from(`${JSON.stringify(v, null, 2)}\n`);
 
-export function mainPackage(version: VersionInfo, docs: Docs, targets: readonly Target[] = TARGETS): NpmPackage {
+export function mainPackage(version: VersionInfo, docs: Docs, all: readonly Target[] = TARGETS): NpmPackage {
+  const targets = npmTargets(all);
   const manifest = {
     name: NPM_MAIN,
     ...common(version.version),
@@ -70,8 +73,10 @@ export function mainPackage(version: VersionInfo, docs: Docs, targets: readonly 
   };
 }
 
-export function platformPackage(p: Payload): NpmPackage {
+/** The npm platform package of the payload's target, or undefined for a target without one. */
+export function platformPackage(p: Payload): NpmPackage | undefined {
   const t = p.target;
+  if (!t.npm) return undefined;
   const name = npmPackageName(t);
   const manifest = {
     name,

@@ -6,6 +6,8 @@
  *   npm run e2e                               dev profile, sources from ~/.config/codex-litellm/build.json
  *   npm run e2e -- --upstream /srv/codex.git --git-mirror https://github.com/nornagon/ratatui=/srv/ratatui.git
  *   npm run e2e -- --no-substitute            build with the real crossterm / tokio-tungstenite forks
+ *   npm run e2e -- --target aarch64-unknown-linux-musl --toolchain /usr/bin
+ *                                             one release target, cross-built, run under qemu, packaged (target.ts)
  *
  * Upstream Codex speaks only the Responses API, so every model call is a POST /v1/responses to
  * LiteLLM. The proxy serves two routes to the fake backend: `fake-model` through `custom_openai/`
@@ -34,6 +36,7 @@ import {
 } from './fake-backend.ts';
 import { ensureLitellm, startCountingForwarder, startLitellm, type CountingForwarder, type LitellmModel, type LitellmProxy } from './litellm-proxy.ts';
 import { startRedis } from './redis.ts';
+import { runTargetE2E, splitTargetArgs } from './target.ts';
 
 export interface Outcome {
   name: string;
@@ -775,7 +778,9 @@ async function main(): Promise<void> {
   const started = performance.now();
   let outcomes: Outcome[];
   try {
-    outcomes = await runE2E(process.argv.slice(2));
+    // --target <triple>: one release target, cross-built and run under qemu (target.ts).
+    const { target, rest } = splitTargetArgs(process.argv.slice(2));
+    outcomes = target ? await runTargetE2E(target, rest) : await runE2E(rest);
   } catch (e) {
     console.error(`e2e could not run: ${(e as Error).message}`);
     console.log('0 passed, 1 failed');

@@ -71,6 +71,10 @@ export function dressAs(t: Target, elf: Buffer): Buffer {
     out.writeUInt16LE(arch === 'aarch64' ? 0xaa64 : 0x8664, 0x84);
   } else if (arch === 'aarch64') {
     out.writeUInt16LE(183, 18);
+  } else if (arch?.startsWith('armv7')) {
+    out.writeUInt16LE(40, 18);
+  } else if (arch === 'mipsel') {
+    out.writeUInt16LE(8, 18);
   }
   return out;
 }
