@@ -65,7 +65,7 @@ describe('the std a toolchain has for a target', () => {
       /rustup component add rust-src \(std is built from source, tier 3\)/,
     );
     expect(describeRoute(fromSource)).toMatch(
-      /^tool cargo-zigbuild .*; std built from source .*; C: zig cc -target arm-linux-musleabihf \(cargo-zigbuild\); libcap built for the target$/,
+      /^tool cargo-zigbuild .*; std built from source .*; C: zig cc -target arm-linux-musleabihf \(cargo-zigbuild\); libcap built for the target; OpenSSL built from source$/,
     );
   });
 
@@ -136,6 +136,14 @@ describe('the cargo command of a build-std cross build', () => {
     expect(plain.args).not.toContain('-Zbuild-std=std,panic_abort');
     expect(Object.keys(plain.env).filter((k) => /BOOTSTRAP|PKG_CONFIG|RUSTFLAGS/.test(k))).toEqual([]);
     expect(plain.env.RUSTUP_TOOLCHAIN).toBe('stable');
+    expect(plain.args).not.toContain('--features');
+    // A glibc row cross-built: OpenSSL from source, as the route says; CI's own build links libssl.
+    const arm = findTarget('linux-arm64');
+    const armRoute = routeFor(arm, HOST, undefined, zig);
+    expect(armRoute.openssl).toMatch(/^built from source \(cross build/);
+    const armCmd = cargoCommand(p.ctx, arm, findProfile('dev'), rustupRef('stable'), armRoute, { display: 'x' } as never);
+    expect(armCmd.args.slice(-2)).toEqual(['--features', 'codex-litellm-core/vendored-openssl']);
+    expect(routeFor(arm, 'aarch64-unknown-linux-gnu', undefined, zig)).toMatchObject({ tool: 'cargo', openssl: 'the system libssl', features: [] });
   });
 });
 

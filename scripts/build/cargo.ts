@@ -50,6 +50,7 @@ export function cargoCommand(ctx: Context, target: Target, profile: Profile, too
     profile.cargoProfile,
     // panic_abort beside std: upstream's profiles may abort on panic, and std needs both to link.
     ...(buildStd ? ['-Zbuild-std=std,panic_abort'] : []),
+    ...(route.features.length ? ['--features', route.features.join(',')] : []),
   ];
   const targetVar = target.triple.toUpperCase().replace(/[-.]/g, '_');
   const env: Record<string, string> = {

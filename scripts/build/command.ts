@@ -275,7 +275,7 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
           profile: profile.name,
           ...version,
           toolchain: toolchain.rustc,
-          route: { tool: route.tool, std: route.std, cc: route.cc, cdeps: route.cdeps },
+          route: { tool: route.tool, std: route.std, cc: route.cc, cdeps: route.cdeps, openssl: route.openssl },
         });
         results.push({
           target: target.triple,

@@ -30,6 +30,10 @@ export interface Route {
   cc: string;
   /** Target C libraries built here before Cargo runs. */
   cdeps: 'libcap'[];
+  /** How OpenSSL gets in on this route, in words (a cross build of a glibc row cannot link the target's system libssl). */
+  openssl: string;
+  /** Cargo features the route adds (`--features`). */
+  features: string[];
   /** Why the route cannot work on this machine, or undefined. */
   blocked?: string;
 }
@@ -102,11 +106,28 @@ export function routeFor(target: Target, host: string, toolchain: Toolchain | un
         : tool === 'cross'
           ? "cross's container toolchain"
           : 'the system C compiler';
-  return { tool, toolWhy, std, stdWhy, cc, cdeps: cross && tool === 'cargo-zigbuild' ? ['libcap'] : [], blocked };
+  // A glibc row links the system's libssl when built on its own CPU (CI); cross-built, this
+  // machine has no libssl of the target's CPU, so OpenSSL is compiled from source with zig as
+  // for the musl rows (codex-litellm-core's `vendored-openssl` feature).
+  const vendorHere = cross && tool === 'cargo-zigbuild' && target.openssl === 'system';
+  const openssl = vendorHere
+    ? 'built from source (cross build: no libssl of the target here; CI links the system libssl)'
+    : { system: 'the system libssl', vendored: 'built from source', native: "the platform's TLS" }[target.openssl];
+  return {
+    tool,
+    toolWhy,
+    std,
+    stdWhy,
+    cc,
+    cdeps: cross && tool === 'cargo-zigbuild' ? ['libcap'] : [],
+    openssl,
+    features: vendorHere ? ['codex-litellm-core/vendored-openssl'] : [],
+    blocked,
+  };
 }
 
 /** One line for plans and logs. */
 export function describeRoute(r: Route): string {
   const deps = r.cdeps.length ? `; ${r.cdeps.join(', ')} built for the target` : '';
-  return `tool ${r.tool} (${r.toolWhy}); std ${r.std === 'build-std' ? 'built from source' : 'prebuilt'} (${r.stdWhy}); C: ${r.cc}${deps}`;
+  return `tool ${r.tool} (${r.toolWhy}); std ${r.std === 'build-std' ? 'built from source' : 'prebuilt'} (${r.stdWhy}); C: ${r.cc}${deps}; OpenSSL ${r.openssl}`;
 }

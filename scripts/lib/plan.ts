@@ -37,7 +37,7 @@ export interface BuildInfo extends VersionInfo {
   /** rustc's version line. */
   toolchain: string;
   /** How it was built (build/route.ts): tool, std prebuilt or built from source, C compiler, target C libraries. */
-  route?: { tool: string; std: 'prebuilt' | 'build-std'; cc: string; cdeps: string[] };
+  route?: { tool: string; std: 'prebuilt' | 'build-std'; cc: string; cdeps: string[]; openssl: string };
   /** Of the binary beside it. */
   sha256: string | undefined;
 }

@@ -178,7 +178,7 @@ export const TARGETS: readonly Target[] = [
     },
     openssl: 'vendored', archive: 'tar.gz', exe: '',
     npm: { pkg: 'android-arm64', os: 'android', cpu: 'arm64' }, openwrt: [], termux: 'aarch64',
-    notes: 'OpenSSL is built from source (openssl-sys/vendored, our series patch core-build-openssl-from-source-for-android); not yet built in CI',
+    notes: 'OpenSSL is built from source (openssl-sys/vendored, enabled by codex-litellm-core for Android); CI only: no NDK and no bionic C library off CI',
   }),
 ];
 
