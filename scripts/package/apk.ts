@@ -168,7 +168,7 @@ class AdbWriter {
 }
 
 /** One block: header word (or the extended header), payload, zero padding to 8 bytes. */
-function blockHeader(type: number, length: number): Buffer {
+export function blockHeader(type: number, length: number): Buffer {
   if (length <= 0x3fffffff - 4) {
     const h = Buffer.alloc(4);
     h.writeUInt32LE(((type << 30) >>> 0) + 4 + length);

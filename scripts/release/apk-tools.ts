@@ -5,6 +5,7 @@
  *
  *   node --import tsx scripts/release/apk-tools.ts build [--repo <git url or path>] [--prefix <dir>]
  *   node --import tsx scripts/release/apk-tools.ts verify [--apk <path>] [--binary <file>] <file.apk>...
+ *   node --import tsx scripts/release/apk-tools.ts where      the apk-tools 3 found (see findApk), exit 1 if none
  *
  * `build` needs git, meson, ninja, a C compiler, pkg-config and the OpenSSL and zlib headers
  * (Debian/Ubuntu: meson ninja-build libssl-dev zlib1g-dev). `verify` runs, for every file:
@@ -31,8 +32,16 @@ export const APK_TOOLS = {
   repo: 'https://github.com/alpinelinux/apk-tools',
 } as const;
 
-/** The meson options: the `apk` program alone (no Lua, Python, manual pages, help text or zstd). */
-const MESON_OPTIONS = ['-Dlua=disabled', '-Dpython=disabled', '-Ddocs=disabled', '-Dhelp=disabled', '-Dtests=disabled', '-Dzstd=disabled'];
+/** The meson options: the `apk` program alone, libapk linked in (no Lua, Python, manual pages, help text or zstd). */
+const MESON_OPTIONS = [
+  '-Ddefault_library=static',
+  '-Dlua=disabled',
+  '-Dpython=disabled',
+  '-Ddocs=disabled',
+  '-Dhelp=disabled',
+  '-Dtests=disabled',
+  '-Dzstd=disabled',
+];
 
 export function apkToolsPrefix(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(defaultCacheDir(env), 'tools', `apk-tools-${APK_TOOLS.version}`);
@@ -190,6 +199,11 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env, out: 
       case 'build':
         out(`${buildApkTools({ repo: v.repo, prefix: v.prefix, env })}\n`);
         return 0;
+      case 'where': {
+        const found = findApk(env);
+        if (found) out(`${found.path} (apk-tools ${found.version})\n`);
+        return found ? 0 : 1;
+      }
       case 'verify': {
         if (files.length === 0) throw new UserError('verify needs .apk files', 'e.g. verify dist/packages/*.apk');
         const apk = v.apk ?? findApk(env)?.path;
@@ -201,7 +215,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv = process.env, out: 
         return 0;
       }
       default:
-        throw new UserError('usage: apk-tools.ts build [--repo <url>] [--prefix <dir>] | verify [--apk <path>] [--binary <file>] <file.apk>...');
+        throw new UserError('usage: apk-tools.ts build [--repo <url>] [--prefix <dir>] | verify [--apk <path>] [--binary <file>] <file.apk>... | where');
     }
   } catch (e) {
     const d = describeError(e);
