@@ -548,6 +548,30 @@ describe('build.ts package: the .apk files', () => {
       expect(zlib.inflateRawSync(d2.subarray(4)).equals(theirs)).toBe(true);
     });
 
+    it('apk mkpkg agrees on a tree with an empty file, a 0600 file, a long description and several directories', () => {
+      const root = process.getuid?.() === 0;
+      const user = root ? 'root' : os.userInfo().username;
+      const group = root ? 'root' : execFileSync('id', ['-gn'], { encoding: 'utf8' }).trim();
+      const tree = tmpDir('apk-tree2');
+      fs.chmodSync(tree, 0o755);
+      for (const f of INPUT.files) {
+        const parts = f.path.split('/');
+        for (let i = 1; i < parts.length; i += 1) {
+          fs.mkdirSync(path.join(tree, ...parts.slice(0, i)), { recursive: true });
+          fs.chmodSync(path.join(tree, ...parts.slice(0, i)), 0o755);
+        }
+        fs.writeFileSync(path.join(tree, f.path), f.content as Buffer);
+        fs.chmodSync(path.join(tree, f.path), f.mode);
+      }
+      const { info } = INPUT;
+      const fields = { ...info, 'build-time': info.buildTime, buildTime: undefined };
+      const args = Object.entries(fields).flatMap(([k, v]) => (v === undefined ? [] : ['-I', `${k}:${v}`]));
+      const out = path.join(tmpDir('apk-mkpkg2'), 'demo.apk');
+      const made = apk(['mkpkg', '--no-xattrs', '--compression', 'none', ...args, '-F', tree, '-o', out], { env: { SOURCE_DATE_EPOCH: String(EPOCH) } });
+      expect(made.status, made.stderr).toBe(0);
+      expect(apkPackage({ ...INPUT, user, group }, 'none').equals(fs.readFileSync(out))).toBe(true);
+    });
+
     it('apk adbdump prints every package: info, paths with each hash, one data block per file', () => {
       for (const { arch, t } of arches) {
         const d = apk(['adbdump', file(arch)]);
