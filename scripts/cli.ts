@@ -22,7 +22,7 @@ Usage:
   npx tsx build.ts patches check             apply the series to the locked commit in memory and lint it
   npx tsx build.ts patches apply [--force]   make a git worktree with the series as commits, for editing
   npx tsx build.ts patches export [--check]  write patches/ back from the worktree's commits
-  npx tsx build.ts package [--target ...|--all]  archives, npm, .deb, Termux .deb, OpenWrt .ipk and SHA256SUMS
+  npx tsx build.ts package [--target ...|--all]  archives, npm, .deb, Termux .deb, OpenWrt .ipk/.apk, SHA256SUMS
                                              from dist/<target>/ into dist/packages/ (default: this machine's target)
   npx tsx build.ts matrix [--target ...]     the release CI matrix as JSON ({"include": [...]}, one line)
 ${UPSTREAM_HELP}  npx tsx build.ts --help | --version

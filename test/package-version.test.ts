@@ -1,16 +1,29 @@
 /**
  * One version, spelled for each package manager: a newer release (higher counter, or newer
  * upstream, prereleases included) must sort newer in every spelling. npm is checked with semver,
- * dpkg and opkg (which share dpkg's algorithm) with our comparison and with real dpkg.
+ * dpkg and opkg (which share dpkg's algorithm) with our comparison and with real dpkg, apk (OpenWrt
+ * 25.12+) with real apk-tools when it is installed.
  */
 import { spawnSync } from 'node:child_process';
 import semver from 'semver';
 import { describe, expect, it } from 'vitest';
 import { parseLock } from '../scripts/lib/lockfile.ts';
-import { compareDebianVersions, debianVersion, npmVersion, opkgVersion, releaseOf, versionInfo, type Release } from '../scripts/lib/version.ts';
+import {
+  apkVersion,
+  compareDebianVersions,
+  debianVersion,
+  isApkVersion,
+  npmVersion,
+  opkgVersion,
+  releaseOf,
+  versionInfo,
+  type Release,
+} from '../scripts/lib/version.ts';
 import { hasCommand } from './helpers/package-fixture.ts';
+import { apkTools } from './helpers/tools.ts';
 
 const hasDpkg = hasCommand('dpkg', ['--version']);
+const APK = apkTools();
 const dpkgLt = (a: string, b: string): boolean => spawnSync('dpkg', ['--compare-versions', a, 'lt', b]).status === 0;
 const dpkgCmp = (a: string, b: string): number =>
   spawnSync('dpkg', ['--compare-versions', a, 'lt', b]).status === 0 ? -1 : spawnSync('dpkg', ['--compare-versions', a, 'eq', b]).status === 0 ? 0 : 1;
@@ -48,23 +61,41 @@ describe('version mapping', () => {
     expect(npmVersion(r)).toBe('0.53.0-litellm.1');
     expect(debianVersion(r)).toBe('0.53.0-1');
     expect(opkgVersion(r)).toBe('0.53.0-1');
+    expect(apkVersion(r)).toBe('0.53.0-r1');
   });
 
   it('spells upstream prereleases so they sort before the release', () => {
     expect(npmVersion({ upstream: '0.54.0-alpha.2', release: 3 })).toBe('0.54.0-alpha.2.litellm.3');
     expect(npmVersion({ upstream: '0.54.0-alpha', release: 1 })).toBe('0.54.0-alpha.0.litellm.1');
     expect(debianVersion({ upstream: '0.54.0-alpha.2', release: 3 })).toBe('0.54.0~alpha.2-3');
+    expect(apkVersion({ upstream: '0.54.0-alpha.2', release: 3 })).toBe('0.54.0_alpha2-r3');
+    expect(apkVersion({ upstream: '0.54.0-alpha', release: 1 })).toBe('0.54.0_alpha-r1');
+    expect(apkVersion({ upstream: '0.54.0-rc.1', release: 1 })).toBe('0.54.0_rc1-r1');
   });
 
   it('refuses an upstream prerelease that would sort above our release spelling', () => {
     expect(() => npmVersion({ upstream: '0.54.0-rc.1', release: 1 })).toThrow(/cannot be mapped to an npm version that sorts below the final release/);
     expect(() => releaseOf({ tag: 'rust-v0.53.0', release: 0 })).toThrow(/release must be a whole number >= 1/);
+    expect(() => apkVersion({ upstream: '0.54.0-alpha.2.1', release: 1 })).toThrow(/has no apk spelling/);
+    expect(() => apkVersion({ upstream: '0.54.0-nightly.1', release: 1 })).toThrow(/has no apk spelling/);
   });
 
   it('every spelling is valid for its package manager', () => {
     for (const r of RELEASES) {
       expect(semver.valid(npmVersion(r)), npmVersion(r)).toBe(npmVersion(r));
       expect(debianVersion(r)).toMatch(/^[0-9][A-Za-z0-9.+~]*-[0-9]+$/);
+      expect(isApkVersion(apkVersion(r)), apkVersion(r)).toBe(true);
+    }
+    for (const bad of ['0.53.0-litellm.1', '0.53.0-1', '0.53.0~alpha.2-1', '1.0_foo-r1', '1.0-r', '1.0a.1', 'v1.0']) expect(isApkVersion(bad), bad).toBe(false);
+  });
+
+  it.skipIf(!APK)('apk (OpenWrt 25.12+): real apk-tools finds every spelling valid and a newer release newer', () => {
+    const all = RELEASES.map(apkVersion);
+    const check = spawnSync(APK!, ['version', '--check', ...all, '0.53.0-litellm.1'], { encoding: 'utf8' });
+    expect(check.stdout.trim(), 'apk version --check prints the invalid ones').toBe('0.53.0-litellm.1');
+    for (let i = 0; i + 1 < all.length; i += 1) {
+      const t = spawnSync(APK!, ['version', '--test', all[i]!, all[i + 1]!], { encoding: 'utf8' });
+      expect(t.stdout.trim(), `apk: ${all[i]} < ${all[i + 1]}`).toBe('<');
     }
   });
 

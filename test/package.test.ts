@@ -1,7 +1,8 @@
 /**
  * `build.ts package` for every target, from stand-in binaries: the release archives, Debian and
- * Termux .debs (dpkg-deb, lintian), OpenWrt .ipks (unpacked with tar, control parsed), npm package
- * directories and tarballs, SHA256SUMS, byte-for-byte reproducibility, and the errors a user meets.
+ * Termux .debs (dpkg-deb, lintian), OpenWrt .ipks (unpacked with tar, control parsed; the .apks
+ * have their own suite, package-apk.test.ts), npm package directories and tarballs, SHA256SUMS,
+ * byte-for-byte reproducibility, and the errors a user meets.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -14,7 +15,7 @@ import { packageTargets, type PackageResult } from '../scripts/package/command.t
 import { debianDepends, readElfDeps } from '../scripts/package/elf.ts';
 import { readLock } from '../scripts/lib/lockfile.ts';
 import { REPO_ROOT } from '../scripts/lib/project.ts';
-import { debianVersion, npmVersion, releaseOf } from '../scripts/lib/version.ts';
+import { apkVersion, debianVersion, npmVersion, releaseOf } from '../scripts/lib/version.ts';
 import { findTarget, npmTargets, TARGETS } from '../scripts/lib/targets.ts';
 import { runBuild, tmpDir } from './helpers/fixture.ts';
 import { hasCommand, listTar, makePackageProject, readTree, type PackageProject } from './helpers/package-fixture.ts';
@@ -23,6 +24,7 @@ import { hasCommand, listTar, makePackageProject, readTree, type PackageProject 
 const PIN = releaseOf(readLock(path.join(REPO_ROOT, 'upstream.lock')));
 const V = npmVersion(PIN);
 const DEB_V = debianVersion(PIN);
+const APK_V = apkVersion(PIN);
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const EPOCH = 1767225600;
 const hasDpkg = hasCommand('dpkg-deb', ['--version']);
@@ -69,6 +71,13 @@ describe('package --all', () => {
       `codex-litellm_${DEB_V}_arm_cortex-a7_neon-vfpv4.ipk`,
       `codex-litellm_${DEB_V}_arm_cortex-a9_vfpv3-d16.ipk`,
       `codex-litellm_${DEB_V}_mipsel_24kc.ipk`,
+      `codex-litellm-${APK_V}_x86_64.apk`,
+      `codex-litellm-${APK_V}_aarch64_generic.apk`,
+      `codex-litellm-${APK_V}_aarch64_cortex-a53.apk`,
+      `codex-litellm-${APK_V}_aarch64_cortex-a72.apk`,
+      `codex-litellm-${APK_V}_arm_cortex-a7_neon-vfpv4.apk`,
+      `codex-litellm-${APK_V}_arm_cortex-a9_vfpv3-d16.apk`,
+      `codex-litellm-${APK_V}_mipsel_24kc.apk`,
     ].sort();
     const files = fs.readdirSync(out).filter((f) => fs.statSync(path.join(out, f)).isFile());
     expect(files.sort()).toEqual([...expected, 'SHA256SUMS'].sort());
@@ -404,7 +413,7 @@ describe('build.ts package (the command)', () => {
     expect(res.status, res.stderr).toBe(0);
     expect(res.stdout).toMatch(
       new RegExp(
-        `^codex-litellm ${esc(V)} \\(Debian/Termux ${esc(DEB_V)}, opkg ${esc(DEB_V)}\\); timestamps 2026-01-01T00:00:00\\.000Z \\(SOURCE_DATE_EPOCH\\)$`,
+        `^codex-litellm ${esc(V)} \\(Debian/Termux ${esc(DEB_V)}, opkg ${esc(DEB_V)}, apk ${esc(APK_V)}\\); timestamps 2026-01-01T00:00:00\\.000Z \\(SOURCE_DATE_EPOCH\\)$`,
         'm',
       ),
     );
@@ -426,6 +435,7 @@ describe('build.ts package (the command)', () => {
     const dry = cli(q, ['package', '--dry-run', '--target', 'linux-arm64-musl']);
     expect(dry.status, dry.stderr).toBe(0);
     expect(dry.stdout).toContain(`codex-litellm_${DEB_V}_aarch64_cortex-a53.ipk`);
+    expect(dry.stdout).toContain(`codex-litellm-${APK_V}_aarch64_cortex-a53.apk`);
     expect(dry.stdout).toContain('(missing: npx tsx build.ts --target aarch64-unknown-linux-musl)');
     expect(fs.existsSync(path.join(q.root, 'dist', 'packages'))).toBe(false);
     const real = cli(q, ['package', '--target', 'linux-arm64-musl']);

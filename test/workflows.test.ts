@@ -257,6 +257,15 @@ describe('release.yml', () => {
     expect(build).toMatch(/npx tsx build\.ts --target "\$TARGET" .*--no-substitute/);
     expect(build).toMatch(/npx tsx build\.ts package --target "\$TARGET"/);
     expect(uses(w.jobs.build!, 'actions/upload-artifact')).toHaveLength(1);
+    // Every OpenWrt .apk goes through real apk-tools (built from its pinned tag) before it is uploaded.
+    const steps = w.jobs.build!.steps ?? [];
+    const idx = (re: RegExp): number => steps.findIndex((s) => re.test(s.run ?? ''));
+    const apkBuild = idx(/scripts\/release\/apk-tools\.ts build$/m);
+    const apkVerify = idx(/scripts\/release\/apk-tools\.ts verify --binary "dist\/\$TARGET\/codex-litellm" dist\/packages\/\*\.apk/);
+    expect(idx(/build\.ts package --target/)).toBeLessThan(apkBuild);
+    expect(apkBuild).toBeLessThan(apkVerify);
+    expect(apkVerify).toBeLessThan(steps.findIndex((s) => s.uses?.startsWith('actions/upload-artifact@')));
+    for (const i of [apkBuild, apkVerify]) expect(String((steps[i] as { if?: string }).if)).toContain('matrix.openwrt');
     const release = w.jobs.release!;
     expect([release.needs].flat()).toContain('build');
     const order = (release.steps ?? []).map((s) =>

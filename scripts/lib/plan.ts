@@ -10,7 +10,7 @@ import { contextVersion } from './context.ts';
 import { UserError } from './errors.ts';
 import { UPSTREAM_FACTS } from './project.ts';
 import { findTarget, hostTriple, NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target } from './targets.ts';
-import { debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from './version.ts';
+import { apkVersion, debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from './version.ts';
 
 /** What `--target`/`--all` asked for. */
 export interface TargetSelection {
@@ -51,6 +51,11 @@ export const npmDirName = (name: string): string => name.replace(/^@[^/]+\//, ''
 export const debName = (version: string, arch: string): string => `${UPSTREAM_FACTS.binName}_${version}_${arch}.deb`;
 export const termuxName = (version: string, arch: string): string => `${UPSTREAM_FACTS.binName}_${version}_termux-${arch}.deb`;
 export const ipkName = (version: string, arch: string): string => `${UPSTREAM_FACTS.binName}_${version}_${arch}.ipk`;
+/**
+ * OpenWrt names an apk `<name>-<version>.apk` inside a directory per architecture; a release is
+ * one flat list, so the architecture follows the version as in the .ipk name.
+ */
+export const apkName = (version: string, arch: string): string => `${UPSTREAM_FACTS.binName}-${version}_${arch}.apk`;
 
 /** Every file name a target contributes to this version's release. */
 export function artifactNames(version: VersionInfo, release: Release, t: Target): string[] {
@@ -60,6 +65,7 @@ export function artifactNames(version: VersionInfo, release: Release, t: Target)
     ...(t.debian ? [debName(debianVersion(release), t.debian)] : []),
     ...(t.termux ? [termuxName(debianVersion(release), t.termux)] : []),
     ...t.openwrt.map((a) => ipkName(opkgVersion(release), a)),
+    ...t.openwrt.map((a) => apkName(apkVersion(release), a)),
   ];
 }
 
@@ -73,7 +79,7 @@ export interface TargetPlan {
   binary: string;
   /** dist/<triple>/BUILDINFO.json */
   buildInfo: string;
-  /** Release file names (archive, npm tarball, .deb, Termux .deb, .ipk). */
+  /** Release file names (archive, npm tarball, .deb, Termux .deb, .ipk, .apk). */
   artifacts: string[];
 }
 
@@ -81,7 +87,7 @@ export interface Plan {
   version: VersionInfo;
   release: Release;
   /** The same two numbers in each format's spelling. */
-  versions: { npm: string; debian: string; opkg: string };
+  versions: { npm: string; debian: string; opkg: string; apk: string };
   targets: TargetPlan[];
 }
 
@@ -92,7 +98,7 @@ export function makePlan(ctx: Context, sel: TargetSelection, order: 'given' | 't
   return {
     version,
     release,
-    versions: { npm: version.version, debian: debianVersion(release), opkg: opkgVersion(release) },
+    versions: { npm: version.version, debian: debianVersion(release), opkg: opkgVersion(release), apk: apkVersion(release) },
     targets: targets.map((t) => {
       const binary = binaryPath(ctx, t);
       return { target: t, binary, buildInfo: path.join(path.dirname(binary), 'BUILDINFO.json'), artifacts: artifactNames(version, release, t) };

@@ -130,6 +130,36 @@ export function opkgVersion(r: Release): string {
 }
 
 /**
+ * apk-tools v3 (OpenWrt 25.12 and later): `<upstream>-r<release>`, e.g. 0.53.0-r1, the way
+ * OpenWrt spells PKG_VERSION-rPKG_RELEASE for apk. apk's grammar (apk-package(5), version.c) is
+ * `number{.number}...{letter}{_suffix{number}}...{~hash}{-r#}` with the suffixes alpha, beta,
+ * pre, rc (before the release) and cvs, svn, git, hg, p (after it): an upstream prerelease
+ * 0.54.0-alpha.2 becomes 0.54.0_alpha2-r1, which apk sorts before 0.54.0-r1. Anything apk cannot
+ * spell is refused rather than mangled.
+ */
+export function apkVersion(r: Release): string {
+  const v = semver.parse(r.upstream);
+  if (!v) throw new UserError(`upstream version \`${r.upstream}\` is not semver`, 'Upstream release tags look like rust-v0.53.0.');
+  let pre = '';
+  if (v.prerelease.length) {
+    const m = /^(alpha|beta|pre|rc)(?:\.(\d+))?$/.exec(v.prerelease.join('.'));
+    if (!m) {
+      throw new UserError(
+        `upstream prerelease \`${r.upstream}\` has no apk spelling`,
+        'apk versions allow the prerelease suffixes _alpha, _beta, _pre and _rc with one number (0.54.0_alpha2); extend apkVersion in scripts/lib/version.ts.',
+      );
+    }
+    pre = `_${m[1]}${m[2] ?? ''}`;
+  }
+  return `${v.major}.${v.minor}.${v.patch}${pre}-r${r.release}`;
+}
+
+/** What apk-tools' version.c accepts (apk_version_validate), for the writer's own check. */
+export function isApkVersion(v: string): boolean {
+  return /^[0-9]+(\.[0-9]+)*[a-z]?(_(alpha|beta|pre|rc|cvs|svn|git|hg|p)[0-9]*)*(~[0-9a-f]+)?(-r[0-9]+)?$/.test(v);
+}
+
+/**
  * dpkg's version comparison (Debian policy 5.6.12): epoch numerically, then upstream version and
  * revision with verrevcmp: non-digit runs compare by character with `~` before everything
  * (even the end) and letters before other characters; digit runs compare numerically.

@@ -23,6 +23,7 @@ import {
 import { UPSTREAM_FACTS } from '../lib/project.ts';
 import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, type Target } from '../lib/targets.ts';
 import type { VersionInfo } from '../lib/version.ts';
+import { apks } from './apk.ts';
 import { releaseArchive } from './archive.ts';
 import { wrongBinary } from './binformat.ts';
 import { sha256sums } from './checksums.ts';
@@ -51,7 +52,7 @@ export interface WrittenArtifact {
 export interface PackageResult {
   outDir: string;
   version: string;
-  versions: { npm: string; debian: string; opkg: string };
+  versions: { npm: string; debian: string; opkg: string; apk: string };
   epoch: number;
   epochSource: string;
   artifacts: WrittenArtifact[];
@@ -209,6 +210,7 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
     if (t.debian) time('deb', () => made.push(debianDeb(p)));
     if (t.termux) time('termux', () => made.push(termuxDeb(p)));
     if (t.openwrt.length) time('ipk', () => made.push(...ipks(p)));
+    if (t.openwrt.length) time('apk', () => made.push(...apks(p)));
     time('write', () => {
       made.forEach(emit);
       if (npmPkg && npmTgz) emitNpm(npmPkg, npmTgz);
@@ -244,7 +246,9 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
 export function packagePlan(ctx: Context, opts: PackageOptions = {}, plan: Plan = makePlan(ctx, opts, 'table')): string {
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.join(ctx.project.distDir, 'packages');
   const v = plan.version;
-  const lines = [`Package codex-litellm ${v.version} (npm ${v.version}, Debian/Termux ${plan.versions.debian}, opkg ${plan.versions.opkg}) into ${outDir}`];
+  const lines = [
+    `Package codex-litellm ${v.version} (npm ${v.version}, Debian/Termux ${plan.versions.debian}, opkg ${plan.versions.opkg}, apk ${plan.versions.apk}) into ${outDir}`,
+  ];
   for (const { target: t, binary: bin, artifacts } of plan.targets) {
     lines.push('', `${t.triple}: from ${bin}${fs.existsSync(bin) ? '' : ` (missing: ${howToGet(t)})`}`);
     for (const n of artifacts) lines.push(`  ${n}`);
@@ -260,7 +264,7 @@ export function formatResult(r: PackageResult, cwd = process.cwd()): string {
   const mb = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFixed(1)} MiB` : `${(n / 1024).toFixed(1)} KiB`);
   const width = Math.max(...r.artifacts.map((a) => a.name.length));
   return [
-    `codex-litellm ${r.version} (Debian/Termux ${r.versions.debian}, opkg ${r.versions.opkg}); timestamps ${new Date(r.epoch * 1000).toISOString()} (${r.epochSource})`,
+    `codex-litellm ${r.version} (Debian/Termux ${r.versions.debian}, opkg ${r.versions.opkg}, apk ${r.versions.apk}); timestamps ${new Date(r.epoch * 1000).toISOString()} (${r.epochSource})`,
     ...r.artifacts.map((a) => `  ${path.join(rel, a.name).padEnd(width + rel.length + 1)}  ${mb(a.bytes).padStart(10)}  ${a.sha256.slice(0, 16)}`),
     ...r.npmDirs.map((d) => `  ${path.relative(cwd, d)}/`),
     ...r.warnings.map((w) => `warning: ${w}`),

@@ -15,7 +15,8 @@ import type { Artifact, Payload } from './payload.ts';
 import { MODE } from './reproducible.ts';
 import { parentDirs, sortEntries, tarGz, type TarEntry } from './tarball.ts';
 
-export function ipks(p: Payload): Artifact[] {
+/** OpenWrt has no glibc: its packages (.ipk and .apk) take only a static binary. */
+export function refuseDynamic(p: Payload): void {
   const elf = readElfDeps(p.binary.raw);
   if (elf && elf.needed.length > 0) {
     throw new UserError(
@@ -23,6 +24,10 @@ export function ipks(p: Payload): Artifact[] {
       `Rebuild it: npx tsx build.ts --target ${p.target.triple}`,
     );
   }
+}
+
+export function ipks(p: Payload): Artifact[] {
+  refuseDynamic(p);
   const mtime = new Date(p.epoch * 1000);
   const version = opkgVersion(p.release);
   const lic = `./usr/share/licenses/${PACKAGE_NAME}`;

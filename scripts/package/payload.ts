@@ -19,6 +19,6 @@ export interface Payload {
 export interface Artifact {
   name: string;
   data: Buffer;
-  kind: 'archive' | 'deb' | 'termux' | 'ipk' | 'npm';
+  kind: 'archive' | 'deb' | 'termux' | 'ipk' | 'apk' | 'npm';
   target?: string;
 }

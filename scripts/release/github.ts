@@ -55,6 +55,7 @@ function contentType(name: string): string {
   if (name.endsWith('.tar.gz') || name.endsWith('.tgz')) return 'application/gzip';
   if (name.endsWith('.zip')) return 'application/zip';
   if (name.endsWith('.deb') || name.endsWith('.ipk')) return 'application/vnd.debian.binary-package';
+  // An OpenWrt .apk (apk-tools v3) is no Android package: octet-stream, not vnd.android.package-archive.
   if (name.endsWith('.json') || name.endsWith('.jsonl')) return 'application/json';
   if (name === 'SHA256SUMS' || name.endsWith('.txt')) return 'text/plain';
   return 'application/octet-stream';
