@@ -26,6 +26,7 @@ import * as path from 'node:path';
 import { REPO_ROOT } from '../../scripts/lib/project.ts';
 import { findTarget, hostTriple, npmPackageName, NPM_MAIN, type Target } from '../../scripts/lib/targets.ts';
 import { readElfDeps } from '../../scripts/package/elf.ts';
+import { findApk, verifyApk } from '../../scripts/release/apk-tools.ts';
 import { CREATED_ANSWER, HELLO_FILE, HELLO_LINE, PARIS_ANSWER, startFakeBackend, type FakeBackend } from './fake-backend.ts';
 import { ensureLitellm, startLitellm, type LitellmProxy } from './litellm-proxy.ts';
 import { agentText, cleanEnv, codexHome, E2E_MODELS, events, runBinary, type Outcome } from './e2e.ts';
@@ -282,19 +283,17 @@ async function packageChecks(
     });
   }
   const apks = files.filter((f) => f.endsWith('.apk'));
-  const apk = ['apk', path.join(os.homedir(), '.cache', 'codex-litellm', 'tools', 'apk-tools', 'bin', 'apk')].find((a) => sh(a, ['--version']).status === 0);
+  const apk = findApk();
   for (const file of apks) {
-    await check(`${tag} ${file}: apk adbdump reads it; apk add --allow-untrusted installs it into an empty root where the binary runs`, () => {
-      assert(apk, 'apk-tools v3 is not installed here (build it from alpinelinux/apk-tools; see README "OpenWrt 25.12+")');
-      const dump = sh(apk!, ['adbdump', path.join(out, file)]);
-      assert(dump.status === 0, `adbdump: ${dump.out.slice(0, 600)}`);
+    await check(`${tag} ${file}: apk-tools ${apk?.version ?? '3'} reads, verifies and installs it into an empty root, where the binary runs chrooted`, () => {
+      assert(apk, 'apk-tools 3 is not installed here: node --import tsx scripts/release/apk-tools.ts build (see README, OpenWrt 25.12+)');
+      const v = verifyApk(path.join(out, file), { apk: apk!.path, binary: bin });
       const root = tmp('cl-tgt-apkroot-');
-      const archName = /arch: (\S+)/.exec(dump.out)?.[1] ?? '';
-      const add = sh(apk!, ['add', '--root', root, '--initdb', '--allow-untrusted', '--no-network', '--no-scripts', '--arch', archName, path.join(out, file)]);
+      const add = sh(apk!.path, ['add', '--allow-untrusted', '--root', root, '--initdb', '--no-network', '--no-cache', '--arch', v.arch, path.join(out, file)]);
       assert(add.status === 0, `apk add: ${add.out.slice(0, 800)}`);
       const r = sh('chroot', [root, '/usr/bin/codex-litellm', '--version']);
       assert(r.status === 0 && r.out.startsWith('codex-litellm '), `chroot run: ${r.out.slice(0, 400)}`);
-      return `${size(file)}, arch ${archName}; ${r.out.trim().slice(0, 40)}`;
+      return `${size(file)}, ${v.name} ${v.version} arch ${v.arch}; ${r.out.trim().slice(0, 40)}`;
     });
   }
   if (target.npm) await npmCheck(check, assert, target, out, arch);
