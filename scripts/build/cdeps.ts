@@ -40,11 +40,16 @@ export function libcapPrefix(p: CDepPaths, triple: string): string {
 
 /** Environment that makes the target's pkg-config lookups find our libcap (and only for that target). */
 export function libcapEnv(p: CDepPaths, triple: string): Record<string, string> {
+  const dir = path.join(libcapPrefix(p, triple), 'lib', 'pkgconfig');
+  const t = triple.replace(/-/g, '_');
   return {
-    // The pkg-config crate refuses cross lookups unless allowed; the per-target path keeps the
-    // host's own lookups (build scripts) on the host's libraries.
+    // The pkg-config crate refuses cross lookups unless allowed. LIBDIR (not just PATH) replaces
+    // pkg-config's default search path for the target, so the target sees our libcap and nothing
+    // of the host's: otherwise lzma-sys, say, finds the host's liblzma.a and the link fails with
+    // "is incompatible with aarch64linux", where it should build its bundled copy for the target.
     PKG_CONFIG_ALLOW_CROSS: '1',
-    [`PKG_CONFIG_PATH_${triple.replace(/-/g, '_')}`]: path.join(libcapPrefix(p, triple), 'lib', 'pkgconfig'),
+    [`PKG_CONFIG_LIBDIR_${t}`]: dir,
+    [`PKG_CONFIG_PATH_${t}`]: dir,
   };
 }
 
