@@ -33,7 +33,7 @@ Build options:
   --profile <name>          dev | release | release-lite (default: release)
   --toolchain <name>        Rust toolchain (default: RUSTUP_TOOLCHAIN, else upstream's pin if installed, else stable)
   --dry-run                 print every step, command and path; change nothing
-  --json                    machine-readable result on stdout (no progress display)
+  --json                    machine-readable result on stdout; progress as JSON lines on stderr
   --verbose                 more detail in errors
 
 Sources (for machines without GitHub; none of this is ever committed):

@@ -2,7 +2,6 @@
  * `build.ts [--target ...] [--profile ...]`: the whole pipeline for each target of the plan, as a
  * list of steps. The same list is printed by --dry-run and executed by a real run.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { digestChanges } from '../lib/apply.ts';
@@ -12,17 +11,19 @@ import { describeRoute, routeFor, type Route } from './route.ts';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { copyFileAtomic, fileSha256, sha256, writeFileAtomic } from '../lib/fs.ts';
-import { acquire, applyAll, lintOrThrow, treeToolchainFile, type Prepared } from '../lib/prepare.ts';
+import { acquireWithProgress, applyAll, lintOrThrow, treeToolchainFile, type Prepared } from '../lib/prepare.ts';
 import { refreshLock, syncBuildTree } from './sync.ts';
 import type { BuildInfo, Plan, TargetPlan } from '../lib/plan.ts';
 import type { Profile } from '../lib/profiles.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
 import type { Output } from '../lib/output.ts';
-import { outputMode, renderPlan, runSteps, type Step } from '../lib/steps.ts';
+import { formatBytes, formatDuration, plural } from '../lib/progress.ts';
+import { outputMode, renderPlan, runSteps, type Step, type StepRecord } from '../lib/steps.ts';
 import { describeSubstitutions } from '../lib/substitutions.ts';
 import { ciJob, ciMatrix, hostTriple, type Target } from '../lib/targets.ts';
 import { chooseToolchain, pinnedChannel, type Toolchain } from './toolchain.ts';
 import type { Upstream } from '../lib/upstream-cache.ts';
+import { runCargo, withMessageFormat, type CargoRun } from './cargo-run.ts';
 
 export interface BuildResult {
   target: string;
@@ -37,6 +38,14 @@ export interface BuildResult {
   binaryChanged: boolean;
   /** false when nothing changed since the last build and Cargo was not run at all. */
   cargoRan: boolean;
+  /** Bytes of the binary. */
+  size: number;
+  /** Cargo's full output (from the last run of Cargo, when this one did not need it). */
+  log: string;
+  /** What Cargo did, when it ran. */
+  cargo?: CargoRun;
+  /** Each step of this target and the seconds it took. */
+  stages: StepRecord[];
 }
 
 /** Why this machine cannot build a target, or undefined when it can. */
@@ -83,7 +92,11 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
   const results: BuildResult[] = [];
   const log = (t: Target): string => path.join(ctx.cache.logsDir, `build-${t.triple}-${profile.name}.log`);
   const steps: Step[] = plan.targets.flatMap((tp) =>
-    buildSteps(ctx, plan, tp, profile, results, log).map((s) => (targets.length > 1 ? { ...s, title: `[${tp.target.alias}] ${s.title}` } : s)),
+    buildSteps(ctx, plan, tp, profile, results, log).map((s) => ({
+      ...s,
+      target: tp.target.triple,
+      ...(targets.length > 1 ? { title: `[${tp.target.alias}] ${s.title}` } : {}),
+    })),
   );
   const { version } = plan;
   // Targets this machine cannot build, said before anything runs (and in the plan), with the CI job that can.
@@ -126,13 +139,29 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
     );
   }
   const started = Date.now();
-  await runSteps(steps, outputMode(o.json));
+  const records = await runSteps(steps, outputMode(o.json));
   const seconds = (Date.now() - started) / 1000;
-  const lines = results.map(
-    (r) =>
-      `${path.relative(process.cwd(), r.binary) || r.binary}: ${r.version} [toolchain ${r.toolchain}: ${r.toolchainReason}; ${r.route.tool}, std ${r.route.std === 'build-std' ? 'built from source' : 'prebuilt'}] (${seconds.toFixed(1)} s)`,
-  );
-  return { doc: { ok: true, seconds, results }, text: lines.join('\n') };
+  for (const r of results) r.stages = records.filter((x) => x.target === r.target);
+  return { doc: { ok: true, seconds, results }, text: results.map((r) => summary(r, seconds)).join('\n') };
+}
+
+/** The closing report of one target: binary, size and version, the time of each step, Cargo's counts and its log. */
+export function summary(r: BuildResult, seconds: number, cwd = process.cwd(), home = process.env.HOME): string {
+  const rel = (p: string): string => {
+    const relative = path.relative(cwd, p);
+    if (relative && !relative.startsWith('..')) return relative;
+    return home && p.startsWith(`${home}/`) ? `~/${p.slice(home.length + 1)}` : p;
+  };
+  const stages = r.stages.map((s) => `${s.stage ?? s.title} ${s.seconds < 10 ? s.seconds.toFixed(1) + 's' : formatDuration(s.seconds)}`).join(', ');
+  const c = r.cargo;
+  const cargo = c
+    ? `cargo: ${c.units} units (${c.compiled} compiled, ${c.fresh} fresh), ${plural(c.warnings, 'warning')}${c.waitedSeconds >= 1 ? `, ${formatDuration(c.waitedSeconds)} waiting for a lock` : ''}; log ${rel(r.log)}`
+    : `cargo: not needed (nothing changed since the last build); last log ${rel(r.log)}`;
+  return [
+    `${rel(r.binary)}: ${r.version} [toolchain ${r.toolchain}: ${r.toolchainReason}; ${r.route.tool}, std ${r.route.std === 'build-std' ? 'built from source' : 'prebuilt'}] (${seconds.toFixed(1)} s)`,
+    `  ${formatBytes(r.size)}${r.binaryChanged ? '' : ', unchanged'}; steps: ${stages}`,
+    `  ${cargo}`,
+  ].join('\n');
 }
 
 /** What the steps of one target hand each other; each field is set by the step named beside it. */
@@ -145,6 +174,7 @@ class TargetState {
   written = 0; // Sync the build tree
   lockRefreshed = false; // Sync the build tree
   cargoRan = true; // cargo build
+  cargo?: CargoRun; // cargo build
 
   /** A value an earlier step set; steps run in order and stop at the first error, so a miss is a bug. */
   static got<T>(v: T | undefined, what: string): T {
@@ -162,22 +192,26 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
   const pt = planToolchain(ctx);
   const planRoute = routeFor(target, hostTriple(), pt.toolchain);
   const planRef: ToolchainRef = pt.toolchain ?? rustupRef(pt.label);
-  const planCmd = cargoCommand(ctx, target, profile, planRef, planRoute, version);
+  // Cargo's JSON messages drive the progress display (cargo-run.ts); the dry run shows the flag too.
+  const command = (ref: ToolchainRef, route: Route): CargoCommand => withMessageFormat(cargoCommand(ctx, target, profile, ref, route, version));
+  const planCmd = command(planRef, planRoute);
   return [
     {
       title: `Upstream ${ctx.lock.tag} (${ctx.lock.commit.slice(0, 12)})`,
+      stage: 'upstream',
       plan: [
         `source: ${ctx.upstreamSource}`,
         `cache: ${ctx.cache.upstreamGit} (bare, partial clone; fetched only when the commit is missing)`,
         `git fetch --filter=blob:none origin +refs/tags/${ctx.lock.tag} and verify it resolves to ${ctx.lock.commit}`,
       ],
-      run: () => {
-        s.up = acquire(ctx);
+      run: async (progress) => {
+        s.up = await acquireWithProgress(ctx, progress);
         return s.up.fetched ? 'fetched' : 'cached';
       },
     },
     {
       title: 'Apply the patch series',
+      stage: 'apply',
       plan: [
         `lint ${ctx.project.seriesFile}`,
         `git apply --cached each patch onto a temporary index at ${ctx.lock.commit.slice(0, 12)} (zero fuzz)`,
@@ -195,6 +229,7 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
     },
     {
       title: 'Choose the Rust toolchain',
+      stage: 'toolchain',
       plan: [`toolchain: ${pt.label}`, `route: ${planRoute.blocked ? `cannot build here (${planRoute.blocked})` : describeRoute(planRoute)}`],
       run: () => {
         const pinned = pinnedChannel(treeToolchainFile(ctx, got(s.up, 'upstream'), s.prepared));
@@ -209,7 +244,7 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
         }
         s.route = route;
         // The one cargo invocation of this target: the lock refresh reads its environment, the build runs it.
-        s.cmd = cargoCommand(ctx, target, profile, toolchain, route, version);
+        s.cmd = command(toolchain, route);
         return `${toolchain.name}: ${toolchain.rustc} (${toolchain.reason}); ${route.tool}, std ${route.std === 'build-std' ? 'built from source' : 'prebuilt'}`;
       },
     },
@@ -217,6 +252,7 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
       ? [
           {
             title: `libcap ${LIBCAP.version} for ${target.triple}`,
+            stage: 'libcap',
             plan: [
               `source: ${ctx.user.sources?.libcap ?? process.env.CODEX_LITELLM_LIBCAP_SOURCE ?? LIBCAP.urls.join(' or ')} (SHA-256 ${LIBCAP.sha256.slice(0, 16)}…, cached in ${ctx.cache.sourcesDir})`,
               `make libcap.a with ${planRoute.cc.replace(/ \(cargo-zigbuild\)$/, '')} into ${libcapPrefix(ctx.cache, target.triple)} (scratch dir, then renamed; kept for later builds)`,
@@ -231,6 +267,7 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
       : []),
     {
       title: 'Sync the build tree',
+      stage: 'sync',
       plan: [
         `tree: ${ctx.treeDir} (only files whose content changed are written)`,
         `refresh ${ctx.lock.workspace}/Cargo.lock workspace entries (cargo update --workspace) when manifests changed; refuse new external packages`,
@@ -248,22 +285,31 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
     },
     {
       title: `cargo build ${target.triple} (${profile.name})`,
+      stage: 'cargo',
       plan: [`cd ${planCmd.cwd}`, renderCommand(planCmd), `log: ${logFile(target)}`],
-      run: async () => {
+      run: async (progress) => {
         const cmd = got(s.cmd, 'the cargo command');
         const stampFile = path.join(ctx.treeDir, `.codex-litellm-build-${target.triple}-${profile.name}.json`);
         const stamp = buildStamp(cmd, got(s.toolchain, 'the toolchain').rustc, got(s.prepared, 'the applied series'));
         s.cargoRan = false;
         if (isUpToDate(stampFile, stamp, path.join(ctx.treeDir, ctx.lock.workspace), cmd.output)) return 'up to date, cargo not needed';
         s.cargoRan = true;
-        await runLogged(cmd.program, cmd.args, cmd.cwd, cmd.env, logFile(target));
+        const run = await runCargo(cmd, {
+          log: logFile(target),
+          historyFile: path.join(ctx.cache.progressDir, `cargo-${target.triple}-${profile.name}.json`),
+          what: `${profile.name} build of ${target.triple}`,
+          progress,
+        });
+        s.cargo = run;
         if (!fs.existsSync(cmd.output)) throw new UserError(`cargo finished but ${cmd.output} is missing`, `See ${logFile(target)}.`);
         recordBuild(stampFile, stamp, path.join(ctx.treeDir, ctx.lock.workspace), cmd.output);
-        return undefined;
+        const warned = run.warnings ? `, ${plural(run.warnings, 'warning')}` : '';
+        return `${run.units} units (${run.compiled} compiled, ${run.fresh} fresh)${warned} in ${formatDuration(run.seconds)}`;
       },
     },
     {
       title: `Write ${path.relative(ctx.project.root, dist)}`,
+      stage: 'write',
       plan: [`copy ${planCmd.output} -> ${dist} (atomic; untouched when identical)`, `write ${infoFile}`],
       run: () => {
         const cmd = got(s.cmd, 'the cargo command');
@@ -288,6 +334,10 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
           lockRefreshed: s.lockRefreshed,
           binaryChanged: changed,
           cargoRan: s.cargoRan,
+          size: fs.statSync(dist).size,
+          log: logFile(target),
+          ...(s.cargo ? { cargo: s.cargo } : {}),
+          stages: [],
         });
         return changed ? 'updated' : 'unchanged';
       },
@@ -387,23 +437,4 @@ function isUpToDate(stampFile: string, stamp: string, treeDir: string, output: s
 function recordBuild(stampFile: string, stamp: string, treeDir: string, output: string): void {
   const text = JSON.stringify({ stamp, tree: treeSignature(treeDir), output: outputSignature(output) } satisfies Partial<BuildRecord>, null, 2) + '\n';
   if (!fs.existsSync(stampFile) || fs.readFileSync(stampFile, 'utf8') !== text) writeFileAtomic(stampFile, text);
-}
-
-/** Run a command with its output in a log file; on failure, show the log's tail. */
-export function runLogged(program: string, args: string[], cwd: string, env: Record<string, string>, log: string): Promise<void> {
-  fs.mkdirSync(path.dirname(log), { recursive: true });
-  const fd = fs.openSync(log, 'w');
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', fd, fd] });
-    child.on('error', (e) => {
-      fs.closeSync(fd);
-      reject(new UserError(`cannot run ${program}: ${e.message}`, `Is ${program} installed and on PATH?`));
-    });
-    child.on('close', (code, signal) => {
-      fs.closeSync(fd);
-      if (code === 0) return resolve();
-      const tail = fs.readFileSync(log, 'utf8').trimEnd().split('\n').slice(-30).join('\n');
-      reject(new UserError(`${program} ${args[0]} failed (${signal ?? `exit ${code}`}); last lines of ${log}:\n${tail}`, `The whole log is ${log}.`));
-    });
-  });
 }

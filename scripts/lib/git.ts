@@ -4,7 +4,7 @@
  * bytes matter, and a wrapper library adds nothing but an async boundary. Every git process of
  * the orchestrator starts here (as Electron's script/lib/git.py owns am and format-patch).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { UserError } from './errors.ts';
 
 /** No background gc or maintenance in the caches and worktrees we drive. */
@@ -110,4 +110,68 @@ export function readBlobs(oids: string[], opts: { env?: Record<string, string> }
     pos = nl + 1 + size + 1;
   }
   return out;
+}
+
+/** One reading of git's progress meter ("Receiving objects:  45% (1234/2742), 1.20 MiB | 2.40 MiB/s"). */
+export interface GitProgress {
+  /** "Receiving objects", "Resolving deltas", "Counting objects" (remote: left out)... */
+  phase: string;
+  percent?: number;
+  done?: number;
+  total?: number;
+  /** "1.20 MiB", "2.40 MiB/s" as git prints them. */
+  bytes?: string;
+  rate?: string;
+}
+
+const PROGRESS = /^(?:remote: )?([A-Z][a-z]+(?: [a-z]+)*):\s+(?:(\d+)% \((\d+)\/(\d+)\)|(\d+))(?:, ([\d.]+ [KMGT]?i?B)(?: \| ([\d.]+ [KMGT]?i?B\/s))?)?/;
+
+/**
+ * git's progress meter, which it has only as text on stderr (each reading ends in `\r`, a phase's
+ * last in `, done.\n`); undefined for any other line.
+ */
+export function parseGitProgress(line: string): GitProgress | undefined {
+  const m = PROGRESS.exec(line.trim());
+  if (!m) return undefined;
+  const [, phase, pct, done, total, count, bytes, rate] = m;
+  return {
+    phase: phase!,
+    ...(pct !== undefined ? { percent: Number(pct), done: Number(done), total: Number(total) } : { done: Number(count) }),
+    ...(bytes ? { bytes } : {}),
+    ...(rate ? { rate } : {}),
+  };
+}
+
+/**
+ * A git command that can take long (a fetch), asynchronously and with `--progress`, so its meter
+ * reaches `onProgress` while the caller's display keeps drawing. The result is gitRaw's, with the
+ * meter's lines left out of stderr so error messages read as they do without it.
+ */
+export function gitWithProgress(
+  args: string[],
+  onProgress: (p: GitProgress) => void,
+  opts: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<RawResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('git', [...QUIET_CONFIG, ...args], { cwd: opts.cwd, env: gitEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const kept: string[] = [];
+    let rest = '';
+    const take = (text: string): void => {
+      const parts = (rest + text).split(/\r|\n/);
+      rest = parts.pop() ?? '';
+      for (const line of parts) {
+        const p = parseGitProgress(line);
+        if (p) onProgress(p);
+        else if (line) kept.push(line);
+      }
+    };
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => take(c.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      take('\n');
+      resolve({ status: code ?? 1, stdout: Buffer.concat(out).toString('utf8'), stderr: kept.map((l) => `${l}\n`).join('') });
+    });
+  });
 }

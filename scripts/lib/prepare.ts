@@ -8,10 +8,28 @@ import { UserError } from './errors.ts';
 import { UPSTREAM_FACTS } from './project.ts';
 import { lintSeries, readSeries } from './series.ts';
 import { substitutionEntries } from './substitutions.ts';
-import { acquireUpstream, readAt, type Upstream } from './upstream-cache.ts';
+import type { GitProgress } from './git.ts';
+import type { Reporter } from './progress.ts';
+import { acquireUpstream, acquireUpstreamAsync, readAt, type Upstream } from './upstream-cache.ts';
 
 export function acquire(ctx: Context): Upstream {
   return acquireUpstream({ gitDir: ctx.cache.upstreamGit, source: ctx.upstreamSource, lock: ctx.lock, offline: ctx.opts.offline });
+}
+
+/** What the upstream step shows while git fetches: "tag rust-v0.115.0: receiving objects 45% (1234/2742), 1.20 MiB | 2.40 MiB/s". */
+export function fetchText(what: string, p: GitProgress): string {
+  if (p.phase === 'Starting') return `${what}: asking the source`;
+  const count = p.percent !== undefined ? `${p.percent}% (${p.done}/${p.total})` : `${p.done}`;
+  return `${what}: ${p.phase.toLowerCase()} ${count}${p.bytes ? `, ${p.bytes}` : ''}${p.rate ? ` | ${p.rate}` : ''}`;
+}
+
+/** acquire, with git's progress meter on the step's display while a fetch runs. */
+export function acquireWithProgress(ctx: Context, progress: Reporter): Promise<Upstream> {
+  let last: string | undefined;
+  return acquireUpstreamAsync({ gitDir: ctx.cache.upstreamGit, source: ctx.upstreamSource, lock: ctx.lock, offline: ctx.opts.offline }, (what, p) => {
+    progress.update({ text: fetchText(what, p), data: { fetching: what, ...p }, milestone: what !== last });
+    last = what;
+  });
 }
 
 /** Lint problems are fatal for a build: a broken series must not produce a binary. */

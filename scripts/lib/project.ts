@@ -76,6 +76,8 @@ export interface CachePaths {
   sourcesDir: string;
   /** Target C libraries built from those (cdeps/<triple>/<name>-<version>/). */
   cdepsDir: string;
+  /** What the last build of each target and profile took (units, time per unit): the next one's estimate. */
+  progressDir: string;
 }
 
 export function cachePaths(dir: string): CachePaths {
@@ -88,6 +90,7 @@ export function cachePaths(dir: string): CachePaths {
     logsDir: path.join(dir, 'logs'),
     sourcesDir: path.join(dir, 'sources'),
     cdepsDir: path.join(dir, 'cdeps'),
+    progressDir: path.join(dir, 'progress'),
   };
 }
 

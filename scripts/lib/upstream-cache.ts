@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from './errors.ts';
 import { replaceDir } from './fs.ts';
-import { gitBytes, gitOk, gitRaw, gitReason } from './git.ts';
+import { gitBytes, gitOk, gitRaw, gitReason, gitWithProgress, type GitProgress, type RawResult } from './git.ts';
 import type { UpstreamLock } from './lockfile.ts';
 
 export interface Upstream {
@@ -64,8 +64,23 @@ function blobsMarker(gitDir: string, commit: string, workspace: string): string 
   return path.join(gitDir, 'codex-litellm', `blobs-v2-${commit}-${workspace.replace(/\//g, '_')}`);
 }
 
+/**
+ * A fetch the acquisition needs: git's arguments (with --quiet; a run with a progress display
+ * swaps it for --progress) and what it brings, for that display.
+ */
+export interface FetchRequest {
+  args: string[];
+  what: string;
+}
+
+/**
+ * The acquisition as a generator that yields its fetches and gets each one's result back, so the
+ * same steps run synchronously (acquireUpstream) or with a progress display (acquireUpstreamAsync).
+ */
+type Flow<T> = Generator<FetchRequest, T, RawResult>;
+
 /** Make sure every blob of <workspace> at <commit> is local (one batched fetch, not one per file). */
-function ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string, source: string): void {
+function* ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string, source: string): Flow<void> {
   const marker = blobsMarker(gitDir, commit, workspace);
   if (fs.existsSync(marker)) return;
   const ls = gitRaw(['--git-dir', gitDir, 'cat-file', '-e', `${commit}:${workspace}`]);
@@ -94,14 +109,26 @@ function ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string,
   }
   for (let i = 0; i < missing.length; i += 2000) {
     const batch = missing.slice(i, i + 2000);
-    gitOk(
-      ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch],
-      `cannot fetch ${workspace}/ files of ${commit} from ${source}`,
-      { hint: 'Is the upstream mirror complete for this directory?' },
-    );
+    const r = yield {
+      args: ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch],
+      what: `${workspace}/ files${missing.length > 2000 ? ` ${i + 1}-${i + batch.length} of ${missing.length}` : ` (${missing.length})`}`,
+    };
+    if (r.status !== 0) {
+      throw new UserError(
+        `cannot fetch ${workspace}/ files of ${commit} from ${source}: ${gitReason(r.stderr)}`,
+        'Is the upstream mirror complete for this directory?',
+      );
+    }
   }
   fs.mkdirSync(path.dirname(marker), { recursive: true });
   fs.writeFileSync(marker, `${missing.length} fetched\n`);
+}
+
+export interface AcquireOptions {
+  gitDir: string;
+  source: string;
+  lock: UpstreamLock;
+  offline?: boolean;
 }
 
 /**
@@ -109,11 +136,11 @@ function ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string,
  * fetched from the source, must resolve to the locked commit. Repeated runs with everything
  * present do not touch the network.
  */
-export function acquireUpstream(opts: { gitDir: string; source: string; lock: UpstreamLock; offline?: boolean }): Upstream {
+function* acquireFlow(opts: AcquireOptions): Flow<Upstream> {
   const { gitDir, source, lock } = opts;
   const localRef = `refs/tags/${lock.tag}`;
   if (hasCommit(gitDir, lock.commit) && tagCommit(gitDir, localRef) === lock.commit) {
-    ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, source);
+    yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, source);
     return { gitDir, commit: lock.commit, fetched: false };
   }
   if (opts.offline) {
@@ -131,7 +158,10 @@ export function acquireUpstream(opts: { gitDir: string; source: string; lock: Up
   ensureBare(gitDir);
   configureRemote(gitDir, source);
   const fetchedRef = `refs/codex-litellm/fetched/${lock.tag}`;
-  const r = gitRaw(['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--filter=blob:none', 'origin', `+refs/tags/${lock.tag}:${fetchedRef}`]);
+  const r = yield {
+    args: ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--filter=blob:none', 'origin', `+refs/tags/${lock.tag}:${fetchedRef}`],
+    what: `tag ${lock.tag}`,
+  };
   if (r.status !== 0) {
     const reason = gitReason(r.stderr);
     const noTag = /couldn't find remote ref|not our ref|no such ref/i.test(r.stderr);
@@ -150,8 +180,33 @@ export function acquireUpstream(opts: { gitDir: string; source: string; lock: Up
     );
   }
   gitOk(['--git-dir', gitDir, 'update-ref', localRef, lock.commit], 'cannot record the tag');
-  ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, source);
+  yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, source);
   return { gitDir, commit: lock.commit, fetched: true };
+}
+
+/** acquireFlow with each fetch run synchronously and quietly. */
+export function acquireUpstream(opts: AcquireOptions): Upstream {
+  const flow = acquireFlow(opts);
+  for (let step = flow.next(); ; ) {
+    if (step.done) return step.value;
+    step = flow.next(gitRaw(step.value.args));
+  }
+}
+
+/** acquireFlow with each fetch run asynchronously, its progress meter reported as it goes. */
+export async function acquireUpstreamAsync(opts: AcquireOptions, onProgress: (what: string, p: GitProgress) => void): Promise<Upstream> {
+  const flow = acquireFlow(opts);
+  for (let step = flow.next(); ; ) {
+    if (step.done) return step.value;
+    const { args, what } = step.value;
+    onProgress(what, { phase: 'Starting' });
+    step = flow.next(
+      await gitWithProgress(
+        args.map((a) => (a === '--quiet' ? '--progress' : a)),
+        (p) => onProgress(what, p),
+      ),
+    );
+  }
 }
 
 /** File contents at a commit, or undefined when the path does not exist there. */

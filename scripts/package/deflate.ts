@@ -55,13 +55,24 @@ function deflateChunk(input: Buffer, dictionary?: Buffer): Promise<Buffer> {
   });
 }
 
-/** Compress a large buffer in parallel chunks (libuv's thread pool), once, for sharing. */
-export async function deflateShared(input: Buffer): Promise<Deflated> {
+/**
+ * Compress a large buffer in parallel chunks (libuv's thread pool), once, for sharing.
+ * `onProgress` hears the uncompressed bytes done after each chunk (chunks finish in any order).
+ */
+export async function deflateShared(input: Buffer, onProgress?: (done: number, total: number) => void): Promise<Deflated> {
   if (input.length === 0) return EMPTY;
   const jobs: Promise<Buffer>[] = [];
+  let done = 0;
   for (let off = 0; off < input.length; off += CHUNK) {
     const dict = off === 0 ? undefined : input.subarray(Math.max(0, off - WINDOW), off);
-    jobs.push(deflateChunk(input.subarray(off, Math.min(input.length, off + CHUNK)), dict));
+    const chunk = input.subarray(off, Math.min(input.length, off + CHUNK));
+    jobs.push(
+      deflateChunk(chunk, dict).then((out) => {
+        done += chunk.length;
+        onProgress?.(done, input.length);
+        return out;
+      }),
+    );
   }
   const parts = await Promise.all(jobs);
   return { data: Buffer.concat(parts), crc: crc32(input), size: input.length };
