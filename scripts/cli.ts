@@ -11,6 +11,7 @@ import { describeError, UserError } from './lib/errors.ts';
 import { printResult, type Output } from './lib/output.ts';
 import { makePlan } from './lib/plan.ts';
 import { findProfile } from './lib/profiles.ts';
+import { lineReporter, outputMode } from './lib/progress.ts';
 import { REPO_ROOT } from './lib/project.ts';
 import { ciMatrix, hostTriple, selectTargets } from './lib/targets.ts';
 import { UPSTREAM_HELP } from './upstream/help.ts';
@@ -147,7 +148,9 @@ async function dispatch(v: Values, cmd: string | undefined, sub: string | undefi
         const plan = packagePlan(c, selection, makePlan(c, selection, 'table'));
         return { doc: { dryRun: true, plan }, text: plan };
       }
-      const r = await packageTargets(c, selection);
+      // Progress on stderr: stdout is the result (text or the --json document).
+      const progress = lineReporter(outputMode(v.json, process.stderr), 'package', { fields: { command: 'package' } });
+      const r = await packageTargets(c, { ...selection, progress }).finally(() => progress.done());
       return { doc: { ok: true, ...r }, text: formatResult(r) };
     }
     case 'matrix': {

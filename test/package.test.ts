@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readAr } from '../scripts/package/ar.ts';
-import { packageTargets, type PackageResult } from '../scripts/package/command.ts';
+import { LARGE_BINARY, packageTargets, type PackageResult } from '../scripts/package/command.ts';
 import { debianDepends, readElfDeps } from '../scripts/package/elf.ts';
 import { readLock } from '../scripts/lib/lockfile.ts';
 import { REPO_ROOT } from '../scripts/lib/project.ts';
@@ -350,6 +350,21 @@ describe('reproducible', () => {
     const name = `codex-litellm-${V}-x86_64-unknown-linux-gnu.tar.gz`;
     expect(fs.readFileSync(path.join(other.outDir, name)).equals(file(name))).toBe(false);
     expect((await listTar(fs.readFileSync(path.join(other.outDir, name))))[0]!.mtime).toBe(1767312000);
+  });
+});
+
+describe('progress', () => {
+  it('a large binary reports its compression; the packages are as for any binary', async () => {
+    const q = makePackageProject('pkg-large', [findTarget('linux-x64')]);
+    const bin = path.join(q.root, 'dist', 'x86_64-unknown-linux-gnu', 'codex-litellm');
+    fs.appendFileSync(bin, Buffer.alloc(LARGE_BINARY));
+    const size = fs.statSync(bin).size;
+    const updates: { text: string; data?: Record<string, unknown> }[] = [];
+    const res = await packageTargets(q.ctx, { env: envOf(q), progress: { update: (u) => updates.push(u) } });
+    expect(updates.length).toBeGreaterThan(1);
+    expect(updates.at(-1)).toMatchObject({ data: { stage: 'compress', target: 'x86_64-unknown-linux-gnu', done: size, total: size } });
+    expect(updates.at(-1)!.text).toBe(`compressing the x86_64-unknown-linux-gnu binary: 100% of ${(size / 1024 / 1024).toFixed(1)} MiB`);
+    expect(res.artifacts.some((a) => a.name === `codex-litellm-${V}-x86_64-unknown-linux-gnu.tar.gz`)).toBe(true);
   });
 });
 

@@ -15,6 +15,7 @@ import { fetchText } from '../scripts/lib/prepare.ts';
 import { formatDuration, makeReporter, outputMode, type OutputMode, type ProgressUpdate } from '../scripts/lib/progress.ts';
 import { runSteps } from '../scripts/lib/steps.ts';
 import { deflateShared } from '../scripts/package/deflate.ts';
+import { PipProgress, pipHistoryFile, readPipHistory, writePipHistory } from './harness/pip-progress.ts';
 import { tmpDir } from './helpers/fixture.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'cargo');
@@ -402,5 +403,39 @@ describe('pieces', () => {
     expect(formatDuration(42.4)).toBe('42s');
     expect(formatDuration(185)).toBe('3m05s');
     expect(formatDuration(3720)).toBe('1h02m');
+  });
+});
+
+describe('pip progress (the LiteLLM venv of npm run e2e)', () => {
+  const lines = fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'pip', 'install-requests.txt'), 'utf8').split('\n');
+
+  it('counts what pip resolves and installs, and says there is no estimate on a first install', () => {
+    let now = 0;
+    const r = new PipProgress({ now: () => now });
+    const texts: string[] = [];
+    for (const l of lines) {
+      now += 1000;
+      r.line(l);
+      texts.push(r.text());
+    }
+    expect(texts[0]).toBe('resolving: 1 package, at requests · 1s (no estimate: first install here)');
+    expect(texts.find((t) => t.startsWith('installing'))).toMatch(/^installing 5 packages · \d+s \(no estimate/);
+    expect(r.snapshot()).toMatchObject({ phase: 'done', collected: 5, fetched: 5, installing: 5 });
+    expect(r.text()).toMatch(/^installed 5 packages · \d+s$/);
+  });
+
+  it('with the last install: of about how many packages, and the time left', () => {
+    let now = 0;
+    const r = new PipProgress({ now: () => now, previous: { packages: 5, seconds: 100 } });
+    r.line(lines[0]!);
+    now = 40_000;
+    expect(r.text()).toBe('resolving: 1 of about 5 packages, at requests · 40s, about 1m00s left');
+    now = 120_000;
+    expect(r.text()).toMatch(/longer than last time$/);
+    const dir = tmpDir('pip-history');
+    const file = pipHistoryFile(path.join(dir, 'venv'));
+    writePipHistory(file, { packages: 5, seconds: 12.5 });
+    expect(readPipHistory(file)).toEqual({ packages: 5, seconds: 12.5 });
+    expect(readPipHistory(path.join(dir, 'none.json'))).toBeUndefined();
   });
 });

@@ -20,6 +20,7 @@ import {
   type TargetPlan,
   type TargetSelection,
 } from '../lib/plan.ts';
+import { formatBytes, type Reporter } from '../lib/progress.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
 import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, type Target } from '../lib/targets.ts';
 import type { VersionInfo } from '../lib/version.ts';
@@ -39,7 +40,12 @@ export interface PackageOptions extends TargetSelection {
   /** Default: <root>/dist/packages. */
   outDir?: string;
   env?: NodeJS.ProcessEnv;
+  /** Where compression is, for binaries of at least LARGE_BINARY bytes. */
+  progress?: Reporter;
 }
+
+/** A binary this large takes seconds to compress (a release build is 100+ MB): its progress is shown. */
+export const LARGE_BINARY = 32 * 1024 * 1024;
 
 export interface WrittenArtifact {
   name: string;
@@ -198,7 +204,17 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
   for (const { t, binary, version } of binaries) {
     const raw = fs.readFileSync(binary);
     const t0 = performance.now();
-    const deflated = await deflateShared(raw);
+    const progress = raw.length >= LARGE_BINARY ? opts.progress : undefined;
+    const deflated = await deflateShared(
+      raw,
+      progress &&
+        ((done, total) =>
+          progress.update({
+            text: `compressing the ${t.triple} binary: ${Math.floor((done / total) * 100)}% of ${formatBytes(total)}`,
+            data: { stage: 'compress', target: t.triple, done, total },
+            milestone: done === total,
+          })),
+    );
     timings.compress = (timings.compress ?? 0) + performance.now() - t0;
     const p: Payload = { target: t, version, release, binary: { raw, deflated }, docs, epoch: epoch.seconds, maintainer: who };
     // Everything for this target is made before any of it is written: a format that refuses the

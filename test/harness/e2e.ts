@@ -21,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { lineReporter, outputMode } from '../../scripts/lib/progress.ts';
 import { REPO_ROOT } from '../../scripts/lib/project.ts';
 import { hostTriple } from '../../scripts/lib/targets.ts';
 import {
@@ -608,7 +609,9 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
   const bin = build(extraArgs);
   console.log(`built ${bin} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
   t = performance.now();
-  const install = await ensureLitellm();
+  // pip takes a minute or more on a fresh machine: show where it is (a live line on a terminal, else a line now and then).
+  const venvProgress = lineReporter(outputMode(false, process.stderr), 'LiteLLM venv', { fields: { stage: 'litellm-venv' } });
+  const install = await ensureLitellm({ progress: venvProgress }).finally(() => venvProgress.done());
   console.log(`LiteLLM ${install.version} ready in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   const backend: FakeBackend = await startFakeBackend({ cachedTokensByModel: { 'fake-cached': CACHED_TOKENS } });

@@ -37,7 +37,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../scripts/lib/errors.ts';
+import type { Reporter } from '../../scripts/lib/progress.ts';
 import { requestTools, type ToolInfo } from './fake-backend.ts';
+import { PipProgress, pipHistoryFile, readPipHistory, writePipHistory } from './pip-progress.ts';
 
 /**
  * The pinned LiteLLM release. 1.106.2 (2026-10-21) is on LiteLLM's maintained 1.106.x line and
@@ -108,6 +110,8 @@ export interface EnsureLitellmOptions {
   python?: string;
   /** Progress messages (default: none). */
   log?: (line: string) => void;
+  /** Where pip is while it installs (packages resolved, installing, time left from the last install). */
+  progress?: Reporter;
 }
 
 export interface LitellmInstall {
@@ -216,21 +220,37 @@ export async function ensureLitellm(opts: EnsureLitellmOptions = {}): Promise<Li
 
   log(`pip install litellm[proxy]==${version} ${extras.join(' ')} (takes a minute or so)`);
   const started = Date.now();
+  const history = pipHistoryFile(venvDir);
+  const reader = new PipProgress({ now: Date.now, previous: readPipHistory(history) });
+  let phase = '';
+  const show = (): void => {
+    const snap = reader.snapshot();
+    opts.progress?.update({ text: reader.text(snap), data: { stage: 'litellm-venv', ...snap }, milestone: snap.phase !== phase });
+    phase = snap.phase;
+  };
+  show();
+  const tick = setInterval(show, 1000);
   const pip = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
     const child = spawn(python, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', `litellm[proxy]==${version}`, ...extras], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, PIP_DISABLE_PIP_VERSION_CHECK: '1', PYTHONDONTWRITEBYTECODE: '1' },
     });
     let output = '';
+    let rest = '';
     const keep = (c: Buffer) => {
-      output += c.toString('utf8');
+      const text = c.toString('utf8');
+      output += text;
       if (output.length > 1_000_000) output = output.slice(-500_000);
+      const lines = (rest + text).split(/\r|\n/);
+      rest = lines.pop() ?? '';
+      for (const l of lines) reader.line(l);
+      show();
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, output }));
-  });
+  }).finally(() => clearInterval(tick));
   const installSeconds = (Date.now() - started) / 1000;
   if (pip.code !== 0) {
     throw new UserError(
@@ -245,6 +265,8 @@ export async function ensureLitellm(opts: EnsureLitellmOptions = {}): Promise<Li
     );
   }
   fs.writeFileSync(marker, JSON.stringify({ version, extras, installedAt: new Date().toISOString(), installSeconds }, null, 2) + '\n');
+  const snap = reader.snapshot();
+  writePipHistory(history, { packages: snap.installing ?? snap.collected, seconds: installSeconds });
   log(`installed litellm ${version} in ${installSeconds.toFixed(1)} s`);
   return { litellmBin, venvDir, version, installed: true, installSeconds };
 }
