@@ -78,6 +78,19 @@ describe('build', () => {
     expect(r.stdout).toMatch(/upstream pins 1\.0\.0, which is not installed; using the installed stable/);
     const info = JSON.parse(fs.readFileSync(path.join(p.root, 'dist', hostTriple(), 'BUILDINFO.json'), 'utf8'));
     expect(info.upstreamCommit).toBe(up.commit);
+    // Not a terminal: one plain line per step, Cargo's progress as plain lines, never a redraw.
+    expect(r.stdout).not.toContain('\r');
+    expect(r.stdout).toMatch(/^ {2}› cargo build \S+ \(dev\): 0 units · 0s \(no estimate: first dev build of \S+ here\)$/m);
+    expect(r.stdout).toMatch(/^✔ cargo build \S+ \(dev\): (\d+) units \(\1 compiled, 0 fresh\) in \d+s \[\d+s\]$/m);
+    for (const step of ['Upstream', 'Apply the patch series', 'Choose the Rust toolchain', 'Sync the build tree', 'Write dist/']) {
+      expect(r.stdout.split('\n').filter((l) => l.startsWith(`✔ ${step}`))).toHaveLength(1);
+    }
+    // The summary: binary, size and version, each step's time, Cargo's counts and the log.
+    expect(r.stdout).toMatch(/^dist\/\S+\/codex-litellm: 0\.1\.0-litellm\.1 \(upstream rust-v0\.1\.0 /m);
+    expect(r.stdout).toMatch(/^ {2}[\d.]+ [KM]iB; steps: upstream [\d.]+s, apply [\d.]+s, toolchain [\d.]+s, sync [\d.]+s, cargo [\d.]+s, write [\d.]+s$/m);
+    expect(r.stdout).toMatch(/^ {2}cargo: \d+ units \(\d+ compiled, 0 fresh\), 0 warnings; log \S+build-\S+-dev\.log$/m);
+    // The next build's estimate.
+    expect(fs.existsSync(path.join(p.cache, 'progress', `cargo-${hostTriple()}-dev.json`))).toBe(true);
   });
 
   it('a no-op re-run rewrites nothing and Cargo recompiles nothing', () => {
@@ -103,7 +116,29 @@ describe('build', () => {
     fs.utimesSync(file, later, later);
     const r = runBuild(p, ['--profile', 'dev', '--json']);
     expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).results[0].cargoRan).toBe(true);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.results[0].cargoRan).toBe(true);
+    // --json: stdout is the one document; stderr has one JSON event per line.
+    const events = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const stages = ['upstream', 'apply', 'toolchain', 'sync', 'cargo', 'write'];
+    expect(events.filter((e) => e.event === 'stage' && e.status === 'done').map((e) => e.stage)).toEqual(stages);
+    expect(events.filter((e) => e.event === 'stage' && e.status === 'started').map((e) => e.stage)).toEqual(stages);
+    const cargo = events.filter((e) => e.event === 'progress' && e.stage === 'cargo');
+    expect(cargo.length).toBeGreaterThan(0);
+    // The first build left its count and times: this one has a total and an estimate.
+    expect(cargo[0]).toMatchObject({ target: hostTriple(), estimate: 'previous build' });
+    expect(cargo[0].total).toBeGreaterThan(0);
+    expect(cargo[0]).toHaveProperty('eta');
+    const res = doc.results[0];
+    expect(res.stages.map((x: any) => x.stage)).toEqual(stages);
+    expect(res.size).toBe(fs.statSync(res.binary).size);
+    expect(res.log).toBe(path.join(p.cache, 'logs', `build-${hostTriple()}-dev.log`));
+    expect(res.cargo).toMatchObject({ warnings: 0 });
+    expect(res.cargo.units).toBe(res.cargo.fresh + res.cargo.compiled);
+    expect(fs.readFileSync(res.log, 'utf8')).toMatch(/codex-litellm: built: \d+ units/);
     const again = JSON.parse(runBuild(p, ['--profile', 'dev', '--json']).stdout);
     expect(again.results[0].cargoRan).toBe(false);
   });

@@ -104,7 +104,8 @@ async function runListr(steps: Step[]): Promise<StepRecord[]> {
       concurrent: false,
       exitOnError: true,
       renderer: 'default',
-      rendererOptions: { timer: PRESET_TIMER },
+      // A failed task keeps its title (the CLI prints the error once, in full); a long live line is cut, not wrapped.
+      rendererOptions: { timer: PRESET_TIMER, showErrorMessage: false, formatOutput: 'truncate' },
     } as ConstructorParameters<typeof import('listr2').Listr>[1],
   );
   await list.run();
