@@ -301,11 +301,14 @@ export class CargoProgress {
       if (s.current.length) parts.push(s.current.length > 3 ? `${s.current.slice(0, 3).join(', ')} +${s.current.length - 3}` : s.current.join(', '));
       else if (s.activity) parts.push(s.activity);
     }
-    let time = formatDuration(s.elapsed);
-    if (s.eta !== undefined && !s.finished)
-      time += s.eta >= 1 ? `, about ${formatDuration(s.eta)} left` : s.overdue ? ', longer than last time' : ', almost done';
-    else if (s.estimate === 'none' && !s.finished) time += ` (no estimate: first ${this.opts.what} here)`;
-    parts.push(time);
+    // While it waits, the wait is the news: the time and the estimate come back when Cargo goes on.
+    if (!s.waiting) {
+      let time = formatDuration(s.elapsed);
+      if (s.eta !== undefined && !s.finished)
+        time += s.eta >= 1 ? `, about ${formatDuration(s.eta)} left` : s.overdue ? ', longer than last time' : ', almost done';
+      else if (s.estimate === 'none' && !s.finished) time += ` (no estimate: first ${this.opts.what} here)`;
+      parts.push(time);
+    }
     if (s.warnings) parts.push(plural(s.warnings, 'warning'));
     if (s.errors) parts.push(plural(s.errors, 'error'));
     return parts.join(' · ');
