@@ -172,7 +172,11 @@ describe('libcap for the target', () => {
 
   it('only the target sees the libcap prefix through pkg-config', () => {
     const env = libcapEnv(paths(), 'aarch64-unknown-linux-musl');
-    expect(Object.keys(env).sort()).toEqual(['PKG_CONFIG_ALLOW_CROSS', 'PKG_CONFIG_LIBDIR_aarch64_unknown_linux_musl', 'PKG_CONFIG_PATH_aarch64_unknown_linux_musl']);
+    expect(Object.keys(env).sort()).toEqual([
+      'PKG_CONFIG_ALLOW_CROSS',
+      'PKG_CONFIG_LIBDIR_aarch64_unknown_linux_musl',
+      'PKG_CONFIG_PATH_aarch64_unknown_linux_musl',
+    ]);
     // Only our directory: the host's .pc files (its liblzma, say) are not the target's.
     expect(env.PKG_CONFIG_LIBDIR_aarch64_unknown_linux_musl).toBe(env.PKG_CONFIG_PATH_aarch64_unknown_linux_musl);
   });
