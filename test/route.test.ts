@@ -129,6 +129,7 @@ describe('the cargo command of a build-std cross build', () => {
       PKG_CONFIG_PATH_mipsel_unknown_linux_musl: path.join(p.ctx.cache.cdepsDir, 'mipsel-unknown-linux-musl', `libcap-${LIBCAP.version}`, 'lib', 'pkgconfig'),
     });
     expect(cmd.env.RUSTUP_TOOLCHAIN).toBeUndefined();
+    expect(cmd.env.CARGO_INCREMENTAL).toBe('0');
     // The host build is untouched by all of it.
     const host = findTarget('linux-x64');
     const plain = cargoCommand(p.ctx, host, findProfile('dev'), rustupRef('stable'), routeFor(host, HOST, undefined, zig), { display: 'x' } as never);
@@ -136,6 +137,7 @@ describe('the cargo command of a build-std cross build', () => {
     expect(plain.args).not.toContain('-Zbuild-std=std,panic_abort');
     expect(Object.keys(plain.env).filter((k) => /BOOTSTRAP|PKG_CONFIG|RUSTFLAGS/.test(k))).toEqual([]);
     expect(plain.env.RUSTUP_TOOLCHAIN).toBe('stable');
+    expect(plain.env.CARGO_INCREMENTAL).toBeUndefined();
     expect(plain.args).not.toContain('--features');
     // A glibc row cross-built: OpenSSL from source, as the route says; CI's own build links libssl.
     const arm = findTarget('linux-arm64');

@@ -66,6 +66,9 @@ export function cargoCommand(ctx: Context, target: Target, profile: Profile, too
       ? { [`CARGO_TARGET_${targetVar}_RUSTFLAGS`]: '-C link-self-contained=no' }
       : {}),
     ...(route.cdeps.includes('libcap') ? libcapEnv(ctx.cache, target.triple) : {}),
+    // Cross builds are for packages, rarely edited in place: incremental state would cost 3-5 GB
+    // of disk per target for rebuilds that seldom come.
+    ...(route.native ? {} : { CARGO_INCREMENTAL: '0' }),
     ...mirrorEnv(ctx.mirrors),
     ...versionEnv(version),
   };

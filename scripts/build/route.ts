@@ -21,6 +21,8 @@ import type { Toolchain } from './toolchain.ts';
 export type StdSource = 'prebuilt' | 'build-std';
 
 export interface Route {
+  /** The target is this machine's own (no cross build). */
+  native: boolean;
   tool: BuildTool;
   /** Why that tool, in words. */
   toolWhy: string;
@@ -114,6 +116,7 @@ export function routeFor(target: Target, host: string, toolchain: Toolchain | un
     ? 'built from source (cross build: no libssl of the target here; CI links the system libssl)'
     : { system: 'the system libssl', vendored: 'built from source', native: "the platform's TLS" }[target.openssl];
   return {
+    native,
     tool,
     toolWhy,
     std,
