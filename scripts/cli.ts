@@ -24,7 +24,8 @@ Usage:
   npx tsx build.ts patches apply [--force]   make a git worktree with the series as commits, for editing
   npx tsx build.ts patches export [--check]  write patches/ back from the worktree's commits
   npx tsx build.ts package [--target ...|--all]  archives, npm, .deb, Termux .deb, OpenWrt .ipk/.apk, SHA256SUMS
-                                             from dist/<target>/ into dist/packages/ (default: this machine's target)
+                                             from dist/<target>/ into dist/packages/ (default: this machine's target;
+                                             --out-dir <dir> writes elsewhere)
   npx tsx build.ts matrix [--target ...]     the release CI matrix as JSON ({"include": [...]}, one line)
 ${UPSTREAM_HELP}  npx tsx build.ts --help | --version
 
@@ -67,6 +68,7 @@ const OPTIONS = {
   'git-mirror': { type: 'string', multiple: true },
   offline: { type: 'boolean', default: false },
   'cache-dir': { type: 'string' },
+  'out-dir': { type: 'string' },
   worktree: { type: 'string' },
   root: { type: 'string' },
   check: { type: 'boolean', default: false },
@@ -145,12 +147,12 @@ async function dispatch(v: Values, cmd: string | undefined, sub: string | undefi
       const c = ctx();
       const { formatResult, packagePlan, packageTargets } = await import('./package/command.ts');
       if (v['dry-run']) {
-        const plan = packagePlan(c, selection, makePlan(c, selection, 'table'));
+        const plan = packagePlan(c, { ...selection, outDir: v['out-dir'] }, makePlan(c, selection, 'table'));
         return { doc: { dryRun: true, plan }, text: plan };
       }
       // Progress on stderr: stdout is the result (text or the --json document).
       const progress = lineReporter(outputMode(v.json, process.stderr), 'package', { fields: { command: 'package' } });
-      const r = await packageTargets(c, { ...selection, progress }).finally(() => progress.done());
+      const r = await packageTargets(c, { ...selection, progress, outDir: v['out-dir'] }).finally(() => progress.done());
       return { doc: { ok: true, ...r }, text: formatResult(r) };
     }
     case 'matrix': {
