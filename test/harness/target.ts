@@ -1,5 +1,5 @@
 /**
- * `npm run e2e -- --target <triple> [build flags]`: prove one release target on this machine.
+ * `npm run e2e -- --target <triple> [build flags | --no-build]`: prove one release target on this machine.
  * The orchestrator builds it (cross-built where the host is another architecture: see
  * scripts/build/route.ts), the binary runs under qemu-user against the real LiteLLM in front of
  * the fake backend (`--version`, `models`, `status`, an `exec` answer, the shell tool and an
@@ -120,9 +120,16 @@ export async function runTargetE2E(triple: string, buildArgs: string[]): Promise
   const tag = `[${target.triple}]`;
   const profile = process.env.E2E_PROFILE ?? 'dev';
   let t = performance.now();
-  orchestrator(['--profile', profile, '--target', target.triple, ...buildArgs]);
   const bin = path.join(REPO_ROOT, 'dist', target.triple, `codex-litellm${target.exe}`);
-  console.log(`built ${bin} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  // --no-build: prove the binary already in dist/<triple>/ (a CI artifact, say) as it is.
+  if (buildArgs.includes('--no-build')) {
+    if (!fs.existsSync(bin))
+      throw new Error(`--no-build, but ${bin} is missing: build it (npx tsx build.ts --target ${target.triple}) or put a CI artifact there`);
+    console.log(`NOT REBUILT (--no-build): checking ${bin} as it is`);
+  } else {
+    orchestrator(['--profile', profile, '--target', target.triple, ...buildArgs]);
+    console.log(`built ${bin} in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
 
   const arch = qemuArch(target.triple);
   const binfmt = new Binfmt();
@@ -358,6 +365,7 @@ async function npmCheck(check: CheckFn, assert: (c: unknown, m: string) => void,
     `[${target.triple}] npm: ${npmPackageName(target)} installs into a fresh prefix and the launcher${libc ? ` (libc ${libc})` : ''} runs its binary`,
     () => {
       assert(main && platform, `tarballs: ${tarballs.join(', ')} (npm dir ${npmDir})`);
+      const foreignPlatform = target.npm!.cpu !== process.arch || (libc !== undefined && libc !== 'glibc');
       const prefix = tmp('cl-tgt-npm-');
       const r = sh('npm', [
         'install',
@@ -370,6 +378,8 @@ async function npmCheck(check: CheckFn, assert: (c: unknown, m: string) => void,
         `--os=${target.npm!.os}`,
         `--cpu=${target.npm!.cpu}`,
         ...(libc ? [`--libc=${libc}`] : []),
+        // npm refuses a package of another CPU or libc than its own process's; this host is not the target.
+        ...(foreignPlatform ? ['--force'] : []),
         path.join(out, main!),
         path.join(out, platform!),
       ]);
@@ -382,7 +392,8 @@ async function npmCheck(check: CheckFn, assert: (c: unknown, m: string) => void,
       const cmd = qemu ? [qemu, ...(prefix2 ? ['-L', prefix2] : []), node.node] : [node.node];
       const v = sh(cmd[0]!, [...cmd.slice(1), launcher, '--version'], { env: { ...process.env, CODEX_LITELLM_BINARY: '' } });
       assert(v.status === 0 && v.out.startsWith('codex-litellm '), `launcher: exit ${v.status}: ${v.out.slice(0, 600)}`);
-      return `${platform} (${(fs.statSync(path.join(out, platform!)).size / 1e6).toFixed(1)} MB); via ${path.basename(cmd[0]!)}: ${v.out.trim().slice(0, 40)}`;
+      const how = foreignPlatform ? ', npm install --force (another platform)' : '';
+      return `${platform} (${(fs.statSync(path.join(out, platform!)).size / 1e6).toFixed(1)} MB)${how}; launcher run by ${cmd.map((c) => path.basename(c)).join(' ')}: ${v.out.trim().slice(0, 40)}`;
     },
   );
 }
