@@ -48,6 +48,9 @@ export function libcapEnv(p: CDepPaths, triple: string): Record<string, string> 
     // of the host's: otherwise lzma-sys, say, finds the host's liblzma.a and the link fails with
     // "is incompatible with aarch64linux", where it should build its bundled copy for the target.
     PKG_CONFIG_ALLOW_CROSS: '1',
+    // Only libcap.a is built: the pkg-config crate then asks rustc for a static link, which a glibc
+    // target needs (its link is dynamic by default and would look for libcap.so).
+    LIBCAP_STATIC: '1',
     [`PKG_CONFIG_LIBDIR_${t}`]: dir,
     [`PKG_CONFIG_PATH_${t}`]: dir,
   };
