@@ -175,6 +175,7 @@ describe('libcap for the target', () => {
   it('only the target sees the libcap prefix through pkg-config', () => {
     const env = libcapEnv(paths(), 'aarch64-unknown-linux-musl');
     expect(Object.keys(env).sort()).toEqual([
+      'LIBCAP_STATIC',
       'PKG_CONFIG_ALLOW_CROSS',
       'PKG_CONFIG_LIBDIR_aarch64_unknown_linux_musl',
       'PKG_CONFIG_PATH_aarch64_unknown_linux_musl',
