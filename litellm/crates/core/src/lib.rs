@@ -12,6 +12,8 @@
 //! - `exchange`: one model request through the cache tiers, tool shapes,
 //!   cost, budget and telemetry (`canonical`, `tier0`, `cost`, `headers`,
 //!   `stream_observer`, `fallback`, `usage`, `telemetry`);
+//! - `faults`: what upstream is told to do when a request fails mid-session
+//!   (retry with the attempt count, or stop with a message naming the URL);
 //! - `status`: `/status` lines and `codex-litellm status`;
 //! - `analytics`: `codex-litellm telemetry`, the report over past sessions;
 //! - `errors`: one error type whose messages say what to do.
@@ -44,6 +46,7 @@ internal!(
     errors,
     exchange,
     fallback,
+    faults,
     headers,
     models_cmd,
     session,
@@ -75,6 +78,7 @@ pub mod internals {
     pub use crate::errors;
     pub use crate::exchange;
     pub use crate::fallback;
+    pub use crate::faults;
     pub use crate::headers;
     pub use crate::session;
     pub use crate::setup;

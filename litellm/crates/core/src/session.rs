@@ -235,6 +235,7 @@ fn build_runtime(
         proxy_cache,
         max_session_cost_usd,
     )
+    .with_api_key(settings.api_key.clone())
     .forget_discovery_on_failure(codex_home))
 }
 
@@ -413,6 +414,7 @@ pub fn provider_json(
         "env_key_instructions": spec.env_key_instructions,
         "experimental_bearer_token": spec.experimental_bearer_token,
         "wire_api": spec.wire_api.as_str(),
+        "stream_max_retries": spec.stream_max_retries,
         "requires_openai_auth": false,
     }))
 }
