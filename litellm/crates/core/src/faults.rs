@@ -153,22 +153,23 @@ impl Attempts {
 /// `advice` is what to do once codex-litellm gives up.
 pub fn retry_or_stop(attempt: u64, what: &str, delay: Option<Duration>, advice: &str) -> Verdict {
     if attempt >= MAX_ATTEMPTS {
+        let what = what.trim_end_matches('.');
         return Verdict::Stop {
             message: format!("codex-litellm gave up after {MAX_ATTEMPTS} attempts: {what}. {advice}"),
         };
     }
-    let next = match delay {
-        // Upstream reads the wait from these words ("try again in <n>s").
+    let what = what.trim_end_matches('.');
+    let message = match delay {
+        // The wait first: upstream reads it from these words ("try again in
+        // <n>s", the first such phrase), and a status line that cuts a long
+        // message short still says it.
         Some(delay) => format!(
-            "codex-litellm will try again in {}, as the proxy's Retry-After asks",
+            "codex-litellm will try again in {}, as the proxy's Retry-After asks (attempt {attempt} of {MAX_ATTEMPTS}): {what}",
             seconds(delay)
         ),
-        None => "codex-litellm tries again".to_string(),
+        None => format!("{what} (attempt {attempt} of {MAX_ATTEMPTS}); codex-litellm tries again"),
     };
-    Verdict::Retry {
-        message: format!("{what} (attempt {attempt} of {MAX_ATTEMPTS}); {next}"),
-        delay,
-    }
+    Verdict::Retry { message, delay }
 }
 
 /// What to do when codex-litellm gives up on a request: the session is kept.

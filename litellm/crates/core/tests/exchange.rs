@@ -910,7 +910,10 @@ async fn a_rate_limit_waits_as_told_then_continues() {
         "upstream waits the time in the message"
     );
     assert!(
-        message.starts_with(&format!("the LiteLLM proxy at {base} is rate limiting this key (HTTP 429 Too Many Requests: litellm.RateLimitError: slow down, try again in 9s) (attempt 1 of 4); codex-litellm will try again in 2s")),
+        message
+            == format!(
+                "codex-litellm will try again in 2s, as the proxy's Retry-After asks (attempt 1 of 4): the LiteLLM proxy at {base} is rate limiting this key (HTTP 429 Too Many Requests: litellm.RateLimitError: slow down, try again in 9s)"
+            ),
         "our wait comes first, where upstream's parser finds it: {message}"
     );
     // Upstream sends the same request again: it goes through.
