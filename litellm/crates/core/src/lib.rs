@@ -16,7 +16,8 @@
 //!   (retry with the attempt count, or stop with a message naming the URL);
 //! - `status`: `/status` lines and `codex-litellm status`;
 //! - `analytics`: `codex-litellm telemetry`, the report over past sessions;
-//! - `errors`: one error type whose messages say what to do.
+//! - `errors`: one error type whose messages say what to do;
+//! - `brand`: the product's name and version where upstream shows its own.
 
 pub mod hooks;
 
@@ -38,6 +39,7 @@ macro_rules! internal {
 
 internal!(
     analytics,
+    brand,
     canonical,
     catalog,
     config,
@@ -71,6 +73,7 @@ pub use usage::Usage;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::analytics;
+    pub use crate::brand;
     pub use crate::canonical;
     pub use crate::config;
     pub use crate::cost;
