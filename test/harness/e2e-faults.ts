@@ -280,12 +280,8 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       const r = await exec(h, 'List files in current directory');
       const msg = errorLine(r);
       assert(r.status !== 0, 'exit 0');
-      for (const needle of [
-        'stopped before sending the next request: this session has cost $0.0000',
-        'max_session_cost_usd = $0.000001',
-        '-c litellm.max_session_cost_usd=0.000002',
-        'codex-litellm resume --last',
-      ])
+      assert(/stopped before sending the next request: this session has cost \$0\.\d+, which reaches/.test(msg), `no figure: ${msg}`);
+      for (const needle of ['max_session_cost_usd = $0.000001', '-c litellm.max_session_cost_usd=0.000002', 'codex-litellm resume --last'])
         assert(msg.includes(needle), `${needle}: ${msg}`);
       assert(posts() === 1, `${posts()} requests reached the backend (the tool call only)`);
       return msg.slice(0, 160);
@@ -312,7 +308,8 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       const r = await exec(hKey, 'What is the capital of France?');
       const msg = errorLine(r);
       assert(r.status !== 0, 'exit 0');
-      assert(msg.startsWith(`the LiteLLM proxy at ${fbase} rejected the API key (HTTP 401 Unauthorized`), `ERROR: ${msg}\n${r.stderr.slice(-500)}`);
+      // A proxy without a database checks only its master key: any other gets 400 no_db_connection.
+      assert(msg.startsWith(`the LiteLLM proxy at ${fbase} rejected the API key (HTTP 4`), `ERROR: ${msg}\n${r.stderr.slice(-500)}`);
       assert(msg.includes('LITELLM_API_KEY') && msg.includes('codex-litellm resume --last'), msg);
       assert(fwd.posts('/v1/responses') === 1, `${fwd.posts('/v1/responses')} model requests: a retry loop`);
       assert(
@@ -400,28 +397,34 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       return `${msg.slice(0, 110)}…; resumed with the earlier tool output in the request`;
     });
     if (!proxy) proxy = await start();
-    await check('[faults] TUI: the proxy killed mid-answer: the partial answer stays on screen, the error names the URL, the TUI continues', async () => {
-      fail([{ fault: { kind: 'hold', afterEvents: 4 } }]);
+    await check('[faults] TUI: the proxy killed mid-answer: the turn so far stays on screen, the error names the URL, the TUI continues', async () => {
+      // The tool call goes through and shows; the answer after it is held, and then the proxy dies.
+      fs.writeFileSync(path.join(tuiWork, 'tui-kept.txt'), 'x\n');
+      fail([{ skip: 1, fault: { kind: 'hold', afterEvents: 3 } }]);
       const tag = `[t${turn + 1}]`;
-      const asking = ask('What is the capital of France?', stopped(`gave up after ${ATTEMPTS} attempts`), 'the message after the kill', 90_000);
+      let broke = false;
+      const asking = ask(
+        'List files in current directory',
+        (b) => {
+          broke ||= b.includes('broke in the middle of the answer');
+          return stopped(`gave up after ${ATTEMPTS} attempts`)(b);
+        },
+        'the message after the kill',
+        90_000,
+      );
       const deadline = Date.now() + 60_000;
       while (backend.stats.held === 0 && Date.now() < deadline) await sleep(100);
       assert(backend.stats.held === 1, 'the answer was never held');
-      const partial = await tui!
-        .waitFor((s) => after(s, tag).includes('The capital'), 'the partial answer', 15_000)
-        .then(
-          (s) => after(s, tag),
-          () => '',
-        );
+      await sleep(500);
       await proxy!.kill();
       proxy = undefined;
       const below = await asking;
       assert(below.includes(`could not connect to the LiteLLM proxy at ${base}`), below);
-      assert(!partial || below.includes('The capital'), `the partial answer left the screen: ${below}`);
+      assert(below.includes('tui-kept.txt'), `the tool call and its output left the screen: ${below}`);
       proxy = await start();
       fail([]);
       await ask('What is the capital of France?', answered, 'an answer after the restart');
-      return partial ? `partial answer kept: "${partial.slice(0, 40)}…"` : 'no partial text reached the screen before the kill';
+      return `the listing stays above the error${broke ? '; "broke in the middle of the answer" was shown while retrying' : ''} (after ${tag})`;
     });
     tui?.close();
     tui = undefined;
@@ -449,7 +452,7 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
         await t.waitFor((s) => answered(after(s, '[c1]')), 'the answer');
         await t.submit('/status');
         const status = flat(await t.waitFor(screenWith(['Tokens', 'cached', 'Cost']), '/status'));
-        const cached = /Tokens ([\d,]+) in \(([\d,]+) cached\)/.exec(status);
+        const cached = /Tokens:? ([\d,]+) in \(([\d,]+) cached\)/.exec(status);
         assert(
           cached && Number(cached[2]!.replace(/,/g, '')) > 0,
           `no cached tokens in /status: ${status.slice(status.indexOf('Tokens'), status.indexOf('Tokens') + 80)}`,

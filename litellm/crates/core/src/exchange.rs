@@ -547,6 +547,15 @@ async fn http_verdict(
     }
     let key_refused = matches!(classified, LiteLlmError::Unauthorized { .. });
     if key_refused && !is_provider_error(&text) {
+        // The classified text explains LiteLLM's terse ones ("No connected db." to a key that
+        // is not the master key of a proxy without a database).
+        let said = match &classified {
+            LiteLlmError::Unauthorized {
+                message: Some(message),
+                ..
+            } => format!(": {}", rt.quote(message)),
+            _ => said,
+        };
         return Verdict::Stop {
             message: format!(
                 "the LiteLLM proxy at {url} rejected the API key ({status_text}{said}). The key was revoked or changed after this session started, or it may not use this model: set LITELLM_API_KEY or [litellm].api_key to a valid key and start codex-litellm again (`codex-litellm resume --last` continues this session)."

@@ -873,6 +873,28 @@ async fn a_rejected_key_stops_at_once_without_a_retry() {
 }
 
 #[tokio::test]
+async fn a_key_a_proxy_without_a_database_refuses_says_why() {
+    let server = MockServer::start().await;
+    // LiteLLM 1.106 without a database, given a key that is not (or no longer) its master key.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {"message": "No connected db.", "type": "no_db_connection", "param": null, "code": "400"}})))
+        .mount(&server)
+        .await;
+    let base = format!("{}/v1", server.uri());
+    let url = format!("{base}/responses");
+    let (rt, _home, _cfg) = runtime(&base, Setup::default());
+    let (send, calls) = sender(&url);
+    let (_, text) = call(rt, &url, &send, json!({"model": "m", "input": "hi"})).await;
+    let (code, message) = verdict_of(&text).unwrap();
+    assert_eq!(code, "invalid_prompt");
+    assert!(
+        message.starts_with(&format!("the LiteLLM proxy at {base} rejected the API key (HTTP 400 Bad Request: No connected db. The proxy has no database, so only its master key is accepted).")),
+        "{message}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn a_rate_limit_waits_as_told_then_continues() {
     let server = MockServer::start().await;
     // LiteLLM passes the provider's Retry-After on under its own prefix.
