@@ -420,11 +420,14 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       proxy = undefined;
       const below = await asking;
       assert(below.includes(`could not connect to the LiteLLM proxy at ${base}`), below);
-      assert(below.includes('tui-kept.txt'), `the tool call and its output left the screen: ${below}`);
+      assert(/(Explored|Ran)\b.*ls -1/.test(below), `the tool call left the screen: ${below}`);
+      const kept = rollouts(tuiHome).some((f) => fs.readFileSync(f, 'utf8').includes('tui-kept.txt'));
+      assert(kept, 'the rollout lacks the tool output of the broken turn');
       proxy = await start();
       fail([]);
       await ask('What is the capital of France?', answered, 'an answer after the restart');
-      return `the listing stays above the error${broke ? '; "broke in the middle of the answer" was shown while retrying' : ''} (after ${tag})`;
+      const call = /(Explored|Ran)\b.*?ls -1/.exec(below)?.[0] ?? '';
+      return `"${call}" stays above the error, its output is in the rollout${broke ? '; "broke in the middle of the answer" was shown while retrying' : ''} (after ${tag})`;
     });
     tui?.close();
     tui = undefined;
