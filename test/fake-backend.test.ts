@@ -6,6 +6,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   CREATED_ANSWER,
   FAKE_MODELS,
+  FAULT_SECRET,
+  HTML_ERROR_PAGE,
+  MALFORMED_EVENT,
   HELLO_PATCH,
   NO_APPLY_PATCH_ANSWER,
   PARIS_ANSWER,
@@ -493,12 +496,88 @@ describe('errors', () => {
   });
 });
 
+describe('faults', () => {
+  const ask = (stream = true) => post('/v1/responses', { model: 'fake-model', stream, input: 'What is the capital of France?' });
+  const chat = () =>
+    post('/v1/chat/completions', { model: 'fake-model', stream: true, messages: [{ role: 'user', content: 'What is the capital of France?' }] });
+
+  it('answers a status fault with JSON or an HTML page, retry-after when asked, then serves normally', async () => {
+    fake.fail([
+      { fault: { kind: 'status', status: 401 } },
+      { fault: { kind: 'status', status: 429, retryAfter: 2 }, times: 2 },
+      { fault: { kind: 'status', status: 502, body: 'html' } },
+    ]);
+    const denied = await ask();
+    expect(denied.status).toBe(401);
+    expect(((await denied.json()) as Json).error).toMatchObject({ code: 'invalid_api_key', message: expect.stringContaining(FAULT_SECRET) });
+    for (let i = 0; i < 2; i++) {
+      const limited = await ask();
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).toBe('2');
+      await limited.arrayBuffer();
+    }
+    const gateway = await ask(false);
+    expect(gateway.status).toBe(502);
+    expect(gateway.headers.get('content-type')).toBe('text/html');
+    expect(await gateway.text()).toBe(HTML_ERROR_PAGE);
+    const ok = await ask();
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toContain('response.completed');
+    expect(fake.stats.faults).toBe(4);
+    expect(fake.configure({}).faults).toEqual([]);
+  });
+
+  it('lets `skip` requests through first, and a rule with times 0 fails until cleared', async () => {
+    fake.fail([{ skip: 1, times: 0, fault: { kind: 'status', status: 503 } }]);
+    expect((await ask(false)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await ask(false)).status).toBe(503);
+    fake.fail([]);
+    expect((await ask(false)).status).toBe(200);
+  });
+
+  it('cuts the connection mid-stream (abort), or ends it with an event that is not JSON (malformed)', async () => {
+    fake.fail([{ fault: { kind: 'abort', afterEvents: 2 } }, { fault: { kind: 'malformed', afterEvents: 3 } }]);
+    const cut = await chat();
+    expect(cut.status).toBe(200);
+    await expect(cut.text()).rejects.toThrow();
+    const bad = await ask();
+    const text = await bad.text();
+    const events = parseSse(text);
+    expect(events).toHaveLength(4);
+    expect(events[3]!.data).toBe(MALFORMED_EVENT);
+    expect(events.some((e) => e.data.includes('response.completed'))).toBe(false);
+  });
+
+  it('holds a stream open after some events until released', async () => {
+    fake.fail([{ fault: { kind: 'hold', afterEvents: 3 } }]);
+    const held = await chat();
+    const reader = held.body!.getReader();
+    let seen = '';
+    while (parseSse(seen).length < 3) seen += new TextDecoder().decode((await reader.read()).value);
+    expect(fake.stats.held).toBe(1);
+    fake.release();
+    await expect(
+      (async () => {
+        for (;;) if ((await reader.read()).done) return;
+      })(),
+    ).rejects.toThrow();
+    expect(fake.stats.held).toBe(0);
+  });
+
+  it('takes faults through POST /__config too', async () => {
+    const res = await post('/__config', { faults: [{ fault: { kind: 'status', status: 500 } }] });
+    expect(((await res.json()) as Json).faults).toEqual([{ fault: { kind: 'status', status: 500 } }]);
+    expect((await ask(false)).status).toBe(500);
+    expect((await ask(false)).status).toBe(200);
+  });
+});
+
 describe('recording', () => {
   it('records requests without credentials, exposes them and counts completions', async () => {
     await post('/v1/chat/completions', { model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }, { 'x-custom': 'yes' });
     await post('/v1/responses', { model: 'fake-model', input: 'hi' });
     await post('/v1/responses', { model: 'fake-model', input: 'trigger error 429' });
-    expect(fake.stats).toEqual({ chatCompletions: 1, responses: 2, completions: 3, models: 0 });
+    expect(fake.stats).toEqual({ chatCompletions: 1, responses: 2, completions: 3, models: 0, faults: 0, held: 0 });
     expect(fake.requests.map((r) => [r.method, r.path, r.status])).toEqual([
       ['POST', '/v1/chat/completions', 200],
       ['POST', '/v1/responses', 200],
@@ -547,17 +626,18 @@ describe('recording', () => {
       expect(await cached('fake-cached')).toBe(16);
       expect(await cached('fake-cached', '/v1/chat/completions')).toBe(16);
       expect(await cached('fake-model')).toBe(0);
-      expect(await (await fetch(`${other.url}/__config`)).json()).toEqual({ cachedTokens: 0, cachedTokensByModel: { 'fake-cached': 2000 } });
+      expect(await (await fetch(`${other.url}/__config`)).json()).toEqual({ cachedTokens: 0, cachedTokensByModel: { 'fake-cached': 2000 }, faults: [] });
       const set = await fetch(`${other.url}/__config`, {
         method: 'POST',
         body: JSON.stringify({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5 } }),
       });
-      expect(await set.json()).toEqual({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5 } });
+      expect(await set.json()).toEqual({ cachedTokens: 3, cachedTokensByModel: { 'fake-cached': 5 }, faults: [] });
       expect(await cached('fake-cached')).toBe(5);
       expect(await cached('fake-model')).toBe(3);
       expect(other.configure({ cachedTokensByModel: { 'fake-model': 1 } })).toEqual({
         cachedTokens: 3,
         cachedTokensByModel: { 'fake-cached': 5, 'fake-model': 1 },
+        faults: [],
       });
       expect(await cached('fake-model')).toBe(1);
       await fetch(`${other.url}/__reset`, { method: 'POST' });

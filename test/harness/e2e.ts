@@ -14,6 +14,10 @@
  * (LiteLLM bridges Responses onto the backend's chat completions) and `fake-native` through
  * `openai/` (native /v1/responses pass-through); the agent checks run on both.
  *
+ * Faults in the middle of a session (a revoked key, rate limits, server errors, the proxy gone or
+ * killed mid-answer, an unreadable event, a renamed model, the session budget) run against a
+ * LiteLLM of their own, in exec and in the TUI: see e2e-faults.ts.
+ *
  * Prints one line per check and a closing `N passed, N failed` line; exits non-zero on failure.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -37,7 +41,9 @@ import {
 } from './fake-backend.ts';
 import { ensureLitellm, startCountingForwarder, startLitellm, type CountingForwarder, type LitellmModel, type LitellmProxy } from './litellm-proxy.ts';
 import { startRedis } from './redis.ts';
+import { faultChecks } from './e2e-faults.ts';
 import { runTargetE2E, splitTargetArgs } from './target.ts';
+import { screenWith, Tui } from './tui.ts';
 
 export interface Outcome {
   name: string;
@@ -111,8 +117,8 @@ export function turnUsage(evs: Array<Record<string, any>>): { input_tokens: numb
 }
 
 // biome-ignore lint/suspicious/noConfusingVoidType: a check returns a detail line or nothing at all
-type Check = (name: string, fn: () => Promise<string | void>) => Promise<void>;
-type Assert = (cond: unknown, msg: string) => void;
+export type Check = (name: string, fn: () => Promise<string | void>) => Promise<void>;
+export type Assert = (cond: unknown, msg: string) => void;
 
 /**
  * The proxy's models (both proxies serve the same list). `fake-model` and `fake-native` are the
@@ -530,39 +536,19 @@ interface TuiStep {
 
 /** Drive the TUI in tmux as a person would: type, press keys, read the screen. Returns the screen after each step. */
 async function tuiSession(bin: string, cwd: string, env: Record<string, string>, steps: TuiStep[]): Promise<string[]> {
-  if (spawnSync('tmux', ['-V']).status !== 0) throw new Error('tmux is not installed (apt-get install tmux)');
-  const name = `cl-e2e-${process.pid}`;
-  const tmux = (...args: string[]): string => spawnSync('tmux', args, { encoding: 'utf8' }).stdout;
-  const vars = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-  spawnSync('tmux', ['new-session', '-d', '-s', name, '-x', '120', '-y', '50', '-c', cwd, 'env', ...vars, bin], { encoding: 'utf8' });
+  const tui = await Tui.start(bin, cwd, env);
   const screens: string[] = [];
   try {
-    await new Promise((r) => setTimeout(r, 1500));
     for (const step of steps) {
-      if (step.text) tmux('send-keys', '-t', name, '-l', step.text);
+      if (step.text) tui.type(step.text);
       await new Promise((r) => setTimeout(r, 300));
-      for (const k of step.keys) tmux('send-keys', '-t', name, k);
-      const deadline = Date.now() + 30_000;
-      for (;;) {
-        const screen = tmux('capture-pane', '-p', '-t', name);
-        if (step.waitFor.test(screen)) {
-          screens.push(screen);
-          break;
-        }
-        if (Date.now() > deadline) throw new Error(`the screen never showed ${step.waitFor}; last screen:\n${screen}`);
-        await new Promise((r) => setTimeout(r, 250));
-      }
+      tui.press(...step.keys);
+      screens.push(await tui.waitFor(step.waitFor, String(step.waitFor)));
     }
     return screens;
   } finally {
-    tmux('kill-session', '-t', name);
+    tui.close();
   }
-}
-
-/** A regex matching a screen that shows every one of `shows` and none of `lacks`. */
-function screenWith(shows: string[], lacks: string[] = []): RegExp {
-  const esc = (w: string): string => w.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`^${shows.map((w) => `(?=[\\s\\S]*${esc(w)})`).join('')}${lacks.map((w) => `(?![\\s\\S]*${esc(w)})`).join('')}`);
 }
 
 /**
@@ -757,6 +743,7 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
     });
     await plainProxyChecks(check, assert, bin, backend, px.url, fwd, masterKey);
     await cachingChecks(check, assert, bin, backend, install.litellmBin, masterKey);
+    await faultChecks({ check, assert, bin, backend, litellmBin: install.litellmBin });
 
     const proxyUrl = px.url;
     await px.stop();

@@ -12,8 +12,8 @@
  *   GET  /__requests                     JSON array of every recorded request (see RecordedRequest)
  *   GET  /__stats                        JSON counters ({ chatCompletions, responses, models, ... })
  *   POST /__reset                        forget recorded requests and counters (not the config)
- *   GET  /__config, POST /__config       the cached-token settings; POST merges
- *                                        { cachedTokens?, cachedTokensByModel? } and answers the result
+ *   GET  /__config, POST /__config       the settings; POST merges
+ *                                        { cachedTokens?, cachedTokensByModel?, faults? } and answers the result
  * The same routes also answer without the /v1 prefix.
  *
  * Script, decided from the text of the LAST user message, whether a tool result follows it, and
@@ -38,6 +38,17 @@
  * second "List files" turn in the same conversation calls the tool again rather than reusing the
  * old output). Tools are read in both shapes: chat `{type:"function", function:{name}}` and
  * Responses `{type, name}`; every recorded request keeps the list (RecordedRequest.tools).
+ *
+ * Faults: `fail(rules)` (or `faults` in POST /__config) makes the next model requests fail on
+ * purpose, in order, each rule for `times` requests (default 1; 0: until cleared with `fail([])`):
+ * (`skip: n` lets n requests through before its rule starts):
+ *   { kind: 'status', status, retryAfter?, body? } -> that HTTP status with an OpenAI-style JSON error,
+ *                                         or (`body: 'html'`) an HTML page; `retry-after` when given
+ *   { kind: 'abort', afterEvents? }       -> stream that many events (default 3), then cut the connection
+ *   { kind: 'malformed', afterEvents? }   -> stream that many events, then a data line that is not JSON
+ *   { kind: 'hold', afterEvents? }        -> stream that many events, then nothing until the client goes
+ *                                         away or `release()` (stats.held counts such streams)
+ * Every fault body names FAULT_SECRET, a key-shaped string that must never reach a user's screen.
  *
  * Usage is deterministic: prompt/input tokens = whitespace-separated words of all input text
  * (system/developer/user/assistant messages, instructions, tool outputs) + 10; completion/output
@@ -79,6 +90,8 @@ export interface ToolInfo {
 export interface RecordedRequest {
   /** 1-based order of arrival. */
   seq: number;
+  /** When it arrived (Date.now()). */
+  at: number;
   method: string;
   /** Path without the query string. */
   path: string;
@@ -95,6 +108,28 @@ export interface RecordedRequest {
   status?: number;
 }
 
+/** A key-shaped string every fault body carries: clients must redact it before showing text. */
+export const FAULT_SECRET = 'sk-fault-planted-7d1c0ffee15bad';
+/** The data line of a `malformed` fault: a broken JSON document naming FAULT_SECRET. */
+export const MALFORMED_EVENT = `{"type":"response.output_text.delta","delta":<<not json>> token ${FAULT_SECRET}`;
+/** The body of a `status` fault with `body: 'html'`. */
+export const HTML_ERROR_PAGE = `<html><head><title>Bad Gateway</title></head><body><h1>Bad Gateway</h1><p>upstream rejected key ${FAULT_SECRET}</p></body></html>`;
+
+/** One way for a model request to fail on purpose (see FakeBackend.fail). */
+export type Fault =
+  | { kind: 'status'; status: number; retryAfter?: number; body?: 'json' | 'html' }
+  | { kind: 'abort'; afterEvents?: number }
+  | { kind: 'malformed'; afterEvents?: number }
+  | { kind: 'hold'; afterEvents?: number };
+
+export interface FaultRule {
+  fault: Fault;
+  /** Model requests let through untouched before this rule starts failing them (default 0). */
+  skip?: number;
+  /** Model requests it fails (default 1; 0 or less: every one until the faults are cleared). */
+  times?: number;
+}
+
 export interface FakeBackendStats {
   /** POST /v1/chat/completions calls (including the ones answered with an error). */
   chatCompletions: number;
@@ -103,6 +138,10 @@ export interface FakeBackendStats {
   /** chatCompletions + responses. */
   completions: number;
   models: number;
+  /** Model requests failed on purpose (faults). */
+  faults: number;
+  /** Streams a `hold` fault is holding open right now. */
+  held: number;
 }
 
 export interface FakeBackendOptions {
@@ -130,8 +169,12 @@ export interface FakeBackend {
   stats: FakeBackendStats;
   /** Forget recorded requests and zero the counters (the config stays). */
   reset(): void;
-  /** Changes the cached-token settings from now on (merged; as POST /__config). */
+  /** Changes the settings from now on (merged; as POST /__config). */
   configure(config: FakeBackendConfig): FakeBackendConfig;
+  /** Fails the next model requests as these rules say, in order (replaces earlier rules; [] clears). */
+  fail(rules: FaultRule[]): void;
+  /** Ends every stream a `hold` fault holds open (their connections are cut). */
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -139,6 +182,8 @@ export interface FakeBackend {
 export interface FakeBackendConfig {
   cachedTokens?: number;
   cachedTokensByModel?: Record<string, number>;
+  /** Faults still to come (as `fail` sets them); setting it replaces them. */
+  faults?: FaultRule[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -348,10 +393,25 @@ function sendErrorDecision(res: http.ServerResponse, status: 500 | 429): void {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** Thrown by SseWriter once a stream fault has ended the answer: the route stops writing. */
+const STREAM_FAULTED = Symbol('stream faulted');
+
+type StreamFault = Extract<Fault, { kind: 'abort' | 'malformed' | 'hold' }>;
+
+/** What a `hold` fault needs from the server: the count of held streams and a way to be released. */
+interface HoldControl {
+  stats: FakeBackendStats;
+  held: Set<() => void>;
+}
+
 class SseWriter {
+  private events = 0;
+
   constructor(
     private readonly res: http.ServerResponse,
     private readonly delayMs: number,
+    private readonly fault?: StreamFault,
+    private readonly hold?: HoldControl,
   ) {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -362,20 +422,64 @@ class SseWriter {
 
   async data(payload: unknown, event?: string): Promise<void> {
     if (this.res.destroyed) return;
+    if (this.fault && this.events >= (this.fault.afterEvents ?? 3)) await this.strike();
     const head = event ? `event: ${event}\n` : '';
     this.res.write(`${head}data: ${typeof payload === 'string' ? payload : JSON.stringify(payload)}\n\n`);
+    this.events++;
     if (this.delayMs > 0) await sleep(this.delayMs);
   }
 
-  end(): void {
+  async end(): Promise<void> {
+    if (this.fault) await this.strike(); // an answer shorter than afterEvents fails at its end
     if (!this.res.destroyed) this.res.end();
   }
+
+  /** Ends the answer the way the fault says and stops the route (throws STREAM_FAULTED). */
+  private async strike(): Promise<never> {
+    const fault = this.fault!;
+    if (fault.kind === 'abort') {
+      this.res.destroy();
+    } else if (fault.kind === 'malformed') {
+      this.res.end(`data: ${MALFORMED_EVENT}\n\n`);
+    } else {
+      const hold = this.hold!;
+      hold.stats.held++;
+      await new Promise<void>((resolve) => {
+        hold.held.add(resolve);
+        this.res.once('close', resolve);
+      });
+      hold.stats.held--;
+      this.res.destroy();
+    }
+    throw STREAM_FAULTED;
+  }
+}
+
+/** Answers a `status` fault: OpenAI-style JSON, or an HTML page; both name FAULT_SECRET. */
+function sendStatusFault(res: http.ServerResponse, fault: Extract<Fault, { kind: 'status' }>): void {
+  const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
+  if (fault.body === 'html') {
+    res.writeHead(fault.status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(HTML_ERROR_PAGE).toString(), ...headers });
+    res.end(HTML_ERROR_PAGE);
+    return;
+  }
+  const kinds: Record<number, [string, string]> = {
+    401: ['invalid_request_error', 'invalid_api_key'],
+    403: ['invalid_request_error', 'permission_denied'],
+    429: ['requests', 'rate_limit_exceeded'],
+  };
+  const [type, code] = kinds[fault.status] ?? ['server_error', 'internal_error'];
+  openaiError(res, fault.status, `The fake backend failed on purpose with HTTP ${fault.status} (key ${FAULT_SECRET}).`, type, code, headers);
 }
 
 export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<FakeBackend> {
   const host = opts.host ?? '127.0.0.1';
   const models = opts.models ?? FAKE_MODELS;
-  const config: Required<FakeBackendConfig> = { cachedTokens: opts.cachedTokens ?? 0, cachedTokensByModel: { ...(opts.cachedTokensByModel ?? {}) } };
+  const config: Required<FakeBackendConfig> = {
+    cachedTokens: opts.cachedTokens ?? 0,
+    cachedTokensByModel: { ...(opts.cachedTokensByModel ?? {}) },
+    faults: [],
+  };
   const cachedFor = (model: unknown): number =>
     typeof model === 'string' && Object.hasOwn(config.cachedTokensByModel, model) ? config.cachedTokensByModel[model]! : config.cachedTokens;
   const configure = (c: FakeBackendConfig): FakeBackendConfig => {
@@ -383,11 +487,30 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
     if (isRecord(c.cachedTokensByModel)) {
       for (const [m, n] of Object.entries(c.cachedTokensByModel)) if (typeof n === 'number' && Number.isFinite(n)) config.cachedTokensByModel[m] = n;
     }
-    return { cachedTokens: config.cachedTokens, cachedTokensByModel: { ...config.cachedTokensByModel } };
+    if (Array.isArray(c.faults)) config.faults = c.faults.filter((r) => isRecord(r) && isRecord(r.fault)).map((r) => ({ ...r }));
+    return { cachedTokens: config.cachedTokens, cachedTokensByModel: { ...config.cachedTokensByModel }, faults: config.faults.map((r) => ({ ...r })) };
   };
+  /** The fault for this model request, if a rule is left (a rule with times <= 0 never runs out). */
+  const takeFault = (): Fault | undefined => {
+    const rule = config.faults[0];
+    if (!rule) return undefined;
+    if ((rule.skip ?? 0) > 0) {
+      rule.skip = (rule.skip ?? 0) - 1;
+      return undefined;
+    }
+    const times = rule.times ?? 1;
+    if (times > 0) {
+      if (times === 1) config.faults.shift();
+      else rule.times = times - 1;
+    }
+    stats.faults++;
+    return rule.fault;
+  };
+
   const delayMs = opts.chunkDelayMs ?? 0;
   const requests: RecordedRequest[] = [];
-  const stats: FakeBackendStats = { chatCompletions: 0, responses: 0, completions: 0, models: 0 };
+  const stats: FakeBackendStats = { chatCompletions: 0, responses: 0, completions: 0, models: 0, faults: 0, held: 0 };
+  const hold: HoldControl = { stats, held: new Set() };
   let seq = 0;
   let idCounter = 0;
   const nextId = () => (++idCounter).toString().padStart(6, '0');
@@ -395,7 +518,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
 
   const modelObject = (id: string) => ({ id, object: 'model', created: 1_700_000_000, owned_by: 'fake-backend' });
 
-  async function chatCompletions(body: Record<string, unknown>, res: http.ServerResponse): Promise<void> {
+  async function chatCompletions(body: Record<string, unknown>, res: http.ServerResponse, fault?: StreamFault): Promise<void> {
     const conv = chatConversation(body);
     const decision = decide(conv);
     if (decision.kind === 'error') return sendErrorDecision(res, decision.status);
@@ -430,7 +553,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
 
     const streamOptions = isRecord(body.stream_options) ? body.stream_options : {};
     const includeUsage = streamOptions.include_usage === true;
-    const sse = new SseWriter(res, delayMs);
+    const sse = new SseWriter(res, delayMs, fault, hold);
     const chunk = (delta: Record<string, unknown>, finish: string | null) => ({
       id,
       object: 'chat.completion.chunk',
@@ -474,10 +597,10 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
       });
     }
     await sse.data('[DONE]');
-    sse.end();
+    await sse.end();
   }
 
-  async function responses(body: Record<string, unknown>, res: http.ServerResponse): Promise<void> {
+  async function responses(body: Record<string, unknown>, res: http.ServerResponse, fault?: StreamFault): Promise<void> {
     const conv = responsesConversation(body);
     const decision = decide(conv);
     if (decision.kind === 'error') return sendErrorDecision(res, decision.status);
@@ -539,7 +662,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
       return sendJson(res, 200, baseResponse('completed', [finalItem], true));
     }
 
-    const sse = new SseWriter(res, delayMs);
+    const sse = new SseWriter(res, delayMs, fault, hold);
     let seqNo = 0;
     const emit = (type: string, fields: Record<string, unknown>) => sse.data({ type, sequence_number: seqNo++, ...fields }, type);
 
@@ -583,7 +706,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
     }
     await emit('response.output_item.done', { output_index: 0, item: finalItem });
     await emit('response.completed', { response: baseResponse('completed', [finalItem], true) });
-    sse.end();
+    await sse.end();
   }
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse, rec: RecordedRequest): Promise<void> {
@@ -598,7 +721,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
     if (rec.path === '/__config') {
       if (method === 'GET') return sendJson(res, 200, configure({}));
       if (method === 'POST' && isRecord(rec.body)) return sendJson(res, 200, configure(rec.body as FakeBackendConfig));
-      return openaiError(res, 400, 'POST /__config takes a JSON object { cachedTokens?, cachedTokensByModel? }', 'invalid_request_error', null);
+      return openaiError(res, 400, 'POST /__config takes a JSON object { cachedTokens?, cachedTokensByModel?, faults? }', 'invalid_request_error', null);
     }
     if (method === 'GET' && p === '/models') {
       stats.models++;
@@ -618,7 +741,13 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
       if (!isRecord(rec.body)) {
         return openaiError(res, 400, 'We could not parse the JSON body of your request.', 'invalid_request_error', null);
       }
-      return p === '/chat/completions' ? chatCompletions(rec.body, res) : responses(rec.body, res);
+      const fault = takeFault();
+      if (fault?.kind === 'status') return sendStatusFault(res, fault);
+      if (fault && rec.body.stream !== true) {
+        // A stream fault on a request that does not stream: the same failure, without the events.
+        return new SseWriter(res, 0, { ...fault, afterEvents: 0 }, hold).end();
+      }
+      return p === '/chat/completions' ? chatCompletions(rec.body, res, fault) : responses(rec.body, res, fault);
     }
     return openaiError(res, 404, `Unknown request URL: ${method} ${rec.path}`, 'invalid_request_error', 'unknown_url');
   }
@@ -629,6 +758,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
     stats.responses = 0;
     stats.completions = 0;
     stats.models = 0;
+    stats.faults = 0;
   }
 
   const server = http.createServer((req, res) => {
@@ -653,6 +783,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
       }
       const rec: RecordedRequest = {
         seq: ++seq,
+        at: Date.now(),
         method: req.method ?? 'GET',
         path: url.pathname,
         query: url.search,
@@ -667,6 +798,7 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
         rec.status = res.statusCode;
       });
       route(req, res, rec).catch((e: unknown) => {
+        if (e === STREAM_FAULTED) return;
         if (!res.headersSent) openaiError(res, 500, `fake backend bug: ${String(e)}`, 'server_error', null);
         else res.destroy();
       });
@@ -691,6 +823,11 @@ export async function startFakeBackend(opts: FakeBackendOptions = {}): Promise<F
     stats,
     reset,
     configure,
+    fail: (rules) => void configure({ faults: rules }),
+    release: () => {
+      for (const resolve of hold.held) resolve();
+      hold.held.clear();
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

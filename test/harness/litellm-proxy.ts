@@ -348,6 +348,8 @@ export interface LitellmProxy {
   startupSeconds: number;
   /** Stops the whole process group (SIGTERM, then SIGKILL after 10 s) and removes config.yaml. */
   stop(): Promise<void>;
+  /** Kills the whole process group at once (SIGKILL: open connections break) and removes config.yaml. */
+  kill(): Promise<void>;
 }
 
 function normalizeModel(m: string | LitellmModel): LitellmModel {
@@ -563,6 +565,13 @@ export async function startLitellm(opts: StartLitellmOptions): Promise<LitellmPr
     }
     fs.rmSync(configFile, { force: true });
   };
+  const kill = async () => {
+    if (exited === undefined && spawnError === undefined) {
+      killGroup(child, 'SIGKILL');
+      await exitPromise;
+    }
+    fs.rmSync(configFile, { force: true });
+  };
 
   const deadline = started + (opts.startTimeoutMs ?? 120_000);
   for (;;) {
@@ -599,6 +608,7 @@ export async function startLitellm(opts: StartLitellmOptions): Promise<LitellmPr
     pid: child.pid ?? -1,
     startupSeconds: (Date.now() - started) / 1000,
     stop,
+    kill,
   };
 }
 
@@ -631,6 +641,12 @@ export interface CountingForwarder {
   posts(path?: string): number;
   /** Forget what passed through. */
   reset(): void;
+  /**
+   * Garbles the next `count` streamed answers to POST /v1/responses, as a broken hop between a
+   * client and the proxy would: the data of their `response.completed` event becomes `garbage`
+   * (which is not JSON). Everything else passes unchanged.
+   */
+  mangle(count: number, garbage: string): void;
   close(): Promise<void>;
 }
 
@@ -689,6 +705,7 @@ export async function startCountingForwarder(targetUrl: string): Promise<Countin
   const agent = new http.Agent({ keepAlive: false });
   const requests: ForwardedRequest[] = [];
   let seq = 0;
+  const mangling = { left: 0, garbage: '' };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://forwarder.invalid');
     const rec: ForwardedRequest = { seq: ++seq, method: req.method ?? 'GET', path: url.pathname, tools: [] };
@@ -713,19 +730,42 @@ export async function startCountingForwarder(targetUrl: string): Promise<Countin
       (up) => {
         rec.status = up.statusCode ?? 502;
         rec.headerCost = finiteNumber(up.headers['x-litellm-response-cost']);
-        res.writeHead(rec.status, up.headers);
+        const garble =
+          mangling.left > 0 &&
+          req.method === 'POST' &&
+          rec.path === '/v1/responses' &&
+          String(up.headers['content-type'] ?? '').startsWith('text/event-stream');
+        if (garble) mangling.left--;
+        const headers = { ...up.headers };
+        if (garble) delete headers['content-length'];
+        res.writeHead(rec.status, headers);
         const kept: Buffer[] = [];
         let keptBytes = 0;
+        let pending = ''; // a garbled answer goes on line by line
+        const pass = (text: string): string =>
+          text
+            .split('\n')
+            .map((line) => (line.startsWith('data:') && line.includes('"response.completed"') ? `data: ${mangling.garbage}` : line))
+            .join('\n');
         up.on('data', (c: Buffer) => {
           if (keptBytes < MAX_KEPT_BODY) {
             kept.push(c);
             keptBytes += c.length;
           }
-          res.write(c);
+          if (!garble) {
+            res.write(c);
+            return;
+          }
+          pending += c.toString('utf8');
+          const cut = pending.lastIndexOf('\n');
+          if (cut >= 0) {
+            res.write(pass(pending.slice(0, cut + 1)));
+            pending = pending.slice(cut + 1);
+          }
         });
         up.on('end', () => {
           rec.usageCost = bodyCost(Buffer.concat(kept).toString('utf8'));
-          res.end();
+          res.end(garble ? pass(pending) : undefined);
         });
         up.on('error', () => res.destroy());
       },
@@ -757,6 +797,10 @@ export async function startCountingForwarder(targetUrl: string): Promise<Countin
     posts: (p?: string) => requests.filter((r) => r.method === 'POST' && (p === undefined || r.path === p)).length,
     reset: () => {
       requests.length = 0;
+    },
+    mangle: (count: number, garbage: string) => {
+      mangling.left = count;
+      mangling.garbage = garbage;
     },
     close: () =>
       new Promise<void>((resolve, reject) => {

@@ -496,7 +496,9 @@ pub fn provider_spec(settings: &LiteLlmSettings) -> ProviderSpec {
         http_headers: None,
         env_http_headers: None,
         request_max_retries: None,
-        stream_max_retries: None,
+        // Upstream's turn loop retries a failed request this many times,
+        // showing "Reconnecting... n/m"; the exchange stops at the last one.
+        stream_max_retries: Some(crate::faults::STREAM_MAX_RETRIES),
         stream_idle_timeout_ms: None,
         requires_openai_auth: false,
     }

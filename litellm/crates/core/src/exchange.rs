@@ -48,8 +48,19 @@ use crate::cost::CostSource;
 use crate::cost::SessionTotals;
 use crate::cost::request_cost;
 use crate::discovery::ModelInfo;
+use crate::errors::LiteLlmError;
 use crate::errors::classify_http_error;
 use crate::errors::classify_transport_message;
+use crate::faults::Attempts;
+use crate::faults::MAX_RETRY_AFTER;
+use crate::faults::RESUME_ADVICE;
+use crate::faults::Verdict;
+use crate::faults::error_text;
+use crate::faults::excerpt;
+use crate::faults::is_provider_error;
+use crate::faults::retry_after;
+use crate::faults::retry_or_stop;
+use crate::faults::unknown_model_stop;
 use crate::fallback::is_event_stream;
 use crate::fallback::json_to_sse;
 use crate::headers::ProxyMeta;
@@ -90,6 +101,11 @@ pub struct Runtime {
     /// CODEX_HOME whose discovery cache a failed request forgets, so the
     /// next start asks the proxy again (a renamed model, a revoked key).
     discovery_home: Option<std::path::PathBuf>,
+    /// The session's key: never shown (every quote of proxy text is
+    /// redacted with it), used only to ask the proxy for its models again.
+    api_key: Option<String>,
+    /// Consecutive failed attempts of the current request (see crate::faults).
+    attempts: Mutex<Attempts>,
     seq: AtomicU64,
 }
 
@@ -117,7 +133,35 @@ impl Runtime {
             health: Mutex::new(ProxyHealth::default()),
             no_reasoning: Mutex::new(HashSet::new()),
             discovery_home: None,
+            api_key: None,
+            attempts: Mutex::new(Attempts::default()),
             seq: AtomicU64::new(0),
+        }
+    }
+
+    /// The session's API key: redacted from every message, and used to list
+    /// the proxy's models again when it no longer serves the session's one.
+    pub fn with_api_key(mut self, api_key: Option<String>) -> Self {
+        self.api_key = api_key.filter(|k| !k.is_empty());
+        self
+    }
+
+    /// `text` shortened and with credentials (the session's key first) removed.
+    fn quote(&self, text: &str) -> String {
+        excerpt(text, self.api_key.as_slice())
+    }
+
+    /// Counts a failed attempt of the request `key`; its number, from 1.
+    fn attempt(&self, key: &str) -> u64 {
+        self.attempts
+            .lock()
+            .map(|mut a| a.fail(key, Instant::now()))
+            .unwrap_or(1)
+    }
+
+    fn forget_attempts(&self) {
+        if let Ok(mut attempts) = self.attempts.lock() {
+            attempts.reset();
         }
     }
 
@@ -255,17 +299,10 @@ where
     if let Some(limit) = rt.max_session_cost_usd {
         let spent = rt.totals.lock().map(|t| t.total.cost_usd).unwrap_or(0.0);
         if spent >= limit {
-            let message = format!(
-                "codex-litellm stopped this session: it has cost ${spent:.4}, reaching [litellm].max_session_cost_usd = ${limit:.4}. Raise the limit in config.toml or start a new session."
-            );
-            finish(rt, &pending, Outcome::error(Some(402), message.clone()));
-            let body = json!({"error": {"message": message, "type": "budget_exceeded", "code": "max_session_cost_usd"}});
-            return Ok(synthetic(
-                402,
-                "application/json",
-                body.to_string().into_bytes(),
-                None,
-            ));
+            let verdict = Verdict::Stop {
+                message: budget_message(spent, limit),
+            };
+            return Ok(fault_answer(rt, &pending, None, ProxyMeta::default(), verdict));
         }
     }
 
@@ -295,16 +332,17 @@ where
             strip_reasoning(&mut stripped);
             Value::Object(stripped)
         });
-    let response = send_once(rt, &pending, &send, body).await?;
+    let response = match send_once(rt, &pending, &send, body).await {
+        Ok(response) => response,
+        Err(fault) => return Ok(fault),
+    };
     let response = match without_reasoning {
         Some(retry) if response.status() == reqwest::StatusCode::BAD_REQUEST => {
             let status = response.status();
             let headers = response.headers().clone();
             let (bytes, read_error) = read_body(response).await;
             if read_error.is_some() || !mentions_reasoning(&bytes) {
-                return Ok(http_failure(
-                    rt, &pending, status, headers, bytes, read_error,
-                ));
+                return Ok(http_failure(rt, &pending, status, &headers, &bytes, read_error).await);
             }
             // LiteLLM refuses parameters a provider does not take
             // (`UnsupportedParamsError … reasoning_effort`). Codex sends
@@ -321,21 +359,26 @@ where
             // The key follows the body actually answered, so later requests
             // (stripped up front) find this answer in tier 0.
             pending.key = request_key(&retry);
-            send_once(rt, &pending, &send, retry).await?
+            match send_once(rt, &pending, &send, retry).await {
+                Ok(response) => response,
+                Err(fault) => return Ok(fault),
+            }
         }
         _ => response,
     };
     Ok(answer(rt, pending, response).await)
 }
 
-/// Calls `send` once; a transport failure is recorded (with a message that
-/// says what to do) and returned as it came.
+/// Calls `send` once. A transport failure (no answer at all) is recorded
+/// with a message that names the URL and says what to do, and comes back as
+/// the fault answer upstream acts on (see [`crate::faults`]): retried while
+/// attempts are left, else the end of the turn.
 async fn send_once<E, F, Fut>(
     rt: &Runtime,
     pending: &Pending,
     send: &F,
     body: Value,
-) -> Result<reqwest::Response, E>
+) -> Result<reqwest::Response, reqwest::Response>
 where
     E: Display,
     F: Fn(Option<Value>) -> Fut,
@@ -344,14 +387,62 @@ where
     match send(Some(body)).await {
         Ok(response) => Ok(response),
         Err(err) => {
-            let message = classify_transport_message(&rt.base_url, &err.to_string()).to_string();
+            let error = classify_transport_message(&rt.base_url, &err.to_string());
+            let message = error.to_string();
             if let Ok(mut health) = rt.health.lock() {
                 *health = ProxyHealth::Unreachable(message.clone());
             }
-            finish(rt, pending, Outcome::error(None, message));
-            Err(err)
+            let verdict = match error {
+                // A configuration mistake: no attempt will get further.
+                LiteLlmError::HttpsToPlainHttp { .. } => Verdict::Stop { message },
+                _ => retry_or_stop(rt.attempt(&pending.key), &message, None, RESUME_ADVICE),
+            };
+            Err(fault_answer(rt, pending, None, ProxyMeta::default(), verdict))
         }
     }
+}
+
+/// Answers `verdict` instead of the proxy's answer, and records the request
+/// with the status the proxy really sent (none when it sent nothing).
+fn fault_answer(
+    rt: &Runtime,
+    pending: &Pending,
+    http_status: Option<u16>,
+    meta: ProxyMeta,
+    verdict: Verdict,
+) -> reqwest::Response {
+    if verdict.is_stop() {
+        rt.forget_attempts();
+    }
+    tracing::warn!(model = %pending.model, http_status = ?http_status, stop = verdict.is_stop(), "{}", verdict.message());
+    let mut outcome = Outcome::error(http_status, verdict.message().to_string());
+    outcome.meta = meta;
+    finish(rt, pending, outcome);
+    let mut response = synthetic(200, "text/event-stream", verdict.to_sse(), None);
+    response.headers_mut().insert(
+        FAULT_HEADER,
+        reqwest::header::HeaderValue::from_static(if verdict.is_stop() { "stop" } else { "retry" }),
+    );
+    response
+}
+
+/// Marks an answer the exchange made in place of a failed one (`retry` or
+/// `stop`), for debugging and tests; upstream ignores it.
+pub const FAULT_HEADER: &str = "x-codex-litellm-fault";
+
+/// Why the session stopped at its budget, with the figure and how to go on.
+fn budget_message(spent: f64, limit: f64) -> String {
+    let raised = limit * 2.0;
+    let raised = if raised < 0.01 {
+        format!("{raised:.6}")
+    } else {
+        format!("{raised:.2}")
+    };
+    format!(
+        "codex-litellm stopped before sending the next request: this session has cost {}, which reaches [litellm].max_session_cost_usd = {}. To go on, raise the limit (for one run: `-c litellm.max_session_cost_usd={raised}`; for good: max_session_cost_usd under [litellm] in config.toml), then run `codex-litellm resume --last`.",
+        crate::status::money(spent),
+        crate::status::money(limit),
+    )
 }
 
 /// The final HTTP answer: an error answer is recorded at once; a success is
@@ -366,7 +457,7 @@ async fn answer(
     let headers = response.headers().clone();
     if !status.is_success() {
         let (bytes, read_error) = read_body(response).await;
-        return http_failure(rt, &pending, status, headers, bytes, read_error);
+        return http_failure(rt, &pending, status, &headers, &bytes, read_error).await;
     }
     let meta = note_meta(rt, &headers);
     let content_type = headers
@@ -397,6 +488,7 @@ async fn answer(
         observer: StreamObserver::new(),
         capture: rt.tier0.as_ref().map(|_| Vec::new()),
         pending: Some((pending, meta)),
+        ended: false,
     };
     let mut headers = headers;
     headers.insert(
@@ -407,27 +499,143 @@ async fn answer(
     rebuild(status, headers, reqwest::Body::wrap_stream(observed))
 }
 
-/// Records a non-success answer and hands it on with the body already read.
-fn http_failure(
+/// Records a non-success answer and answers upstream with its verdict.
+async fn http_failure(
     rt: &Runtime,
     pending: &Pending,
     status: reqwest::StatusCode,
-    mut headers: reqwest::header::HeaderMap,
-    bytes: Bytes,
+    headers: &reqwest::header::HeaderMap,
+    bytes: &[u8],
     read_error: Option<String>,
 ) -> reqwest::Response {
-    let meta = note_meta(rt, &headers);
-    let mut message =
-        classify_http_error(status.as_u16(), &String::from_utf8_lossy(&bytes)).to_string();
+    let meta = note_meta(rt, headers);
+    let mut verdict = http_verdict(rt, pending, status, headers, bytes).await;
     if let Some(err) = read_error {
-        message.push_str(&format!(" (the answer's body could not be read: {err})"));
-        // The body handed on is not the one announced.
-        headers.remove(reqwest::header::CONTENT_LENGTH);
+        let note = format!(" (the answer's body could not be read: {})", rt.quote(&err));
+        verdict.message_mut().push_str(&note);
     }
-    let mut outcome = Outcome::error(Some(status.as_u16()), message);
-    outcome.meta = meta;
-    finish(rt, pending, outcome);
-    rebuild(status, headers, reqwest::Body::from(bytes))
+    fault_answer(rt, pending, Some(status.as_u16()), meta, verdict)
+}
+
+/// What to do about an HTTP error answer from the proxy. Every message names
+/// the proxy's URL and quotes at most a short, redacted excerpt of its body.
+async fn http_verdict(
+    rt: &Runtime,
+    pending: &Pending,
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    bytes: &[u8],
+) -> Verdict {
+    let url = &rt.base_url;
+    let raw = String::from_utf8_lossy(bytes);
+    let (text, is_json) = error_text(&raw);
+    let said = if text.is_empty() {
+        " with an empty body".to_string()
+    } else if is_json {
+        format!(": {}", rt.quote(&text))
+    } else {
+        format!(" with a body that is not JSON: `{}`", rt.quote(&text))
+    };
+    let code = status.as_u16();
+    let status_text = match status.canonical_reason() {
+        Some(reason) => format!("HTTP {code} {reason}"),
+        None => format!("HTTP {code}"),
+    };
+    let classified = classify_http_error(code, &raw);
+    if let LiteLlmError::UnknownModel { model, .. } = &classified {
+        return unknown_model_stop(url, model, known_models(rt).await.as_deref());
+    }
+    let key_refused = matches!(classified, LiteLlmError::Unauthorized { .. });
+    if key_refused && !is_provider_error(&text) {
+        // The classified text explains LiteLLM's terse ones ("No connected db." to a key that
+        // is not the master key of a proxy without a database).
+        let said = match &classified {
+            LiteLlmError::Unauthorized {
+                message: Some(message),
+                ..
+            } => format!(": {}", rt.quote(message)),
+            _ => said,
+        };
+        return Verdict::Stop {
+            message: format!(
+                "the LiteLLM proxy at {url} rejected the API key ({status_text}{said}). The key was revoked or changed after this session started, or it may not use this model: set LITELLM_API_KEY or [litellm].api_key to a valid key and start codex-litellm again (`codex-litellm resume --last` continues this session)."
+            ),
+        };
+    }
+    if key_refused || matches!(code, 401 | 403) {
+        return Verdict::Stop {
+            message: format!(
+                "the provider behind the LiteLLM proxy at {url} refused the proxy's own credentials for `{}` ({status_text}{said}). Your LiteLLM key was accepted: fix the provider's api_key in the proxy's model_list, or pick another model with /model (or -m).",
+                pending.model
+            ),
+        };
+    }
+    match code {
+        429 => {
+            let wait = retry_after(
+                headers
+                    .iter()
+                    .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))),
+                std::time::SystemTime::now(),
+            );
+            let what = format!("the LiteLLM proxy at {url} is rate limiting this key ({status_text}{said})");
+            match wait {
+                Some(wait) if wait > MAX_RETRY_AFTER => Verdict::Stop {
+                    message: format!(
+                        "{what}. It asks to wait {}s (Retry-After), longer than codex-litellm waits ({}s): try again later, or raise the key's rpm/tpm limits on the proxy. {RESUME_ADVICE}",
+                        wait.as_secs(),
+                        MAX_RETRY_AFTER.as_secs()
+                    ),
+                },
+                wait => retry_or_stop(
+                    rt.attempt(&pending.key),
+                    &what,
+                    wait,
+                    &format!("Wait a minute, or raise the key's rpm/tpm limits on the proxy. {RESUME_ADVICE}"),
+                ),
+            }
+        }
+        408 | 500..=599 => retry_or_stop(
+            rt.attempt(&pending.key),
+            &format!("the LiteLLM proxy at {url} answered {status_text}{said}"),
+            None,
+            &format!("The proxy or the provider behind it is failing: check the proxy's logs. {RESUME_ADVICE}"),
+        ),
+        _ if is_context_window_error(&text) => Verdict::ContextWindow {
+            message: format!("the conversation no longer fits the model's context window ({status_text}{said})"),
+        },
+        404 => Verdict::Stop {
+            message: format!(
+                "the LiteLLM proxy at {url} has no such endpoint ({status_text}{said}). Check that LITELLM_BASE_URL / [litellm].api_base points at the proxy root (e.g. http://localhost:4000)."
+            ),
+        },
+        _ => Verdict::Stop {
+            message: format!(
+                "the LiteLLM proxy at {url} refused the request ({status_text}{said}). Sending it again would not help; see the proxy's message."
+            ),
+        },
+    }
+}
+
+/// LiteLLM's and OpenAI's ways of saying the input is too long.
+fn is_context_window_error(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("contextwindowexceeded") || lower.contains("context_length_exceeded")
+}
+
+/// The proxy's model ids, asked again (the session's list is stale when the
+/// proxy no longer serves the session's model). None when it cannot say.
+async fn known_models(rt: &Runtime) -> Option<Vec<String>> {
+    let client = crate::discovery::Client::new(&rt.base_url, rt.api_key.clone())
+        .and_then(|c| c.with_timeout(std::time::Duration::from_secs(10)))
+        .ok()?;
+    match client.list_models().await {
+        Ok(ids) => Some(ids),
+        Err(err) => {
+            tracing::warn!("could not list the proxy's models again: {err}");
+            None
+        }
+    }
 }
 
 /// The whole body of an answer. A failure to read it is reported beside an
@@ -744,26 +952,93 @@ fn last_input_excerpt(body: &Value) -> Option<String> {
 
 /// The answer stream, watched as it passes: usage, cost and completion are
 /// read on the fly, and the whole answer is kept for tier 0 when enabled.
+/// When the answer breaks off (the connection drops, or the proxy's stream
+/// ends without completing), one more event follows the proxy's bytes: the
+/// exchange's verdict, which upstream acts on instead (see [`crate::faults`]).
 struct Observed {
     rt: &'static Runtime,
     inner: BoxStream<'static, Result<Bytes, reqwest::Error>>,
     observer: StreamObserver,
     capture: Option<Vec<u8>>,
     pending: Option<(Pending, ProxyMeta)>,
+    /// The verdict was handed on: the stream is over.
+    ended: bool,
 }
 
+/// Error codes of a proxy's own `response.failed` that upstream acts on by
+/// itself (a full context window, quota, a refused prompt, overload, a rate
+/// limit with its wait): the proxy's event is left to speak for itself.
+const UPSTREAM_HANDLED_CODES: &[&str] = &[
+    "context_length_exceeded",
+    "insufficient_quota",
+    "usage_not_included",
+    "invalid_prompt",
+    "server_is_overloaded",
+    "slow_down",
+    "rate_limit_exceeded",
+];
+
 impl Observed {
-    fn done(&mut self, transport_error: Option<String>) {
+    /// The verdict on an answer that did not complete, if the exchange has one.
+    fn verdict(&self, pending: &Pending, transport_error: Option<&str>) -> Option<Verdict> {
+        let rt = self.rt;
+        let url = &rt.base_url;
+        let advice = "What completed of this turn is kept in the session: send the message again, or run `codex-litellm resume --last` once the proxy is back.";
+        if let Some(err) = transport_error {
+            let what = format!(
+                "the connection to the LiteLLM proxy at {url} broke in the middle of the answer ({})",
+                rt.quote(err)
+            );
+            return Some(retry_or_stop(rt.attempt(&pending.key), &what, None, advice));
+        }
+        let o = &self.observer;
+        if o.completed() || o.incomplete() {
+            return None;
+        }
+        if o
+            .failed_code()
+            .is_some_and(|code| UPSTREAM_HANDLED_CODES.contains(&code.as_str()))
+        {
+            return None;
+        }
+        if let Some(bad) = o.malformed() {
+            return Some(Verdict::Stop {
+                message: format!(
+                    "the LiteLLM proxy at {url} sent an event that is not JSON: `{}`. Check what sits between codex-litellm and the proxy (a gateway or reverse proxy) and the proxy's logs. {advice}",
+                    rt.quote(&bad)
+                ),
+            });
+        }
+        let what = match o.failed() {
+            Some(failed) => format!(
+                "the LiteLLM proxy at {url} reported that the answer failed: {}",
+                rt.quote(&failed)
+            ),
+            None => format!("the answer from the LiteLLM proxy at {url} ended before it was complete"),
+        };
+        Some(retry_or_stop(rt.attempt(&pending.key), &what, None, advice))
+    }
+
+    /// Records the request (once). `verdict`: what the exchange decided
+    /// about an answer that broke off, which is then its error.
+    fn done(&mut self, verdict: Option<&Verdict>) {
         let Some((pending, meta)) = self.pending.take() else {
             return;
         };
         let rt = self.rt;
-        let error = transport_error
+        let error = verdict
+            .map(|v| v.message().to_string())
             .or_else(|| self.observer.failed())
             .or_else(|| {
                 (!self.observer.completed())
                     .then(|| "the answer ended before it was complete".to_string())
             });
+        if error.is_none() || verdict.is_some_and(Verdict::is_stop) {
+            rt.forget_attempts();
+        }
+        if let Some(verdict) = verdict {
+            tracing::warn!(model = %pending.model, stop = verdict.is_stop(), "{}", verdict.message());
+        }
         if error.is_none()
             && meta.cache_key.is_none()
             && let (Some(cache), Some(body)) = (&rt.tier0, self.capture.take())
@@ -781,32 +1056,44 @@ impl Observed {
         };
         finish(rt, &pending, outcome);
     }
+
+    /// Ends the stream: records it, and hands on the verdict's event if any.
+    fn end(&mut self, transport_error: Option<&str>) -> Poll<Option<Result<Bytes, reqwest::Error>>> {
+        self.ended = true;
+        let verdict = self
+            .pending
+            .as_ref()
+            .and_then(|(pending, _)| self.verdict(pending, transport_error));
+        self.done(verdict.as_ref());
+        Poll::Ready(verdict.map(|v| Ok(Bytes::from(v.to_sse()))))
+    }
 }
 
 impl Stream for Observed {
     type Item = Result<Bytes, reqwest::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let next = self.inner.poll_next_unpin(cx);
-        match &next {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.inner.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
-                let chunk = chunk.clone();
                 self.observer.feed(&chunk);
                 if let Some(capture) = self.capture.as_mut() {
                     capture.extend_from_slice(&chunk);
                 }
+                Poll::Ready(Some(Ok(chunk)))
             }
             Poll::Ready(Some(Err(err))) => {
-                let message = err.to_string();
-                self.done(Some(message));
+                let message = crate::errors::error_chain(&err);
+                self.end(Some(&message))
             }
             Poll::Ready(None) => {
                 self.observer.finish();
-                self.done(None);
+                self.end(None)
             }
-            Poll::Pending => {}
+            Poll::Pending => Poll::Pending,
         }
-        next
     }
 }
 

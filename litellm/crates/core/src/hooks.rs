@@ -12,9 +12,16 @@
 //!   (where `/model` saves its choice) and [`PROVIDER_ID`];
 //! - codex-client's transport: [`exchange`] around every streamed request;
 //! - tui /status: [`status_lines`], and [`is_litellm_session`] to leave out
-//!   ChatGPT's rate-limit lines and links.
+//!   ChatGPT's rate-limit lines and links;
+//! - branding (tui header and /status title, the /model hint, core's resume
+//!   command): [`product_name`], [`product_version`], [`model_picker_hint`],
+//!   [`command_name`].
 
 pub use crate::analytics::run_telemetry;
+pub use crate::brand::command_name;
+pub use crate::brand::model_picker_hint;
+pub use crate::brand::product_name;
+pub use crate::brand::product_version;
 pub use crate::config::PROVIDER_ID;
 pub use crate::exchange::exchange;
 pub use crate::session::Startup;

@@ -12,9 +12,12 @@
 //! - `exchange`: one model request through the cache tiers, tool shapes,
 //!   cost, budget and telemetry (`canonical`, `tier0`, `cost`, `headers`,
 //!   `stream_observer`, `fallback`, `usage`, `telemetry`);
+//! - `faults`: what upstream is told to do when a request fails mid-session
+//!   (retry with the attempt count, or stop with a message naming the URL);
 //! - `status`: `/status` lines and `codex-litellm status`;
 //! - `analytics`: `codex-litellm telemetry`, the report over past sessions;
-//! - `errors`: one error type whose messages say what to do.
+//! - `errors`: one error type whose messages say what to do;
+//! - `brand`: the product's name and version where upstream shows its own.
 
 pub mod hooks;
 
@@ -36,6 +39,7 @@ macro_rules! internal {
 
 internal!(
     analytics,
+    brand,
     canonical,
     catalog,
     config,
@@ -44,6 +48,7 @@ internal!(
     errors,
     exchange,
     fallback,
+    faults,
     headers,
     models_cmd,
     session,
@@ -68,6 +73,7 @@ pub use usage::Usage;
 #[doc(hidden)]
 pub mod internals {
     pub use crate::analytics;
+    pub use crate::brand;
     pub use crate::canonical;
     pub use crate::config;
     pub use crate::cost;
@@ -75,6 +81,7 @@ pub mod internals {
     pub use crate::errors;
     pub use crate::exchange;
     pub use crate::fallback;
+    pub use crate::faults;
     pub use crate::headers;
     pub use crate::session;
     pub use crate::setup;

@@ -12,6 +12,7 @@ use std::io::BufReader;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::sync::RwLock;
 use std::sync::atomic::AtomicBool;
 use std::sync::atomic::Ordering;
@@ -58,12 +59,21 @@ struct Session {
     model: String,
 }
 
+/// The binary's version as its build stamped it (see the cli patch).
+static VERSION: OnceLock<String> = OnceLock::new();
+
 /// Turns codex-litellm behaviour on for this process (called first thing by
-/// the `codex-litellm` binary's main). Everything else is inert without it,
-/// so upstream's own binaries and tests built from the same tree behave
-/// exactly as stock Codex does.
-pub fn activate() {
+/// the `codex-litellm` binary's main, with its stamped version: "0.115.0-litellm.1
+/// (upstream …)"). Everything else is inert without it, so upstream's own
+/// binaries and tests built from the same tree behave exactly as stock Codex does.
+pub fn activate(version: &str) {
+    let _ = VERSION.set(version.to_string());
     ACTIVE.store(true, Ordering::SeqCst);
+}
+
+/// The version [`activate`] was given, if it was called.
+pub fn version() -> Option<&'static str> {
+    VERSION.get().map(String::as_str)
 }
 
 pub fn is_active() -> bool {
@@ -163,7 +173,7 @@ pub async fn startup(args: Startup<'_>) -> Result<(), LiteLlmError> {
 /// lookups that run per request.
 #[doc(hidden)]
 pub fn install_session(settings: LiteLlmSettings, models: Vec<ModelInfo>, model: String) {
-    activate();
+    ACTIVE.store(true, Ordering::SeqCst);
     if let Ok(mut session) = SESSION.write() {
         *session = Some(Session {
             settings,
@@ -235,6 +245,7 @@ fn build_runtime(
         proxy_cache,
         max_session_cost_usd,
     )
+    .with_api_key(settings.api_key.clone())
     .forget_discovery_on_failure(codex_home))
 }
 
@@ -413,6 +424,7 @@ pub fn provider_json(
         "env_key_instructions": spec.env_key_instructions,
         "experimental_bearer_token": spec.experimental_bearer_token,
         "wire_api": spec.wire_api.as_str(),
+        "stream_max_retries": spec.stream_max_retries,
         "requires_openai_auth": false,
     }))
 }

@@ -109,7 +109,7 @@ fn tokens_text(t: &Totals) -> String {
 
 /// Dollars with four decimals, six below a cent so a cheap session does
 /// not read as free.
-fn money(usd: f64) -> String {
+pub(crate) fn money(usd: f64) -> String {
     if usd != 0.0 && usd.abs() < 0.01 {
         format!("${usd:.6}")
     } else {

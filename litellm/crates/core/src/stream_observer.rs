@@ -5,7 +5,9 @@
 //!
 //! It is a passive tap: it never changes or holds back bytes, and anything it
 //! does not understand is ignored, so a new event type or a malformed line
-//! cannot break a turn. Chunks may be split anywhere (mid-line, even inside a
+//! cannot break a turn. It does remember the first event whose data is not
+//! JSON, so that an answer which then never completes can be reported with
+//! an excerpt of what arrived instead. Chunks may be split anywhere (mid-line, even inside a
 //! UTF-8 sequence): only complete lines are decoded.
 //!
 //! The cost of watching is kept small because Responses streams are mostly
@@ -46,6 +48,13 @@ pub struct StreamObserver {
     body_cost: Option<f64>,
     saw_end: bool,
     failed: Option<String>,
+    /// `error.code` of the failure event, when it had one.
+    failed_code: Option<String>,
+    /// The data of the first event that was not JSON (nor `[DONE]`), as sent.
+    malformed: Option<String>,
+    /// `response.incomplete` arrived (the model stopped short, e.g. at its
+    /// output limit): a whole answer, not a broken one.
+    incomplete: bool,
     model: Option<String>,
 }
 
@@ -104,6 +113,23 @@ impl StreamObserver {
         self.failed.clone()
     }
 
+    /// `error.code` of the stream's failure event (`response.failed` or
+    /// `error`), e.g. `server_error` or `context_length_exceeded`.
+    pub fn failed_code(&self) -> Option<String> {
+        self.failed_code.clone()
+    }
+
+    /// Whether the answer ended with `response.incomplete`.
+    pub fn incomplete(&self) -> bool {
+        self.incomplete
+    }
+
+    /// The data of the first event that was not JSON, unredacted and whole:
+    /// callers shorten and redact it before showing any of it.
+    pub fn malformed(&self) -> Option<String> {
+        self.malformed.clone()
+    }
+
     /// The model the answer says produced it (LiteLLM may report the
     /// deployment's name rather than the alias that was asked for).
     pub fn response_model(&self) -> Option<String> {
@@ -149,7 +175,17 @@ impl StreamObserver {
         // `[DONE]` is Chat's end marker and ends nothing here: upstream's
         // parser fails a stream that closes without `response.completed`,
         // so such an answer must not be cached or counted as whole.
-        if data == "[DONE]" || !RESPONSES_MARKERS.iter().any(|m| data.contains(m)) {
+        if data == "[DONE]" {
+            self.data.clear();
+            return;
+        }
+        if !RESPONSES_MARKERS.iter().any(|m| data.contains(m)) {
+            // Not parsed (deltas are most of a stream); only what cannot be a
+            // JSON document at all is noted.
+            let may_be_json = data.starts_with('{') && data.ends_with('}');
+            if !eager && !may_be_json {
+                self.note_malformed();
+            }
             self.data.clear();
             return;
         }
@@ -157,6 +193,7 @@ impl StreamObserver {
             Ok(event) => event,
             Err(_) if eager => return,
             Err(_) => {
+                self.note_malformed();
                 self.data.clear();
                 return;
             }
@@ -182,12 +219,13 @@ impl StreamObserver {
             "response.failed" => {
                 // Tokens may have been spent before the failure; keep them.
                 self.note_response(response);
-                let message = response
+                let error = response
                     .and_then(|r| r.get("error"))
-                    .filter(|e| !e.is_null())
+                    .filter(|e| !e.is_null());
+                let message = error
                     .map(error_message)
                     .unwrap_or_else(|| "the response failed".to_string());
-                self.fail(message);
+                self.fail_with_code(message, error);
             }
             "response.incomplete" => {
                 self.note_response(response);
@@ -195,9 +233,10 @@ impl StreamObserver {
                     .and_then(|r| r.pointer("/incomplete_details/reason"))
                     .and_then(Value::as_str)
                     .unwrap_or("unknown reason");
+                self.incomplete = true;
                 self.fail(format!("the response is incomplete: {reason}"));
             }
-            "error" => self.fail(error_message(event)),
+            "error" => self.fail_with_code(error_message(event), Some(event)),
             _ => {}
         }
     }
@@ -228,6 +267,22 @@ impl StreamObserver {
     fn note_model(&mut self, model: Option<&Value>) {
         if let Some(model) = model.and_then(Value::as_str).filter(|m| !m.is_empty()) {
             self.model = Some(model.to_string());
+        }
+    }
+
+    fn fail_with_code(&mut self, message: String, error: Option<&Value>) {
+        if self.failed.is_none() {
+            self.failed_code = error
+                .and_then(|e| e.get("code"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+        }
+        self.fail(message);
+    }
+
+    fn note_malformed(&mut self) {
+        if self.malformed.is_none() {
+            self.malformed = Some(self.data.trim().to_string());
         }
     }
 
@@ -410,5 +465,32 @@ mod tests {
         o.finish();
         assert!(o.completed());
         assert_eq!(o.response_model().as_deref(), Some("m"));
+    }
+
+    #[test]
+    fn failure_code_and_malformed_events_are_noted() {
+        let failed = concat!(
+            "data: {\"type\":\"response.created\",\"response\":{\"id\":\"r\",\"model\":\"m\"}}\n\n",
+            "data: {\"type\":\"response.output_text.delta\",\"delta\":<<broken sk-abc123\n\n",
+            "event: response.failed\n",
+            "data: {\"type\":\"response.failed\",\"response\":{\"error\":{\"code\":\"server_error\",\"message\":\"boom\"}}}\n\n",
+            "data: [DONE]\n\n",
+        );
+        for size in [1, 3, 4096] {
+            let o = in_chunks(failed, size);
+            assert_eq!(o.failed_code().as_deref(), Some("server_error"), "chunk size {size}");
+            assert_eq!(o.failed().as_deref(), Some("boom (server_error)"));
+            assert_eq!(
+                o.malformed().as_deref(),
+                Some("{\"type\":\"response.output_text.delta\",\"delta\":<<broken sk-abc123"),
+                "chunk size {size}"
+            );
+            assert!(!o.completed());
+        }
+        // A garbled final event is noted too; whole documents and [DONE] are not.
+        let garbled = "data: {\"type\":\"response.completed\",\"response\":{\"id\":<<cut\n\n";
+        assert!(in_chunks(garbled, 5).malformed().is_some());
+        assert_eq!(in_chunks(RESPONSES, 7).malformed(), None);
+        assert_eq!(in_chunks("data: [DONE]\n\n", 2).malformed(), None);
     }
 }
