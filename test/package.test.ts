@@ -70,14 +70,12 @@ describe('package --all', () => {
       `codex-litellm_${DEB_V}_aarch64_cortex-a72.ipk`,
       `codex-litellm_${DEB_V}_arm_cortex-a7_neon-vfpv4.ipk`,
       `codex-litellm_${DEB_V}_arm_cortex-a9_vfpv3-d16.ipk`,
-      `codex-litellm_${DEB_V}_mipsel_24kc.ipk`,
       `codex-litellm-${APK_V}_x86_64.apk`,
       `codex-litellm-${APK_V}_aarch64_generic.apk`,
       `codex-litellm-${APK_V}_aarch64_cortex-a53.apk`,
       `codex-litellm-${APK_V}_aarch64_cortex-a72.apk`,
       `codex-litellm-${APK_V}_arm_cortex-a7_neon-vfpv4.apk`,
       `codex-litellm-${APK_V}_arm_cortex-a9_vfpv3-d16.apk`,
-      `codex-litellm-${APK_V}_mipsel_24kc.apk`,
     ].sort();
     const files = fs.readdirSync(out).filter((f) => fs.statSync(path.join(out, f)).isFile());
     expect(files.sort()).toEqual([...expected, 'SHA256SUMS'].sort());

@@ -55,15 +55,19 @@ describe('the std a toolchain has for a target', () => {
     const fromSource = routeFor(findTarget('linux-armv7-musl'), HOST, toolchain(both), zig);
     expect(fromSource).toMatchObject({ std: 'build-std', blocked: undefined });
     expect(fromSource.stdWhy).toContain('/opt/rust/bin has no prebuilt std for it; built from');
-    expect(routeFor(findTarget('linux-mipsel-musl'), HOST, toolchain(both), zig).stdWhy).toMatch(/^tier 3: Rust ships no prebuilt std/);
+    expect(routeFor({ ...findTarget('linux-mipsel-musl'), unbuildable: undefined }, HOST, toolchain(both), zig).stdWhy).toMatch(
+      /^tier 3: Rust ships no prebuilt std/,
+    );
 
     const none = routeFor(findTarget('linux-armv7-musl'), HOST, toolchain(sysroot([], false)), zig);
     expect(none.blocked).toMatch(/standard library for armv7-unknown-linux-musleabihf is not in \/opt\/rust\/bin/);
     expect(none.blocked).toContain('rustup target add armv7-unknown-linux-musleabihf');
     expect(none.blocked).toContain('rustup component add rust-src');
-    expect(routeFor(findTarget('linux-mipsel-musl'), HOST, toolchain(sysroot([], false)), zig).blocked).toMatch(
-      /rustup component add rust-src \(std is built from source, tier 3\)/,
-    );
+    // The tier-3 row as it would be without its known blocker.
+    const tier3 = { ...findTarget('linux-mipsel-musl'), unbuildable: undefined };
+    expect(routeFor(tier3, HOST, toolchain(sysroot([], false)), zig).blocked).toMatch(/rustup component add rust-src \(std is built from source, tier 3\)/);
+    // ...and as it is: its known blocker comes first, whatever the toolchain.
+    expect(routeFor(findTarget('linux-mipsel-musl'), HOST, toolchain(both), zig).blocked).toMatch(/^it does not build: 32-bit MIPS has no 64-bit atomic/);
     expect(describeRoute(fromSource)).toMatch(
       /^tool cargo-zigbuild .*; std built from source .*; C: zig cc -target arm-linux-musleabihf \(cargo-zigbuild\); libcap built for the target; OpenSSL built from source$/,
     );

@@ -103,7 +103,11 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
   const pt = planToolchain(ctx);
   const routes = new Map(targets.map((t) => [t, routeFor(t, hostTriple(), pt.toolchain)]));
   const blocked = targets.map((t) => ({ t, why: routes.get(t)!.blocked })).filter((b) => b.why);
-  const blockedLines = blocked.map((b) => `${b.t.triple}: cannot build here: ${b.why}; CI job "${ciJob(b.t)}" on ${b.t.runner} builds it`);
+  const blockedLines = blocked.map((b) =>
+    b.t.unbuildable
+      ? `${b.t.triple}: cannot be built anywhere yet (not in --all, the release matrix or the packages): ${b.t.unbuildable}`
+      : `${b.t.triple}: cannot build here: ${b.why}; CI job "${ciJob(b.t)}" on ${b.t.runner} builds it`,
+  );
   if (o.dryRun) {
     const header = [
       `Plan: codex-litellm ${version.display}`,
@@ -113,7 +117,7 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
         const r = routes.get(t)!;
         return [
           `Route ${t.triple}: ${r.blocked ? `cannot build here (${r.blocked})` : describeRoute(r)}`,
-          ...(r.blocked ? ciLines(t, profile).map((l) => `  ${l}`) : []),
+          ...(r.blocked && !t.unbuildable ? ciLines(t, profile).map((l) => `  ${l}`) : []),
           ...(t.notes ? [`  note: ${t.notes}`] : []),
         ];
       }),
@@ -125,7 +129,10 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
       targets: targets.map((t) => t.triple),
       toolchain: pt.label,
       routes: Object.fromEntries(
-        targets.map((t) => [t.triple, { ...routes.get(t)!, ...(routes.get(t)!.blocked ? { ci: ciMatrix([t], profile.name).include[0] } : {}) }]),
+        targets.map((t) => [
+          t.triple,
+          { ...routes.get(t)!, ...(routes.get(t)!.blocked && !t.unbuildable ? { ci: ciMatrix([t], profile.name).include[0] } : {}) },
+        ]),
       ),
       cannotBuildHere: blockedLines,
       steps: steps.map((s) => ({ title: s.title, plan: s.plan })),
@@ -135,7 +142,9 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
   if (blocked.length) {
     throw new UserError(
       `this machine cannot build ${blocked.length === 1 ? 'this target' : 'these targets'}:\n  - ${blockedLines.join('\n  - ')}`,
-      'Build them in CI (npx tsx build.ts matrix), or pass --target for the ones this machine can build.',
+      blocked.every((b) => b.t.unbuildable)
+        ? 'What it needs is in its row of scripts/lib/targets.ts (unbuildable) and in the README (Cross-building every Linux target).'
+        : 'Build them in CI (npx tsx build.ts matrix), or pass --target for the ones this machine can build.',
     );
   }
   const started = Date.now();

@@ -66,9 +66,9 @@ export function routeFor(target: Target, host: string, toolchain: Toolchain | un
   const native = target.triple === host;
   let tool: BuildTool = target.tool;
   let toolWhy = native ? 'this machine is the target' : `the release row's tool (${target.runner} in CI)`;
-  let blocked: string | undefined;
+  let blocked: string | undefined = target.unbuildable ? `it does not build: ${target.unbuildable}` : undefined;
   const hostProblem = native ? undefined : hostCannotBuild(target, host);
-  if (hostProblem) {
+  if (hostProblem && !blocked) {
     if (target.zigCross && /-(unknown-linux-(gnu|musl)|apple-darwin)$/.test(host)) {
       tool = 'cargo-zigbuild';
       toolWhy = `cross-built from ${host}: zig is the C compiler and the linker (CI builds it with ${target.tool} on ${target.runner})`;

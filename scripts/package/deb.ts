@@ -20,7 +20,6 @@ import type { Artifact, Payload } from './payload.ts';
 import { MODE, rfc2822 } from './reproducible.ts';
 import { parentDirs, rawOf, sortEntries, tarGz, type TarEntry } from './tarball.ts';
 
-
 /**
  * What lintian says of every real build that is not a fault:
  * - our packages are not uploaded to Debian, so there is no ITP bug for the first entry to close;
@@ -28,11 +27,9 @@ import { parentDirs, rawOf, sortEntries, tarGz, type TarEntry } from './tarball.
  *   translation of libyaml that serde_yaml compiles into the binary (Rust links crates statically;
  *   there is no shared libyaml to use instead). Seen on the real arm64 build.
  */
-const LINTIAN_OVERRIDES = [
-  `${PACKAGE_NAME}: initial-upload-closes-no-bugs`,
-  `${PACKAGE_NAME}: embedded-library libyaml [usr/bin/${PACKAGE_NAME}]`,
-  '',
-].join('\n');
+const LINTIAN_OVERRIDES = [`${PACKAGE_NAME}: initial-upload-closes-no-bugs`, `${PACKAGE_NAME}: embedded-library libyaml [usr/bin/${PACKAGE_NAME}]`, ''].join(
+  '\n',
+);
 
 export const TERMUX_PREFIX = 'data/data/com.termux/files/usr';
 
