@@ -71,8 +71,21 @@ class Binfmt {
   }
 }
 
+/** Scratch directories of this run: packages and unpacked roots are hundreds of MB each, so they go at the end (E2E_KEEP=1 keeps them). */
+const scratch: string[] = [];
+
 function tmp(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
+
+function removeScratch(): void {
+  if (process.env.E2E_KEEP) {
+    if (scratch.length) console.log(`kept (E2E_KEEP): ${scratch.join(' ')}`);
+    return;
+  }
+  for (const d of scratch.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
 function sh(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): { status: number; out: string } {
@@ -219,6 +232,7 @@ export async function runTargetE2E(triple: string, buildArgs: string[]): Promise
     await proxy?.stop();
     await backend.close();
     binfmt.cleanup();
+    removeScratch();
   }
   return outcomes;
 }
