@@ -68,14 +68,10 @@ describe('package --all', () => {
       `codex-litellm_${DEB_V}_aarch64_generic.ipk`,
       `codex-litellm_${DEB_V}_aarch64_cortex-a53.ipk`,
       `codex-litellm_${DEB_V}_aarch64_cortex-a72.ipk`,
-      `codex-litellm_${DEB_V}_arm_cortex-a7_neon-vfpv4.ipk`,
-      `codex-litellm_${DEB_V}_arm_cortex-a9_vfpv3-d16.ipk`,
       `codex-litellm-${APK_V}_x86_64.apk`,
       `codex-litellm-${APK_V}_aarch64_generic.apk`,
       `codex-litellm-${APK_V}_aarch64_cortex-a53.apk`,
       `codex-litellm-${APK_V}_aarch64_cortex-a72.apk`,
-      `codex-litellm-${APK_V}_arm_cortex-a7_neon-vfpv4.apk`,
-      `codex-litellm-${APK_V}_arm_cortex-a9_vfpv3-d16.apk`,
     ].sort();
     const files = fs.readdirSync(out).filter((f) => fs.statSync(path.join(out, f)).isFile());
     expect(files.sort()).toEqual([...expected, 'SHA256SUMS'].sort());
@@ -320,7 +316,6 @@ describe('npm packages', () => {
     }
     expect(pkgJson('codex-litellm-android-arm64')).toMatchObject({ os: ['android'], cpu: ['arm64'] });
     expect(pkgJson('codex-litellm-linux-arm64-musl')).toMatchObject({ os: ['linux'], cpu: ['arm64'], libc: ['musl'] });
-    expect(pkgJson('codex-litellm-linux-arm-musl')).toMatchObject({ os: ['linux'], cpu: ['arm'], libc: ['musl'] });
   });
 
   it('the .tgz files are the directories under package/', async () => {

@@ -134,6 +134,12 @@ export const ALL_TARGETS: readonly Target[] = [
     envTemplate: { ...LIGHT_LTO }, openssl: 'vendored', archive: 'tar.gz', exe: '',
     npm: { pkg: 'linux-arm-musl', os: 'linux', cpu: 'arm', libc: 'musl' },
     openwrt: ['arm_cortex-a7_neon-vfpv4', 'arm_cortex-a9_vfpv3-d16'],
+    // Found by building it (rust-v0.115.0): every dependency compiles, OpenSSL and libcap included;
+    // upstream's own sandbox crate does not.
+    unbuildable:
+      "upstream's Linux sandbox is 64-bit only: codex-linux-sandbox (src/landlock.rs) passes libc::SYS_* numbers, which are i32 on " +
+      '32-bit ARM, where it expects i64 (21 type errors), and builds its seccomp filter with seccompiler, whose TargetArch knows only ' +
+      'x86_64, aarch64 and riscv64 (upstream calls unimplemented!() for any other CPU). It needs a port of that sandbox, not a dependency switch',
   }),
   row({
     // 32-bit MIPS little-endian, soft-float (MT7621 routers). Tier 3: std is built from source.
