@@ -573,10 +573,10 @@ function build(extraArgs: string[]): string {
   return path.join(REPO_ROOT, 'dist', hostTriple(), 'codex-litellm');
 }
 
-export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
+/** One check of a run: its line (`ok`/`FAIL`, time, detail) printed and its outcome kept in `outcomes`. */
+export function checker(outcomes: Outcome[]) {
   // biome-ignore lint/suspicious/noConfusingVoidType: as Check above
-  const check = async (name: string, fn: () => Promise<string | void>): Promise<void> => {
+  return async (name: string, fn: () => Promise<string | void> | string | void): Promise<void> => {
     const t = performance.now();
     try {
       const detail = await fn();
@@ -587,9 +587,15 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
       console.log(`  FAIL  ${name}: ${(e as Error).message}`);
     }
   };
-  const assert = (cond: unknown, msg: string): void => {
-    if (!cond) throw new Error(msg);
-  };
+}
+
+export function assert(cond: unknown, msg: string): void {
+  if (!cond) throw new Error(msg);
+}
+
+export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  const check = checker(outcomes);
 
   let t = performance.now();
   const bin = build(extraArgs);

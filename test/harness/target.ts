@@ -29,7 +29,7 @@ import { readElfDeps } from '../../scripts/package/elf.ts';
 import { findApk, verifyApk } from '../../scripts/release/apk-tools.ts';
 import { CREATED_ANSWER, HELLO_FILE, HELLO_LINE, PARIS_ANSWER, startFakeBackend, type FakeBackend } from './fake-backend.ts';
 import { ensureLitellm, startLitellm, type LitellmProxy } from './litellm-proxy.ts';
-import { agentText, cleanEnv, codexHome, E2E_MODELS, events, runBinary, type Outcome } from './e2e.ts';
+import { agentText, assert, checker, cleanEnv, codexHome, E2E_MODELS, events, runBinary, type Outcome } from './e2e.ts';
 
 /** qemu-user's name for a target's CPU, or undefined when the host runs it natively. */
 export function qemuArch(triple: string, host = hostTriple()): string | undefined {
@@ -115,21 +115,7 @@ export function splitTargetArgs(argv: string[]): { target: string | undefined; r
 export async function runTargetE2E(triple: string, buildArgs: string[]): Promise<Outcome[]> {
   const target: Target = findTarget(triple);
   const outcomes: Outcome[] = [];
-  // biome-ignore lint/suspicious/noConfusingVoidType: a check returns a detail line or nothing at all
-  const check = async (name: string, fn: () => Promise<string | void> | string | void): Promise<void> => {
-    const t = performance.now();
-    try {
-      const detail = await fn();
-      outcomes.push({ name, ok: true, ms: performance.now() - t, detail: detail || undefined });
-      console.log(`  ok    ${name} (${((performance.now() - t) / 1000).toFixed(1)} s)${detail ? `: ${detail}` : ''}`);
-    } catch (e) {
-      outcomes.push({ name, ok: false, ms: performance.now() - t, detail: (e as Error).message });
-      console.log(`  FAIL  ${name}: ${(e as Error).message}`);
-    }
-  };
-  const assert = (cond: unknown, msg: string): void => {
-    if (!cond) throw new Error(msg);
-  };
+  const check = checker(outcomes);
   const tag = `[${target.triple}]`;
   const profile = process.env.E2E_PROFILE ?? 'dev';
   let t = performance.now();
