@@ -39,7 +39,8 @@ Build options:
   --verbose                 more detail in errors
 
 Sources (for machines without GitHub; none of this is ever committed):
-  --upstream <path|url>     upstream openai/codex clone or mirror   (env CODEX_LITELLM_UPSTREAM)
+  --upstream <path|url>     upstream openai/codex clone or mirror; repeatable when each mirror carries some of the
+                            tags (env CODEX_LITELLM_UPSTREAM, ';'-separated; user file "upstream": a string or a list)
   --git-mirror <url>=<path> mirror for a Cargo git dependency, repeatable (env CODEX_LITELLM_GIT_MIRRORS, ';'-separated)
   --offline                 never fetch; fail if something is missing from the caches
   --substitute <name>       replace a git dependency that cannot be mirrored by the crates.io version and patch in
@@ -64,7 +65,7 @@ const OPTIONS = {
   'dry-run': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   verbose: { type: 'boolean', default: false },
-  upstream: { type: 'string' },
+  upstream: { type: 'string', multiple: true },
   'git-mirror': { type: 'string', multiple: true },
   offline: { type: 'boolean', default: false },
   'cache-dir': { type: 'string' },
@@ -95,7 +96,7 @@ function common(v: Values): CommonOptions {
   return {
     root: v.root,
     cacheDir: v['cache-dir'],
-    upstream: v.upstream,
+    upstream: v.upstream ?? [],
     gitMirror: v['git-mirror'] ?? [],
     toolchain: v.toolchain,
     offline: v.offline,

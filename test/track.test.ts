@@ -401,3 +401,77 @@ describe('upstream bump', () => {
     expect(exp.status, exp.stderr).toBe(0);
   });
 });
+
+describe('several upstream sources (mirrors that each carry some of the tags)', () => {
+  /** A bare mirror of the fixture upstream carrying exactly `tags` (and the history they need). */
+  function mirror(name: string, tags: Record<string, string>): string {
+    const dir = path.join(base, name);
+    git(base, 'init', '-q', '--bare', dir);
+    for (const [tag, commit] of Object.entries(tags)) {
+      git(dir, 'fetch', '-q', '--no-tags', up.dir, `${commit}:refs/heads/tmp`);
+      git(dir, 'tag', '-f', tag, commit);
+      git(dir, 'branch', '-D', 'tmp');
+    }
+    return dir;
+  }
+  let older: string;
+  let newer: string;
+  beforeAll(() => {
+    older = mirror('mirror-older', { 'rust-v0.1.0': up.commit, [CLEAN]: up.tags[CLEAN]! });
+    newer = mirror('mirror-newer', { [MERGE]: up.tags[MERGE]!, [CONFLICT]: up.tags[CONFLICT]! });
+  });
+
+  it('drift and try see the tags of every source; each tag is fetched from the one that carries it', () => {
+    const p = project('sources');
+    const r = json(p, ['upstream', 'drift', '--upstream', older, '--upstream', newer]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.doc.rows.map((x: { tag: string; outcome: string }) => [x.tag, x.outcome])).toEqual([
+      ['rust-v0.1.0', 'clean'],
+      [CLEAN, 'clean'],
+      [MERGE, 'merge'],
+      [CONFLICT, 'conflict'],
+    ]);
+    // One fetch per source for the tags, and the files each source holds from it.
+    expect(r.doc.stats).toMatchObject({ tagFetches: 2, tagsFetched: 4 });
+    // The same list from the user file, and a tag only the second source has goes in from it.
+    fs.writeFileSync(p.env.CODEX_LITELLM_CONFIG!, JSON.stringify({ upstream: [older, newer] }));
+    const t = json(p, ['upstream', 'try', MERGE]);
+    expect(t.status, t.stderr).toBe(0);
+    expect(t.doc.commit).toBe(up.tags[MERGE]);
+    // Alone, the first source does not have it, and says so.
+    const alone = runBuild(p, ['upstream', 'try', MERGE, '--upstream', older]);
+    expect(alone.status).toBe(2);
+    expect(alone.stderr).toContain(`upstream source ${older} has no tag ${MERGE}`);
+    const none = runBuild(p, ['upstream', 'try', 'rust-v0.9.9']);
+    expect(none.stderr).toContain(`none of the upstream sources (${older}, ${newer}) has tag rust-v0.9.9`);
+  });
+
+  it('a tag two sources disagree on is refused with both commits named; the build of the pin too', () => {
+    const p = project('sources-disagree');
+    // A mirror whose rust-v0.3.0 is not upstream's (it points at 0.2.0's commit).
+    const wrong = mirror('mirror-wrong', { [MERGE]: up.tags[CLEAN]!, 'rust-v0.1.0': up.commit });
+    const r = runBuild(p, ['upstream', 'try', MERGE, '--upstream', newer, '--upstream', wrong]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`the upstream sources disagree on ${MERGE}: ${newer} has ${up.tags[MERGE]}, ${wrong} has ${up.tags[CLEAN]}`);
+    const d = runBuild(p, ['upstream', 'drift', '--upstream', older, '--upstream', newer, '--upstream', wrong]);
+    expect(d.status).toBe(2);
+    expect(d.stderr).toContain(`disagree on ${MERGE}`);
+    // The pin itself: a mirror with another commit for the pinned tag stops `patches check`.
+    const moved = mirror('mirror-moved-pin', { 'rust-v0.1.0': up.tags[CLEAN]! });
+    const c = runBuild(p, ['patches', 'check', '--upstream', older, '--upstream', moved]);
+    expect(c.status).toBe(2);
+    expect(c.stderr).toContain(`the upstream sources disagree on rust-v0.1.0: ${older} has ${up.commit}, ${moved} has ${up.tags[CLEAN]}`);
+  });
+
+  it('the user file takes a list of sources and refuses anything else', () => {
+    const p = project('sources-file');
+    for (const bad of [[], [''], 7, [older, 3]]) {
+      fs.writeFileSync(p.env.CODEX_LITELLM_CONFIG!, JSON.stringify({ upstream: bad }));
+      const r = runBuild(p, ['patches', 'check']);
+      expect(r.status, JSON.stringify(bad)).toBe(2);
+      expect(r.stderr).toContain('`upstream` must be a path or URL, or a non-empty list of them');
+    }
+    fs.writeFileSync(p.env.CODEX_LITELLM_CONFIG!, JSON.stringify({ upstream: [older, newer] }));
+    expect(runBuild(p, ['patches', 'check']).status).toBe(0);
+  });
+});

@@ -5,14 +5,15 @@
 import * as path from 'node:path';
 import { readLock, type UpstreamLock } from './lockfile.ts';
 import { cachePaths, defaultCacheDir, projectPaths, type CachePaths, type ProjectPaths } from './project.ts';
-import { readUserConfig, resolveMirrors, resolveUpstreamSource, type UserConfig } from './settings.ts';
+import { readUserConfig, resolveMirrors, resolveUpstreamSources, type UserConfig } from './settings.ts';
 import { requestedSubstitutions, resolveSubstitutions, type Substitution } from './substitutions.ts';
 import { seriesHash, versionInfo, type VersionInfo } from './version.ts';
 
 export interface CommonOptions {
   root?: string;
   cacheDir?: string;
-  upstream?: string;
+  /** --upstream, repeatable: several mirrors that each carry some of upstream's tags. */
+  upstream?: string[];
   gitMirror: string[];
   toolchain?: string;
   offline: boolean;
@@ -27,6 +28,9 @@ export interface Context {
   cache: CachePaths;
   lock: UpstreamLock;
   user: UserConfig;
+  /** Where upstream's tags come from, in order (see resolveUpstreamSources); never empty. */
+  upstreamSources: string[];
+  /** The first of them, for messages that name one source. */
   upstreamSource: string;
   mirrors: Map<string, string>;
   opts: CommonOptions;
@@ -47,12 +51,14 @@ export function makeContext(opts: CommonOptions, env: NodeJS.ProcessEnv = proces
   const user = readUserConfig();
   const cacheDir = opts.cacheDir ? path.resolve(opts.cacheDir) : user.cacheDir ? path.resolve(user.cacheDir) : defaultCacheDir(env);
   const cache = cachePaths(cacheDir);
+  const upstreamSources = resolveUpstreamSources(opts.upstream ?? [], env, user, lock.repository);
   return {
     project,
     cache,
     lock,
     user,
-    upstreamSource: resolveUpstreamSource(opts.upstream, env, user, lock.repository),
+    upstreamSources,
+    upstreamSource: upstreamSources[0]!,
     mirrors: resolveMirrors(opts.gitMirror, env, user),
     opts,
     treeDir: path.join(cache.treesDir, `${lock.tag.replace(/[^A-Za-z0-9._-]/g, '_')}-${lock.commit.slice(0, 12)}`),

@@ -9,7 +9,8 @@ import { UserError } from './errors.ts';
 import { userConfigFile } from './project.ts';
 
 export interface UserConfig {
-  upstream?: string;
+  /** Upstream's source, or several (mirrors that each carry some of upstream's tags), in the order they are asked. */
+  upstream?: string | string[];
   gitMirrors?: Record<string, string>;
   cacheDir?: string;
   toolchain?: string;
@@ -38,8 +39,15 @@ export function readUserConfig(file = userConfigFile()): UserConfig {
   for (const k of Object.keys(o)) {
     if (!known.has(k)) throw new UserError(`${file}: unknown setting \`${k}\``, `Known settings: ${[...known].join(', ')}.`);
   }
-  for (const k of ['upstream', 'cacheDir', 'toolchain'] as const) {
+  for (const k of ['cacheDir', 'toolchain'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'string') throw new UserError(`${file}: \`${k}\` must be a string`);
+  }
+  const up = o.upstream;
+  if (up !== undefined && typeof up !== 'string' && (!Array.isArray(up) || up.length === 0 || up.some((v) => typeof v !== 'string' || !v))) {
+    throw new UserError(
+      `${file}: \`upstream\` must be a path or URL, or a non-empty list of them`,
+      '{"upstream": ["/srv/mirrors/codex.git", "/srv/mirrors/codex-newer-tags.git"]}: each tag is taken from the sources that carry it, and they must agree on its commit.',
+    );
   }
   if (o.substitute !== undefined && (!Array.isArray(o.substitute) || o.substitute.some((v) => typeof v !== 'string'))) {
     throw new UserError(`${file}: \`substitute\` must be a list of names`, '{"substitute": ["crossterm", "tokio-tungstenite"]}');
@@ -129,9 +137,23 @@ export function mirrorEnv(mirrors: Map<string, string>, env: NodeJS.ProcessEnv =
   return out;
 }
 
-/** Upstream source: --upstream > CODEX_LITELLM_UPSTREAM > user file > upstream.lock's repository. */
-export function resolveUpstreamSource(flag: string | undefined, env: NodeJS.ProcessEnv, file: UserConfig, lockRepo: string, cwd = process.cwd()): string {
-  const v = flag ?? env.CODEX_LITELLM_UPSTREAM ?? file.upstream ?? lockRepo;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^[^/]+@[^:]+:/.test(v)) return v;
-  return path.resolve(cwd, v);
+/**
+ * Upstream's sources, in order: --upstream (repeatable) > CODEX_LITELLM_UPSTREAM (';'-separated) >
+ * the user file (a string or a list) > upstream.lock's repository. Several sources are mirrors that
+ * each carry some of upstream's tags (one snapshot up to 0.115, another with 0.122-0.125): a tag is
+ * taken from whichever carries it, and sources that carry the same tag must agree on its commit.
+ */
+export function resolveUpstreamSources(flags: string[], env: NodeJS.ProcessEnv, file: UserConfig, lockRepo: string, cwd = process.cwd()): string[] {
+  const split = (v: string): string[] =>
+    v
+      .split(/[;\n]/)
+      .map((s) => s.trim())
+      .filter(Boolean);
+  let list: string[];
+  if (flags.length > 0) list = flags;
+  else if (env.CODEX_LITELLM_UPSTREAM?.trim()) list = split(env.CODEX_LITELLM_UPSTREAM);
+  else if (file.upstream !== undefined) list = typeof file.upstream === 'string' ? [file.upstream] : file.upstream;
+  else list = [lockRepo];
+  const norm = (v: string): string => (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^[^/]+@[^:]+:/.test(v) ? v : path.resolve(cwd, v));
+  return [...new Set(list.map(norm))];
 }

@@ -9,6 +9,7 @@ import { UserError } from './errors.ts';
 import { replaceDir } from './fs.ts';
 import { gitBytes, gitOk, gitRaw, gitReason, gitWithProgress, type GitProgress, type RawResult } from './git.ts';
 import type { UpstreamLock } from './lockfile.ts';
+import { assignObjects, configureRemotes, isUrl, locateTag, remoteName } from './upstream-sources.ts';
 
 export interface Upstream {
   gitDir: string;
@@ -17,13 +18,7 @@ export interface Upstream {
   fetched: boolean;
 }
 
-export const isUrl = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^[^/]+@[^:]+:/.test(s);
-
-export function sourceUrl(source: string): string {
-  if (isUrl(source)) return source;
-  // file:// (not a plain path) makes git use upload-pack, which is what honours --filter.
-  return `file://${path.resolve(source)}`;
-}
+export { isUrl, sourceUrl } from './upstream-sources.ts';
 
 /** Create the bare cache repository if needed (in a temporary dir, renamed into place). */
 export function ensureBare(gitDir: string): void {
@@ -32,22 +27,6 @@ export function ensureBare(gitDir: string): void {
     const r = gitRaw(['init', '--quiet', '--bare', tmp]);
     if (r.status !== 0) throw new UserError(`cannot create ${gitDir}: ${gitReason(r.stderr)}`);
   });
-}
-
-export function configureRemote(gitDir: string, source: string): void {
-  const url = sourceUrl(source);
-  const set = (k: string, v: string): void => void gitOk(['--git-dir', gitDir, 'config', k, v], `cannot configure ${gitDir}`);
-  set('remote.origin.url', url);
-  set('remote.origin.promisor', 'true');
-  set('remote.origin.partialclonefilter', 'blob:none');
-  set('extensions.partialclone', 'origin');
-  set('gc.auto', '0');
-  if (url.startsWith('file://')) {
-    // A local mirror is not a server: allow what a partial fetch needs (filters, objects by id).
-    set('remote.origin.uploadpack', 'git -c uploadpack.allowFilter=true -c uploadpack.allowAnySHA1InWant=true upload-pack');
-  } else {
-    gitRaw(['--git-dir', gitDir, 'config', '--unset', 'remote.origin.uploadpack']);
-  }
 }
 
 export function hasCommit(gitDir: string, commit: string): boolean {
@@ -80,7 +59,7 @@ export interface FetchRequest {
 type Flow<T> = Generator<FetchRequest, T, RawResult>;
 
 /** Make sure every blob of <workspace> at <commit> is local (one batched fetch, not one per file). */
-function* ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string, source: string): Flow<void> {
+function* ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string, sources: string[], first?: string): Flow<void> {
   const marker = blobsMarker(gitDir, commit, workspace);
   if (fs.existsSync(marker)) return;
   const ls = gitRaw(['--git-dir', gitDir, 'cat-file', '-e', `${commit}:${workspace}`]);
@@ -107,17 +86,38 @@ function* ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string
     const top = gitRaw(['--git-dir', gitDir, 'ls-tree', commit, '--', `${dir}.gitignore`, `${dir}.gitattributes`]);
     for (const line of top.stdout.split('\n').filter(Boolean)) missing.push(line.split(/\s+/)[2]!);
   }
-  for (let i = 0; i < missing.length; i += 2000) {
-    const batch = missing.slice(i, i + 2000);
-    const r = yield {
-      args: ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch],
-      what: `${workspace}/ files${missing.length > 2000 ? ` ${i + 1}-${i + batch.length} of ${missing.length}` : ` (${missing.length})`}`,
-    };
-    if (r.status !== 0) {
-      throw new UserError(
-        `cannot fetch ${workspace}/ files of ${commit} from ${source}: ${gitReason(r.stderr)}`,
-        'Is the upstream mirror complete for this directory?',
-      );
+  // Each blob from a source that has it (a local mirror is asked directly), the tag's own source first.
+  const order = first ? [first, ...sources.filter((s) => s !== first)] : sources;
+  const { bySource, missing: nowhere } = assignObjects(order, missing);
+  if (nowhere.length > 0) {
+    throw new UserError(
+      `${nowhere.length} ${workspace}/ file(s) of ${commit} are in none of the upstream sources (${order.join(', ')}), e.g. ${nowhere[0]}`,
+      'Is the upstream mirror complete for this directory?',
+    );
+  }
+  for (const [from, oids] of bySource) {
+    for (let i = 0; i < oids.length; i += 2000) {
+      const batch = oids.slice(i, i + 2000);
+      const r = yield {
+        args: [
+          '--git-dir',
+          gitDir,
+          'fetch',
+          '--quiet',
+          '--no-tags',
+          '--no-write-fetch-head',
+          '--filter=blob:none',
+          remoteName(sources.indexOf(from)),
+          ...batch,
+        ],
+        what: `${workspace}/ files${oids.length > 2000 ? ` ${i + 1}-${i + batch.length} of ${oids.length}` : ` (${oids.length})`}`,
+      };
+      if (r.status !== 0) {
+        throw new UserError(
+          `cannot fetch ${workspace}/ files of ${commit} from ${from}: ${gitReason(r.stderr)}`,
+          'Is the upstream mirror complete for this directory?',
+        );
+      }
     }
   }
   fs.mkdirSync(path.dirname(marker), { recursive: true });
@@ -126,21 +126,22 @@ function* ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string
 
 export interface AcquireOptions {
   gitDir: string;
-  source: string;
+  /** Upstream's sources, in order (Context.upstreamSources). */
+  sources: string[];
   lock: UpstreamLock;
   offline?: boolean;
 }
 
 /**
  * Bring the locked upstream commit into the cache and prove it is what the lock says: the tag,
- * fetched from the source, must resolve to the locked commit. Repeated runs with everything
- * present do not touch the network.
+ * as the sources that carry it list it, must resolve to the locked commit. Repeated runs with
+ * everything present do not touch the network.
  */
 function* acquireFlow(opts: AcquireOptions): Flow<Upstream> {
-  const { gitDir, source, lock } = opts;
+  const { gitDir, sources, lock } = opts;
   const localRef = `refs/tags/${lock.tag}`;
   if (hasCommit(gitDir, lock.commit) && tagCommit(gitDir, localRef) === lock.commit) {
-    yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, source);
+    yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, sources);
     return { gitDir, commit: lock.commit, fetched: false };
   }
   if (opts.offline) {
@@ -149,38 +150,44 @@ function* acquireFlow(opts: AcquireOptions): Flow<Upstream> {
       'Run once without --offline, or point --upstream at a local mirror.',
     );
   }
-  if (!isUrl(source) && !fs.existsSync(source)) {
+  for (const source of sources) {
+    if (!isUrl(source) && !fs.existsSync(source)) {
+      throw new UserError(
+        `upstream source ${source} does not exist`,
+        'Pass --upstream <path-or-url> (or set CODEX_LITELLM_UPSTREAM) to a clone or mirror of openai/codex.',
+      );
+    }
+  }
+  // Which source carries the tag, and do the sources agree on it (a disagreement is refused with both commits).
+  const located = locateTag(sources, lock.tag);
+  if (located.commit && located.commit !== lock.commit) {
     throw new UserError(
-      `upstream source ${source} does not exist`,
-      'Pass --upstream <path-or-url> (or set CODEX_LITELLM_UPSTREAM) to a clone or mirror of openai/codex.',
+      `tag ${lock.tag} from ${located.source} resolves to ${located.commit}, but upstream.lock pins ${lock.commit}`,
+      'The tag moved or the mirror is wrong. Check the source; if upstream really re-tagged, re-pin with `npx tsx build.ts upstream bump`.',
     );
   }
   ensureBare(gitDir);
-  configureRemote(gitDir, source);
+  configureRemotes(gitDir, sources);
   const fetchedRef = `refs/codex-litellm/fetched/${lock.tag}`;
   const r = yield {
-    args: ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--filter=blob:none', 'origin', `+refs/tags/${lock.tag}:${fetchedRef}`],
+    args: ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--filter=blob:none', located.remote, `+refs/tags/${lock.tag}:${fetchedRef}`],
     what: `tag ${lock.tag}`,
   };
   if (r.status !== 0) {
-    const reason = gitReason(r.stderr);
-    const noTag = /couldn't find remote ref|not our ref|no such ref/i.test(r.stderr);
     throw new UserError(
-      noTag ? `upstream source ${source} has no tag ${lock.tag}` : `cannot fetch ${lock.tag} from ${source}: ${reason}`,
-      noTag
-        ? 'Point --upstream at a mirror that carries upstream release tags, or fix `tag` in upstream.lock.'
-        : 'Check the network or pass --upstream <path-or-url> (or CODEX_LITELLM_UPSTREAM) to a reachable mirror of openai/codex.',
+      `cannot fetch ${lock.tag} from ${located.source}: ${gitReason(r.stderr)}`,
+      'Check the network or pass --upstream <path-or-url> (or CODEX_LITELLM_UPSTREAM) to a reachable mirror of openai/codex.',
     );
   }
   const got = tagCommit(gitDir, fetchedRef);
   if (got !== lock.commit) {
     throw new UserError(
-      `tag ${lock.tag} from ${source} resolves to ${got ?? '(nothing)'}, but upstream.lock pins ${lock.commit}`,
+      `tag ${lock.tag} from ${located.source} resolves to ${got ?? '(nothing)'}, but upstream.lock pins ${lock.commit}`,
       'The tag moved or the mirror is wrong. Check the source; if upstream really re-tagged, re-pin with `npx tsx build.ts upstream bump`.',
     );
   }
   gitOk(['--git-dir', gitDir, 'update-ref', localRef, lock.commit], 'cannot record the tag');
-  yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, source);
+  yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, sources, located.source);
   return { gitDir, commit: lock.commit, fetched: true };
 }
 

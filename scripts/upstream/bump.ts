@@ -147,7 +147,7 @@ export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktre
   const commit = tryResult.commit;
   const moved = movedContext(ctx, tag, commit);
   // The worktree checks out the whole workspace at the new tag: bring its blobs (one batched fetch).
-  acquireUpstream({ gitDir: ctx.cache.upstreamGit, source: ctx.upstreamSource, lock: moved.lock, offline: ctx.opts.offline });
+  acquireUpstream({ gitDir: ctx.cache.upstreamGit, sources: ctx.upstreamSources, lock: moved.lock, offline: ctx.opts.offline });
   // `git am --3way` reads each patch's preimage (its `index` line) from the worktree's object store,
   // the partial cache: bring those blobs in, and the intermediate ones patches 1..N-1 make on the
   // old pin, or a patch whose file upstream removed stops am with "could not fetch <blob> from

@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { gitOk, gitRaw, gitReason } from '../lib/git.ts';
-import { configureRemote, ensureBare, isUrl } from '../lib/upstream-cache.ts';
+import { ensureBare } from '../lib/upstream-cache.ts';
+import { assignObjects, configureRemotes, disagreementError, isUrl, listAllTags, remoteName, type RemoteTag } from '../lib/upstream-sources.ts';
 
 /** Where a fetched tag is kept in the cache (the same namespace `acquireUpstream` uses). */
 export const fetchedRef = (tag: string): string => `refs/codex-litellm/fetched/${tag}`;
@@ -25,17 +26,19 @@ export interface FetchStats {
 
 export const emptyStats = (): FetchStats => ({ tagFetches: 0, tagsFetched: 0, blobFetches: 0, blobsFetched: 0 });
 
-/** Point the cache's origin at the configured source (it may have changed since the cache was made). */
+/** Point the cache's remotes at the configured sources (they may have changed since the cache was made). */
 export function prepareCache(ctx: Context): string {
   const gitDir = ctx.cache.upstreamGit;
-  if (!isUrl(ctx.upstreamSource) && !fs.existsSync(ctx.upstreamSource)) {
-    throw new UserError(
-      `upstream source ${ctx.upstreamSource} does not exist`,
-      'Pass --upstream <path-or-url> (or set CODEX_LITELLM_UPSTREAM) to a clone or mirror of openai/codex.',
-    );
+  for (const source of ctx.upstreamSources) {
+    if (!isUrl(source) && !fs.existsSync(source)) {
+      throw new UserError(
+        `upstream source ${source} does not exist`,
+        'Pass --upstream <path-or-url> (or set CODEX_LITELLM_UPSTREAM) to a clone or mirror of openai/codex.',
+      );
+    }
   }
   ensureBare(gitDir);
-  configureRemote(gitDir, ctx.upstreamSource);
+  configureRemotes(gitDir, ctx.upstreamSources);
   return gitDir;
 }
 
@@ -59,7 +62,7 @@ export function localTagCommits(gitDir: string): Map<string, string> {
 export function ensureTags(
   ctx: Context,
   gitDir: string,
-  tags: { name: string; commit?: string }[],
+  tags: (RemoteTag & { source?: string })[],
   stats: FetchStats,
   opts: { refetch?: boolean } = {},
 ): Map<string, string> {
@@ -71,30 +74,53 @@ export function ensureTags(
       'Run once without --offline.',
     );
   }
-  for (let i = 0; i < want.length; i += 500) {
-    const batch = want.slice(i, i + 500);
-    const r = gitRaw([
-      '--git-dir',
-      gitDir,
-      'fetch',
-      '--quiet',
-      '--no-tags',
-      '--no-write-fetch-head',
-      '--filter=blob:none',
-      'origin',
-      ...batch.map((t) => `+refs/tags/${t.name}:${fetchedRef(t.name)}`),
-    ]);
-    stats.tagFetches += 1;
-    if (r.status !== 0) {
-      const missing = /couldn't find remote ref refs\/tags\/(\S+)/.exec(r.stderr);
+  // Each tag from the source that carries it: tags without a known remote are looked up (one
+  // ls-remote per source), and a tag the sources disagree on is refused with both commits.
+  const unplaced = want.filter((t) => !t.source).map((t) => t.name);
+  const placed = new Map<string, string>();
+  if (unplaced.length > 0) {
+    const listing = listAllTags(ctx.upstreamSources, unplaced.length <= 50 ? unplaced : undefined);
+    for (const d of listing.disagreements) if (unplaced.includes(d.tag)) throw disagreementError(d);
+    for (const t of listing.tags) placed.set(t.name, t.source);
+  }
+  const bySource = new Map<string, typeof want>();
+  for (const t of want) {
+    const source = t.source ?? placed.get(t.name);
+    if (!source) {
       throw new UserError(
-        missing
-          ? `upstream source ${ctx.upstreamSource} has no tag ${missing[1]}`
-          : `cannot fetch ${batch.map((t) => t.name).join(', ')} from ${ctx.upstreamSource}: ${gitReason(r.stderr)}`,
-        missing ? 'See `npx tsx build.ts upstream check --pre` for the tags upstream has.' : 'Check the network or --upstream (CODEX_LITELLM_UPSTREAM).',
+        `${ctx.upstreamSources.length > 1 ? `none of the upstream sources (${ctx.upstreamSources.join(', ')}) has` : `upstream source ${ctx.upstreamSource} has no`} tag ${t.name}`,
+        'See `npx tsx build.ts upstream check --pre` for the tags upstream has.',
       );
     }
-    stats.tagsFetched += batch.length;
+    bySource.set(source, [...(bySource.get(source) ?? []), t]);
+  }
+  for (const [source, list] of bySource) {
+    const remote = remoteName(ctx.upstreamSources.indexOf(source));
+    for (let i = 0; i < list.length; i += 500) {
+      const batch = list.slice(i, i + 500);
+      const r = gitRaw([
+        '--git-dir',
+        gitDir,
+        'fetch',
+        '--quiet',
+        '--no-tags',
+        '--no-write-fetch-head',
+        '--filter=blob:none',
+        remote,
+        ...batch.map((t) => `+refs/tags/${t.name}:${fetchedRef(t.name)}`),
+      ]);
+      stats.tagFetches += 1;
+      if (r.status !== 0) {
+        const missing = /couldn't find remote ref refs\/tags\/(\S+)/.exec(r.stderr);
+        throw new UserError(
+          missing
+            ? `upstream source ${source} has no tag ${missing[1]}`
+            : `cannot fetch ${batch.map((t) => t.name).join(', ')} from ${source}: ${gitReason(r.stderr)}`,
+          missing ? 'See `npx tsx build.ts upstream check --pre` for the tags upstream has.' : 'Check the network or --upstream (CODEX_LITELLM_UPSTREAM).',
+        );
+      }
+      stats.tagsFetched += batch.length;
+    }
   }
   const now = want.length > 0 ? localTagCommits(gitDir) : have;
   const out = new Map<string, string>();
@@ -142,7 +168,7 @@ export function blobsAt(gitDir: string, commits: string[], files: string[]): Map
   return out;
 }
 
-/** Fetch whichever of `oids` the cache lacks, in one batched fetch (chunks of 2000). */
+/** Fetch whichever of `oids` the cache lacks, in one batched fetch per source that has them (chunks of 2000). */
 export function fetchBlobs(ctx: Context, gitDir: string, oids: Iterable<string>, stats: FetchStats): number {
   const have = localObjects(gitDir);
   const missing = [...new Set(oids)].filter((o) => !have.has(o));
@@ -150,13 +176,23 @@ export function fetchBlobs(ctx: Context, gitDir: string, oids: Iterable<string>,
   if (ctx.opts.offline) {
     throw new UserError(`${missing.length} file(s) the series touches are not in the cache and --offline forbids fetching`, 'Run once without --offline.');
   }
-  for (let i = 0; i < missing.length; i += 2000) {
-    const batch = missing.slice(i, i + 2000);
-    const r = gitRaw(['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', 'origin', ...batch]);
-    stats.blobFetches += 1;
-    if (r.status !== 0)
-      throw new UserError(`cannot fetch ${batch.length} file(s) from ${ctx.upstreamSource}: ${gitReason(r.stderr)}`, 'Is the upstream mirror complete?');
-    stats.blobsFetched += batch.length;
+  const { bySource, missing: nowhere } = assignObjects(ctx.upstreamSources, missing);
+  if (nowhere.length > 0) {
+    throw new UserError(
+      `${nowhere.length} file(s) are in none of the upstream sources (${ctx.upstreamSources.join(', ')}), e.g. ${nowhere[0]}`,
+      'Is the upstream mirror complete?',
+    );
+  }
+  for (const [source, list] of bySource) {
+    const remote = remoteName(ctx.upstreamSources.indexOf(source));
+    for (let i = 0; i < list.length; i += 2000) {
+      const batch = list.slice(i, i + 2000);
+      const r = gitRaw(['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', remote, ...batch]);
+      stats.blobFetches += 1;
+      if (r.status !== 0)
+        throw new UserError(`cannot fetch ${batch.length} file(s) from ${source}: ${gitReason(r.stderr)}`, 'Is the upstream mirror complete?');
+      stats.blobsFetched += batch.length;
+    }
   }
   return missing.length;
 }

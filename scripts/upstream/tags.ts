@@ -7,14 +7,11 @@
  */
 import semver from 'semver';
 import { UserError } from '../lib/errors.ts';
-import { gitRaw, gitReason } from '../lib/git.ts';
-import { isUrl, sourceUrl } from '../lib/upstream-cache.ts';
+import { isUrl } from '../lib/upstream-cache.ts';
 
-export interface RemoteTag {
-  name: string;
-  /** The commit the tag points to (peeled), when the listing says. The GitHub releases API does not. */
-  commit?: string;
-}
+/** A tag; its commit (peeled) when the listing says. The GitHub releases API does not. */
+export type { RemoteTag } from '../lib/upstream-sources.ts';
+import { listTagsLsRemote, type RemoteTag } from '../lib/upstream-sources.ts';
 
 export interface ReleaseTag extends RemoteTag {
   version: string;
@@ -97,24 +94,7 @@ export function githubRepo(source: string): { owner: string; repo: string } | un
   return m ? { owner: m[1]!, repo: m[2]! } : undefined;
 }
 
-/** `git ls-remote --tags`: every tag with the commit it points to (annotated tags peeled). */
-export function listTagsLsRemote(source: string): RemoteTag[] {
-  const r = gitRaw(['ls-remote', '--tags', isUrl(source) ? source : sourceUrl(source)]);
-  if (r.status !== 0) {
-    throw new UserError(
-      `cannot list the tags of ${source}: ${gitReason(r.stderr)}`,
-      'Check the network, or point --upstream (CODEX_LITELLM_UPSTREAM) at a mirror of openai/codex.',
-    );
-  }
-  const byName = new Map<string, string>();
-  for (const line of r.stdout.split('\n')) {
-    const m = /^([0-9a-f]{40,64})\trefs\/tags\/(.+?)(\^\{\})?$/.exec(line);
-    if (!m) continue;
-    // The peeled line (^{}) names the commit of an annotated tag; it wins over the tag object.
-    if (m[3] || !byName.has(m[2]!)) byName.set(m[2]!, m[1]!);
-  }
-  return [...byName].map(([name, commit]) => ({ name, commit }));
-}
+export { listTagsLsRemote } from '../lib/upstream-sources.ts';
 
 export interface GitHubOptions {
   token?: string;

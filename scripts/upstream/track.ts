@@ -6,9 +6,10 @@
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { readSeries } from '../lib/series.ts';
+import { disagreementError, listAllTags, locateTag, type SourcedTag } from '../lib/upstream-sources.ts';
 import { emptyStats, ensureTags, fetchBlobs, blobsAt, localObjects, prepareCache, type FetchStats, type IndexEntry } from './fetch.ts';
 import { loadPatches, seedIntermediateBlobs, touchedFiles, trySeries, type LoadedPatch, type ScratchResult } from './scratch.ts';
-import { listTagsLsRemote, listUpstreamTags, newerThan, tagsInRange, type ReleaseTag, type RemoteTag, type TagListing } from './tags.ts';
+import { listUpstreamTags, newerThan, tagsInRange, type ReleaseTag, type RemoteTag, type TagListing } from './tags.ts';
 
 export interface CheckResult {
   pinned: string;
@@ -19,9 +20,22 @@ export interface CheckResult {
 }
 
 export async function checkUpstream(ctx: Context, opts: { pre?: boolean; fetch?: typeof globalThis.fetch } = {}): Promise<CheckResult> {
-  const listing = await listUpstreamTags(ctx.upstreamSource, { offline: ctx.opts.offline, fetch: opts.fetch });
-  const newer = newerThan(listing.tags, ctx.lock.tag, { pre: opts.pre });
-  return { pinned: ctx.lock.tag, via: listing.via, note: listing.note, newer, latest: newer.at(-1)?.name };
+  // Every source's releases together (one mirror may carry only the newer ones).
+  const listings = [];
+  for (const source of ctx.upstreamSources) listings.push(await listUpstreamTags(source, { offline: ctx.opts.offline, fetch: opts.fetch }));
+  const newer = newerThan(
+    listings.flatMap((l) => l.tags),
+    ctx.lock.tag,
+    { pre: opts.pre },
+  );
+  const notes = listings.map((l) => l.note).filter((n): n is string => Boolean(n));
+  return {
+    pinned: ctx.lock.tag,
+    via: listings.every((l) => l.via === 'github-api') ? 'github-api' : 'ls-remote',
+    note: notes.length ? notes.join('; ') : undefined,
+    newer,
+    latest: newer.at(-1)?.name,
+  };
 }
 
 /** Everything a scratch apply needs, prepared once for any number of tags. */
@@ -41,7 +55,7 @@ export interface Session {
  * Bring the pinned commit and `tags` into the cache (one fetch for all missing tags), the blobs of
  * the files the series touches at each of them (one fetch), and the series' intermediate blobs.
  */
-export function prepareSession(ctx: Context, tags: RemoteTag[], opts: { refetch?: boolean } = {}): Session {
+export function prepareSession(ctx: Context, tags: (RemoteTag & { source?: string })[], opts: { refetch?: boolean } = {}): Session {
   const started = performance.now();
   const gitDir = prepareCache(ctx);
   const stats = emptyStats();
@@ -82,15 +96,12 @@ export function runTry(session: Session, tag: string, opts: { tree?: boolean } =
   return { tag, ...trySeries({ gitDir: session.gitDir, commit, patches: session.patches, files: session.entries.get(commit), tree: opts.tree }) };
 }
 
-/** One tag, with its commit as the source lists it (so a moved tag is noticed). */
-export function resolveTag(ctx: Context, tag: string): RemoteTag {
-  const listed = listTagsLsRemote(ctx.upstreamSource).find((t) => t.name === tag);
-  if (!listed)
-    throw new UserError(
-      `upstream ${ctx.upstreamSource} has no tag ${tag}`,
-      'See `npx tsx build.ts upstream check` (add --pre for prereleases) for the tags upstream has.',
-    );
-  return listed;
+/**
+ * One tag, with its commit as the sources list it (so a moved tag is noticed) and the source that
+ * carries it; a tag no source has, or one the sources disagree on, is refused (both commits named).
+ */
+export function resolveTag(ctx: Context, tag: string): SourcedTag {
+  return locateTag(ctx.upstreamSources, tag);
 }
 
 export function tryTag(ctx: Context, tag: string): { result: TryResult; session: Session } {
@@ -126,15 +137,22 @@ export interface DriftResult {
 
 export function drift(ctx: Context, opts: { from?: string; to?: string; pre?: boolean } = {}): DriftResult {
   const started = performance.now();
-  // ls-remote gives each tag's commit, so cached tags are reused only while upstream agrees.
-  const listing = listTagsLsRemote(ctx.upstreamSource);
-  const range = tagsInRange(listing, ctx.lock.tag, opts);
+  // ls-remote gives each tag's commit, so cached tags are reused only while upstream agrees; every
+  // source is listed, and a release in the range that two sources disagree on stops the table.
+  const all = listAllTags(ctx.upstreamSources);
+  const range = tagsInRange([...all.tags, ...all.disagreements.map((d) => ({ name: d.tag }))], ctx.lock.tag, opts);
+  const bad = all.disagreements.find((d) => range.some((t) => t.name === d.tag));
+  if (bad) throw disagreementError(bad);
+  const sourceOf = new Map(all.tags.map((t) => [t.name, t.source]));
   if (range.length === 0)
     throw new UserError(
       `no release tags between ${opts.from ?? ctx.lock.tag} and ${opts.to ?? 'the latest'}`,
       'Check --from/--to (add --pre for prereleases).',
     );
-  const session = prepareSession(ctx, range);
+  const session = prepareSession(
+    ctx,
+    range.map((t) => ({ name: t.name, commit: t.commit, source: sourceOf.get(t.name) })),
+  );
   const rows = range.map((t): DriftRow => {
     const r = runTry(session, t.name);
     return {
