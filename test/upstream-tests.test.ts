@@ -1,9 +1,14 @@
 /** `npm run upstream-tests`: the libtest parser and the stock/patched comparison, on recorded cargo output. */
 import { describe, expect, it } from 'vitest';
+import * as path from 'node:path';
+import { availableSubstitutions } from '../scripts/lib/substitutions.ts';
+import { REPO_ROOT } from '../scripts/lib/project.ts';
 import {
+  applySubstitutions,
   cargoTestArgs,
   compareRuns,
   DEFAULT_PLAN,
+  formatNotRun,
   formatReport,
   parseCargoTest,
   selectPlan,
@@ -308,6 +313,7 @@ describe('plan', () => {
       'client_common::',
       'chat_completions::',
     ]);
+    expect(cargoTestArgs({ ...core, skips: ['code_mode'] }).slice(-3)).toEqual(['chat_completions::', '--skip', 'code_mode']);
     expect(cargoTestArgs(selectPlan(['codex-api'])[0]!, { offline: true, jobs: 1 })).toEqual([
       'test',
       '-p',
@@ -317,5 +323,29 @@ describe('plan', () => {
       '--jobs',
       '1',
     ]);
+  });
+
+  it("a substitution's disabled tests are skipped and listed as not run, never dropped silently (V8)", () => {
+    const v8 = availableSubstitutions(path.join(REPO_ROOT, 'patches')).find((x) => x.name === 'v8')!;
+    expect(v8.disablesTests).toEqual([
+      { crate: 'codex-code-mode', filter: 'runtime::' },
+      { crate: 'codex-code-mode', filter: 'service::' },
+      { crate: 'codex-core', filter: 'code_mode' },
+    ]);
+    const { plan, notRun } = applySubstitutions(selectPlan(['codex-core', 'codex-code-mode']), [v8]);
+    expect(plan.map((p) => [p.crate, p.skips])).toEqual([
+      ['codex-core', ['code_mode']],
+      ['codex-code-mode', ['runtime::', 'service::']],
+    ]);
+    expect(cargoTestArgs(plan[1]!)).toEqual(['test', '-p', 'codex-code-mode', '--no-fail-fast', '--', '--skip', 'runtime::', '--skip', 'service::']);
+    expect(formatNotRun(notRun)).toEqual([
+      'codex-code-mode  not run: tests matching `runtime::`, `service::`, substituted (v8: no V8: code mode answers every cell with an error)',
+      'codex-core  not run: tests matching `code_mode`, substituted (v8: no V8: code mode answers every cell with an error)',
+    ]);
+    // A substitution that disables a whole crate takes it out of the plan, and says so.
+    const whole = applySubstitutions(selectPlan(['codex-core', 'codex-tui']), [{ name: 'x', with: 'y', disablesTests: [{ crate: 'codex-tui' }] }]);
+    expect(whole.plan.map((p) => p.crate)).toEqual(['codex-core']);
+    expect(formatNotRun(whole.notRun)).toEqual(['codex-tui  not run: every test, substituted (x: y)']);
+    expect(applySubstitutions(selectPlan([]), []).notRun).toEqual([]);
   });
 });

@@ -19,7 +19,7 @@ import { UPSTREAM_FACTS } from '../lib/project.ts';
 import type { Output } from '../lib/output.ts';
 import { formatBytes, formatDuration, plural } from '../lib/progress.ts';
 import { outputMode, renderPlan, runSteps, type Step, type StepRecord } from '../lib/steps.ts';
-import { describeSubstitutions } from '../lib/substitutions.ts';
+import { describeReplaced, describeSubstitutions } from '../lib/substitutions.ts';
 import { ciJob, ciMatrix, hostTriple, type Target } from '../lib/targets.ts';
 import { chooseToolchain, pinnedChannel, type Toolchain } from './toolchain.ts';
 import type { Upstream } from '../lib/upstream-cache.ts';
@@ -224,9 +224,7 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
       plan: [
         `lint ${ctx.project.seriesFile}`,
         `git apply --cached each patch onto a temporary index at ${ctx.lock.commit.slice(0, 12)} (zero fuzz)`,
-        ...ctx.substitutions.map(
-          (sub) => `substitute ${sub.replaces.url}@${sub.replaces.rev.slice(0, 12)} with ${sub.with} (${path.relative(ctx.project.root, sub.file)})`,
-        ),
+        ...ctx.substitutions.map((sub) => `substitute ${describeReplaced(sub.replaces)} with ${sub.with} (${path.relative(ctx.project.root, sub.file)})`),
         `place ${ctx.project.cratesDir}/* at ${ctx.lock.workspace}/${UPSTREAM_FACTS.crateDir}/`,
       ],
       run: () => {

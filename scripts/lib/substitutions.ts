@@ -1,6 +1,7 @@
 /**
- * Substitutions: a Cargo git dependency of upstream that cannot be had (no snapshot, no mirror)
- * replaced by a named crates.io version plus a small compatibility patch of ours.
+ * Substitutions: a dependency of upstream that cannot be had here (a git fork with no snapshot or
+ * mirror, or a crate whose build downloads a prebuilt library, like V8's) replaced by a named
+ * crates.io version or a stub, plus a small compatibility patch of ours.
  *
  * Each one is a mail-format patch in patches/substitutions/<name>.patch whose trailers say what it
  * replaces and what Cargo.lock may gain because of it:
@@ -8,6 +9,8 @@
  *   Substitutes: https://github.com/nornagon/crossterm 87db8bfa6dc99427fd3b071681b07fc31c6ce995
  *   With: crossterm 0.28.1 from crates.io
  *   Lock-Adds: crossterm 0.28.1
+ *
+ * or, for a crates.io crate that cannot be built here: `Substitutes: crate v8 146.4.0`.
  *
  * A substitution is never silent: it is only applied when asked for (--substitute, the
  * CODEX_LITELLM_SUBSTITUTE variable or `substitute` in the user file); the build output,
@@ -23,13 +26,30 @@ import { parsePatchFile, type PatchEntry } from './series.ts';
 export interface Substitution {
   name: string;
   file: string;
-  /** The git dependency it replaces. */
-  replaces: { url: string; rev: string };
+  /** The git dependency (url, rev) or the crate (name, version) it replaces. */
+  replaces: Replaced;
   /** What is used instead, in words (`crossterm 0.28.1 from crates.io`). */
   with: string;
   /** External packages Cargo.lock may gain (`name version`). */
   lockAdds: { name: string; version: string }[];
+  /**
+   * Upstream tests this substitution stops from working (`Disables-Tests: <crate> [<name substring>]`):
+   * `npm run upstream-tests` records them as not run, substituted, instead of running them to fail.
+   */
+  disablesTests: { crate: string; filter?: string }[];
   subject: string;
+}
+
+export type Replaced = { kind: 'git'; url: string; rev: string } | { kind: 'crate'; name: string; version: string };
+
+/** `https://github.com/nornagon/crossterm@87db8bfa6dc9`, or `v8 146.4.0 (crates.io)`. */
+export function describeReplaced(r: Replaced): string {
+  return r.kind === 'git' ? `${r.url}@${r.rev.slice(0, 12)}` : `${r.name} ${r.version} (crates.io)`;
+}
+
+/** What Cargo prints when it cannot get the replaced dependency: the fork's URL, or the crate's build failing. */
+function cargoMentions(r: Replaced, cargoOutput: string): boolean {
+  return r.kind === 'git' ? cargoOutput.includes(r.url.replace(/\.git$/, '')) : cargoOutput.includes(`${r.name} v${r.version}`);
 }
 
 export function substitutionsDir(patchesDir: string): string {
@@ -54,11 +74,13 @@ export function parseSubstitution(file: string): Substitution {
   const bad = (what: string): UserError =>
     new UserError(
       `patches/substitutions/${name}.patch: ${what}`,
-      'A substitution patch needs `Substitutes: <git url> <rev>`, `With: <words>` and `Lock-Adds: <crate> <version>` trailers.',
+      'A substitution patch needs `Substitutes: <git url> <rev>` (or `Substitutes: crate <name> <version>`), `With: <words>` and, for what Cargo.lock may gain, `Lock-Adds: <crate> <version>` trailers.',
     );
   const [subst] = trailer('Substitutes');
-  const m = subst ? /^(\S+)\s+([0-9a-f]{7,40})$/.exec(subst) : null;
-  if (!m) throw bad('no `Substitutes: <git url> <rev>` trailer');
+  const git = subst ? /^([a-z][a-z0-9+.-]*:\/\/\S+)\s+([0-9a-f]{7,40})$/.exec(subst) : null;
+  const crate = subst ? /^crate\s+([A-Za-z0-9_-]+)\s+(\S+)$/.exec(subst) : null;
+  if (!git && !crate) throw bad('no `Substitutes: <git url> <rev>` or `Substitutes: crate <name> <version>` trailer');
+  const replaces: Replaced = git ? { kind: 'git', url: git[1]!, rev: git[2]! } : { kind: 'crate', name: crate![1]!, version: crate![2]! };
   const [withText] = trailer('With');
   if (!withText) throw bad('no `With:` trailer');
   const lockAdds = trailer('Lock-Adds').map((t) => {
@@ -66,7 +88,12 @@ export function parseSubstitution(file: string): Substitution {
     if (parts.length !== 2) throw bad(`\`Lock-Adds: ${t}\` is not \`<crate> <version>\``);
     return { name: parts[0]!, version: parts[1]! };
   });
-  return { name, file, replaces: { url: m[1]!, rev: m[2]! }, with: withText, lockAdds, subject: info.subject };
+  const disablesTests = trailer('Disables-Tests').map((t) => {
+    const parts = t.split(/\s+/);
+    if (parts.length > 2) throw bad(`\`Disables-Tests: ${t}\` is not \`<crate> [<test name substring>]\``);
+    return parts[1] ? { crate: parts[0]!, filter: parts[1] } : { crate: parts[0]! };
+  });
+  return { name, file, replaces, with: withText, lockAdds, disablesTests, subject: info.subject };
 }
 
 /** Names asked for: flags > CODEX_LITELLM_SUBSTITUTE (comma-separated) > the user file. */
@@ -99,7 +126,7 @@ export function resolveSubstitutions(patchesDir: string, requested: { names: str
       throw new UserError(
         `${requested.origin}: there is no substitution \`${name}\``,
         available.length
-          ? `Known: ${available.map((a) => `${a.name} (${a.with} for ${a.replaces.url})`).join('; ')}.`
+          ? `Known: ${available.map((a) => `${a.name} (${a.with} for ${describeReplaced(a.replaces)})`).join('; ')}.`
           : 'This upstream pin needs none (patches/substitutions/ is empty).',
       );
     }
@@ -119,7 +146,7 @@ export function describeSubstitutions(subs: Substitution[]): string {
   return subs.map((s) => `${s.name} (${s.with})`).join(', ');
 }
 
-/** When Cargo could not fetch a git dependency that has a substitution: say how to use it. */
+/** When Cargo could not fetch a git dependency (or build a crate) that has a substitution: say how to use it. */
 export function substitutionHint(patchesDir: string, cargoOutput: string): string | undefined {
   let available: Substitution[];
   try {
@@ -127,7 +154,10 @@ export function substitutionHint(patchesDir: string, cargoOutput: string): strin
   } catch {
     return undefined;
   }
-  const hit = available.filter((s) => cargoOutput.includes(s.replaces.url.replace(/\.git$/, '')));
+  const hit = available.filter((s) => cargoMentions(s.replaces, cargoOutput));
   if (hit.length === 0) return undefined;
-  return `Without a mirror of ${hit.map((s) => s.replaces.url).join(' or ')}, build with ${hit.map((s) => `--substitute ${s.name} (${s.with})`).join(' and ')}; the build then says so in --version and BUILDINFO.json.`;
+  const what = hit
+    .map((s) => (s.replaces.kind === 'git' ? `a mirror of ${s.replaces.url}` : `what ${s.replaces.name} ${s.replaces.version} downloads`))
+    .join(' or ');
+  return `Without ${what}, build with ${hit.map((s) => `--substitute ${s.name} (${s.with})`).join(' and ')}; the build then says so in --version and BUILDINFO.json.`;
 }

@@ -9,7 +9,7 @@ import { UserError } from './errors.ts';
 import { listFiles, sha256 } from './fs.ts';
 import { upstreamVersion, type UpstreamLock } from './lockfile.ts';
 import { readSeries } from './series.ts';
-import { describeSubstitutions, type Substitution } from './substitutions.ts';
+import { describeReplaced, describeSubstitutions, type Substitution } from './substitutions.ts';
 
 /** Hash of everything of ours that goes into the tree: the ordered patches and the crates. */
 export function seriesHash(seriesFile: string, cratesDir: string, substitutions: Substitution[] = []): string {
@@ -46,7 +46,7 @@ export function versionInfo(lock: UpstreamLock, series: string, substitutions: S
     upstreamTag: lock.tag,
     upstreamCommit: lock.commit,
     series,
-    substitutions: substitutions.map((s) => ({ name: s.name, replaces: `${s.replaces.url}@${s.replaces.rev.slice(0, 12)}`, with: s.with })),
+    substitutions: substitutions.map((s) => ({ name: s.name, replaces: describeReplaced(s.replaces), with: s.with })),
     display: `${version} (upstream ${lock.tag} ${lock.commit.slice(0, 12)}, series ${series}${substituted})`,
   };
 }

@@ -13,6 +13,41 @@ export interface PlanEntry {
   filters: string[];
   /** Why this crate is in the plan: what of ours it guards. */
   why: string;
+  /** libtest `--skip` filters: tests a substitution stops from working (see `notRun`). */
+  skips?: string[];
+}
+
+/** Tests a substitution stops from working, as the report lists them: never run, never silently dropped. */
+export interface NotRun {
+  crate: string;
+  /** Test name substrings; none means the whole crate. */
+  filters: string[];
+  /** `substituted (v8: no V8: code mode answers every cell with an error)`. */
+  reason: string;
+}
+
+/**
+ * What active substitutions do to the plan: a crate it disables in part runs with `--skip`; a
+ * crate it disables whole is not run. Every such test is listed as not run, with the reason.
+ */
+export function applySubstitutions(
+  plan: PlanEntry[],
+  subs: { name: string; with: string; disablesTests: { crate: string; filter?: string }[] }[],
+): { plan: PlanEntry[]; notRun: NotRun[] } {
+  const notRun: NotRun[] = [];
+  let out = plan.map((p) => ({ ...p }));
+  for (const s of subs) {
+    const reason = `substituted (${s.name}: ${s.with})`;
+    const byCrate = new Map<string, string[]>();
+    for (const d of s.disablesTests) byCrate.set(d.crate, [...(byCrate.get(d.crate) ?? []), ...(d.filter ? [d.filter] : [])]);
+    for (const [crate, filters] of byCrate) {
+      const whole = s.disablesTests.some((d) => d.crate === crate && !d.filter);
+      notRun.push({ crate, filters: whole ? [] : filters, reason });
+      if (whole) out = out.filter((p) => p.crate !== crate);
+      else out = out.map((p) => (p.crate === crate ? { ...p, skips: [...(p.skips ?? []), ...filters] } : p));
+    }
+  }
+  return { plan: out, notRun };
 }
 
 /**
@@ -77,7 +112,7 @@ export function cargoTestArgs(p: PlanEntry, opts: { offline?: boolean; jobs?: nu
     '--no-fail-fast',
     ...(opts.offline ? ['--offline'] : []),
     ...(opts.jobs ? ['--jobs', String(opts.jobs)] : []),
-    ...(p.filters.length ? ['--', ...p.filters] : []),
+    ...(p.filters.length || p.skips?.length ? ['--', ...p.filters, ...(p.skips ?? []).flatMap((s) => ['--skip', s])] : []),
   ];
 }
 
@@ -234,6 +269,13 @@ function list(label: string, items: string[]): string[] {
     .slice(0, SHOWN)
     .map((t) => `    ${label}: ${t}`)
     .concat(more);
+}
+
+/** The report's lines for tests a substitution keeps from running. */
+export function formatNotRun(notRun: NotRun[]): string[] {
+  return notRun.map(
+    (n) => `${n.crate}  not run: ${n.filters.length ? `tests matching ${n.filters.map((f) => `\`${f}\``).join(', ')}` : 'every test'}, ${n.reason}`,
+  );
 }
 
 /** One table row per crate, then what differs, indented under it. */

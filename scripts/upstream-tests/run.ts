@@ -21,9 +21,11 @@ import { mirrorEnv } from '../lib/settings.ts';
 import { acquire } from '../lib/prepare.ts';
 import { syncStockTree } from '../build/sync.ts';
 import {
+  applySubstitutions,
   cargoTestArgs,
   compareRuns,
   DEFAULT_PLAN,
+  formatNotRun,
   formatReport,
   parseCargoTest,
   selectPlan,
@@ -147,7 +149,8 @@ export async function main(argv: string[]): Promise<number> {
     if (fs.realpathSync(trees.stock) === fs.realpathSync(trees.patched)) {
       throw new UserError(`--stock and --patched are the same tree (${trees.stock})`, 'Point --stock at an unpatched checkout of the same tag.');
     }
-    const plan = selectPlan(v.crate ?? [], v.filter ?? []);
+    // The trees carry the substitutions asked for; the tests those stop from working are listed, not run.
+    const { plan, notRun } = applySubstitutions(selectPlan(v.crate ?? [], v.filter ?? []), ctx.substitutions);
     const env = cargoEnv(ctx);
     // Progress is for people; with --json stdout carries only the document.
     const say = (s: string): void => void (json ? process.stderr : process.stdout).write(`${s}\n`);
@@ -174,9 +177,9 @@ export async function main(argv: string[]): Promise<number> {
     const ok = results.every((r) => r.samePassSet);
     if (json) {
       const [passed, failed] = summary.match(/\d+/g)!.map(Number);
-      process.stdout.write(`${JSON.stringify({ ok, stock: trees.stock, patched: trees.patched, env, passed, failed, results }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ ok, stock: trees.stock, patched: trees.patched, env, passed, failed, results, notRun }, null, 2)}\n`);
     } else {
-      say(`\n${formatReport(results)}\n`);
+      say(`\n${[formatReport(results), ...formatNotRun(notRun)].join('\n')}\n`);
       say(summary);
     }
     return ok ? 0 : 1;
