@@ -42,6 +42,9 @@ Sources (for machines without GitHub; none of this is ever committed):
   --upstream <path|url>     upstream openai/codex clone or mirror; repeatable when each mirror carries some of the
                             tags (env CODEX_LITELLM_UPSTREAM, ';'-separated; user file "upstream": a string or a list)
   --git-mirror <url>=<path> mirror for a Cargo git dependency, repeatable (env CODEX_LITELLM_GIT_MIRRORS, ';'-separated)
+  --prebuilt-mirror <url|dir>  where V8's prebuilt library (code mode) comes from instead of GitHub, laid out
+                            like denoland/rusty_v8 releases (RUSTY_V8_MIRROR; env CODEX_LITELLM_PREBUILT_MIRROR,
+                            user file "prebuiltMirror"); RUSTY_V8_ARCHIVE in the environment names one file
   --offline                 never fetch; fail if something is missing from the caches
   --substitute <name>       replace a git dependency that cannot be mirrored by the crates.io version and patch in
                             patches/substitutions/<name>.patch (repeatable or comma-separated; env CODEX_LITELLM_SUBSTITUTE,
@@ -67,6 +70,7 @@ const OPTIONS = {
   verbose: { type: 'boolean', default: false },
   upstream: { type: 'string', multiple: true },
   'git-mirror': { type: 'string', multiple: true },
+  'prebuilt-mirror': { type: 'string' },
   offline: { type: 'boolean', default: false },
   'cache-dir': { type: 'string' },
   'out-dir': { type: 'string' },
@@ -98,6 +102,7 @@ function common(v: Values): CommonOptions {
     cacheDir: v['cache-dir'],
     upstream: v.upstream ?? [],
     gitMirror: v['git-mirror'] ?? [],
+    prebuiltMirror: v['prebuilt-mirror'],
     toolchain: v.toolchain,
     offline: v.offline,
     substitute: v.substitute ?? [],

@@ -70,6 +70,8 @@ export function cargoCommand(ctx: Context, target: Target, profile: Profile, too
     // of disk per target for rebuilds that seldom come.
     ...(route.native ? {} : { CARGO_INCREMENTAL: '0' }),
     ...mirrorEnv(ctx.mirrors),
+    // V8's build script downloads its prebuilt library from GitHub unless told where else (code mode).
+    ...(ctx.prebuiltMirror ? { RUSTY_V8_MIRROR: ctx.prebuiltMirror } : {}),
     ...versionEnv(version),
   };
   return {

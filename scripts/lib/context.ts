@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { readLock, type UpstreamLock } from './lockfile.ts';
 import { cachePaths, defaultCacheDir, projectPaths, type CachePaths, type ProjectPaths } from './project.ts';
-import { readUserConfig, resolveMirrors, resolveUpstreamSources, type UserConfig } from './settings.ts';
+import { readUserConfig, resolveMirrors, resolvePrebuiltMirror, resolveUpstreamSources, type UserConfig } from './settings.ts';
 import { requestedSubstitutions, resolveSubstitutions, type Substitution } from './substitutions.ts';
 import { seriesHash, versionInfo, type VersionInfo } from './version.ts';
 
@@ -19,6 +19,8 @@ export interface CommonOptions {
   offline: boolean;
   /** --substitute names (repeatable, comma-separated). */
   substitute?: string[];
+  /** --prebuilt-mirror: where V8's prebuilt library comes from (RUSTY_V8_MIRROR). */
+  prebuiltMirror?: string;
   /** --no-substitute: refuse every substitution (release builds). */
   noSubstitute?: boolean;
 }
@@ -36,6 +38,8 @@ export interface Context {
   opts: CommonOptions;
   /** The patched source tree for the locked commit (stable path: Cargo fingerprints depend on it). */
   treeDir: string;
+  /** RUSTY_V8_MIRROR for Cargo, when a prebuilt mirror is configured. */
+  prebuiltMirror?: string;
   /** Git dependencies replaced for this run (asked for explicitly; see substitutions.ts). */
   substitutions: Substitution[];
 }
@@ -60,6 +64,7 @@ export function makeContext(opts: CommonOptions, env: NodeJS.ProcessEnv = proces
     upstreamSources,
     upstreamSource: upstreamSources[0]!,
     mirrors: resolveMirrors(opts.gitMirror, env, user),
+    prebuiltMirror: resolvePrebuiltMirror(opts.prebuiltMirror, env, user),
     opts,
     treeDir: path.join(cache.treesDir, `${lock.tag.replace(/[^A-Za-z0-9._-]/g, '_')}-${lock.commit.slice(0, 12)}`),
     substitutions: resolveSubstitutions(project.patchesDir, requestedSubstitutions(opts.substitute ?? [], env, user.substitute), opts.noSubstitute ?? false),

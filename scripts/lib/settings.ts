@@ -16,6 +16,11 @@ export interface UserConfig {
   toolchain?: string;
   /** Substitutions to apply (patches/substitutions/<name>.patch), for git dependencies that cannot be mirrored. */
   substitute?: string[];
+  /**
+   * Where prebuilt libraries that crates' build scripts download come from (V8's static library
+   * and bindings, as denoland/rusty_v8's releases lay them out): a URL or a directory.
+   */
+  prebuiltMirror?: string;
   /** Local files or URLs for pinned source tarballs (`libcap`), for machines that cannot reach the default ones. */
   sources?: Record<string, string>;
 }
@@ -35,11 +40,11 @@ export function readUserConfig(file = userConfigFile()): UserConfig {
     throw new UserError(`${file} must hold a JSON object`, 'e.g. {"upstream": "/srv/mirrors/codex.git"}');
   }
   const o = data as Record<string, unknown>;
-  const known = new Set(['upstream', 'gitMirrors', 'cacheDir', 'toolchain', 'substitute', 'sources']);
+  const known = new Set(['upstream', 'gitMirrors', 'cacheDir', 'toolchain', 'substitute', 'sources', 'prebuiltMirror']);
   for (const k of Object.keys(o)) {
     if (!known.has(k)) throw new UserError(`${file}: unknown setting \`${k}\``, `Known settings: ${[...known].join(', ')}.`);
   }
-  for (const k of ['cacheDir', 'toolchain'] as const) {
+  for (const k of ['cacheDir', 'toolchain', 'prebuiltMirror'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'string') throw new UserError(`${file}: \`${k}\` must be a string`);
   }
   const up = o.upstream;
@@ -156,4 +161,23 @@ export function resolveUpstreamSources(flags: string[], env: NodeJS.ProcessEnv, 
   else list = [lockRepo];
   const norm = (v: string): string => (/^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^[^/]+@[^:]+:/.test(v) ? v : path.resolve(cwd, v));
   return [...new Set(list.map(norm))];
+}
+
+/**
+ * The prebuilt-library mirror: --prebuilt-mirror > CODEX_LITELLM_PREBUILT_MIRROR > the user file.
+ * It becomes RUSTY_V8_MIRROR (v8's build script reads `<mirror>/v<version>/librusty_v8_<profile>_<triple>.a.gz`
+ * and `src_binding_<profile>_<triple>.rs` from a URL or copies them from a directory).
+ */
+export function resolvePrebuiltMirror(flag: string | undefined, env: NodeJS.ProcessEnv, file: UserConfig, cwd = process.cwd()): string | undefined {
+  const v = flag ?? (env.CODEX_LITELLM_PREBUILT_MIRROR || undefined) ?? file.prebuiltMirror;
+  if (v === undefined) return undefined;
+  if (/^https?:\/\//i.test(v)) return v.replace(/\/+$/, '');
+  const dir = path.resolve(cwd, v);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new UserError(
+      `the prebuilt mirror ${dir} is not a directory`,
+      'Point --prebuilt-mirror (CODEX_LITELLM_PREBUILT_MIRROR, `prebuiltMirror` in the user file) at an http(s) URL or a directory laid out like denoland/rusty_v8 releases: v<version>/librusty_v8_release_<triple>.a.gz and v<version>/src_binding_release_<triple>.rs.',
+    );
+  }
+  return dir;
 }
