@@ -73,6 +73,43 @@ pub struct ModelInfo {
     /// `supports_parallel_function_calling`.
     #[serde(default)]
     pub supports_parallel_function_calling: Option<bool>,
+    /// The proxy's deployments of this name (`model_info.id`, with where
+    /// each sends requests), so `/status` can say where a request went when
+    /// the answer's headers name only the deployment.
+    #[serde(default)]
+    pub deployments: Vec<Deployment>,
+}
+
+/// One deployment behind a model name, as `/model/info` lists it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Deployment {
+    /// `model_info.id`, what `x-litellm-model-id` names.
+    pub id: String,
+    /// `litellm_params.api_base`, when the deployment sets one.
+    pub api_base: Option<String>,
+    /// `litellm_params.model` (`openai/gpt-4o`), the provider's own name.
+    pub model: Option<String>,
+}
+
+impl Deployment {
+    /// Where this deployment sends requests: its api base, else its
+    /// provider's default endpoint, named by the provider's model.
+    pub fn endpoint(&self) -> String {
+        match (&self.api_base, &self.model) {
+            (Some(base), _) => base.clone(),
+            (None, Some(model)) => format!("the default endpoint of {model}"),
+            (None, None) => "its provider's default endpoint".to_string(),
+        }
+    }
+}
+
+/// The deployment `id` (or the 12-character prefix LiteLLM's headers may
+/// carry) among `models`' deployments.
+pub fn find_deployment<'a>(models: &'a [ModelInfo], id: &str) -> Option<&'a Deployment> {
+    models
+        .iter()
+        .flat_map(|m| &m.deployments)
+        .find(|d| d.id == id || (id.len() >= 12 && d.id.starts_with(id)))
 }
 
 impl ModelInfo {
@@ -91,6 +128,7 @@ impl ModelInfo {
             supports_web_search: None,
             supports_vision: None,
             supports_parallel_function_calling: None,
+            deployments: Vec::new(),
         }
     }
 }
@@ -359,7 +397,16 @@ pub fn parse_model_info(body: &Value) -> Result<Vec<ModelInfo>, String> {
             continue;
         };
         let info = entry.get("model_info").unwrap_or(&Value::Null);
-        let parsed = deployment_info(name, info);
+        let mut parsed = deployment_info(name, info);
+        let params = entry.get("litellm_params").unwrap_or(&Value::Null);
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
+        if let Some(id) = text(info, "id") {
+            parsed.deployments.push(Deployment {
+                id,
+                api_base: text(params, "api_base"),
+                model: text(params, "model"),
+            });
+        }
         match models.iter_mut().find(|m| m.id == name) {
             Some(existing) => combine(existing, parsed),
             None => models.push(parsed),
@@ -404,6 +451,7 @@ fn deployment_info(name: &str, info: &Value) -> ModelInfo {
         supports_web_search: flag("supports_web_search"),
         supports_vision: flag("supports_vision"),
         supports_parallel_function_calling: flag("supports_parallel_function_calling"),
+        deployments: Vec::new(),
     }
 }
 
@@ -434,6 +482,7 @@ fn combine(into: &mut ModelInfo, other: ModelInfo) {
     into.supports_reasoning = both(into.supports_reasoning, other.supports_reasoning);
     into.supports_web_search = both(into.supports_web_search, other.supports_web_search);
     into.supports_vision = both(into.supports_vision, other.supports_vision);
+    into.deployments.extend(other.deployments);
     into.supports_parallel_function_calling = both(
         into.supports_parallel_function_calling,
         other.supports_parallel_function_calling,
@@ -613,14 +662,31 @@ mod tests {
     #[test]
     fn deployments_sharing_a_name_are_combined() {
         let body = json!({"data":[
-            {"model_name":"lb","model_info":{"max_input_tokens":128000,"input_cost_per_token":1e-6}},
-            {"model_name":"lb","model_info":{"max_input_tokens":64000,"max_output_tokens":1000,"input_cost_per_token":5e-6}}
+            {"model_name":"lb","model_info":{"id":"dep-a","max_input_tokens":128000,"input_cost_per_token":1e-6},
+             "litellm_params":{"model":"openai/a","api_base":"http://a:1/v1"}},
+            {"model_name":"lb","model_info":{"id":"dep-b","max_input_tokens":64000,"max_output_tokens":1000,"input_cost_per_token":5e-6},
+             "litellm_params":{"model":"anthropic/b"}}
         ]});
         let infos = parse_model_info(&body).unwrap();
         assert_eq!(infos.len(), 1);
         assert_eq!(infos[0].context_window, Some(64000));
         assert_eq!(infos[0].max_output_tokens, Some(1000));
         assert_eq!(infos[0].input_cost_per_token, Some(1e-6));
+        // Both deployments are kept, each with where it sends requests.
+        let endpoints: Vec<(String, String)> = infos[0]
+            .deployments
+            .iter()
+            .map(|d| (d.id.clone(), d.endpoint()))
+            .collect();
+        assert_eq!(
+            endpoints,
+            [
+                ("dep-a".to_string(), "http://a:1/v1".to_string()),
+                ("dep-b".to_string(), "the default endpoint of anthropic/b".to_string())
+            ]
+        );
+        assert_eq!(find_deployment(&infos, "dep-b").map(|d| d.id.as_str()), Some("dep-b"));
+        assert!(find_deployment(&infos, "dep").is_none(), "a short prefix is not an id");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! plain types independent of codex-core. Upstream's patched code calls one
 //! module, [`hooks`]; the rest is private:
 //!
+//! - `command`: our flags and subcommands as clap types, and their runners;
 //! - `session`: start-up (settings, discovery with its disk cache, the model)
 //!   and the process-wide state the hooks read;
 //! - `config`, `setup`: where the proxy is, and the first-run wizard;
@@ -42,6 +43,7 @@ internal!(
     brand,
     canonical,
     catalog,
+    command,
     config,
     cost,
     discovery,

@@ -10,6 +10,9 @@ use crate::config::Source;
 use crate::cost::CacheTier;
 use crate::cost::SessionTotals;
 use crate::cost::Totals;
+use crate::discovery::Deployment;
+use crate::discovery::ModelInfo;
+use crate::discovery::find_deployment;
 use crate::errors::LiteLlmError;
 use crate::exchange;
 use crate::exchange::ProxyHealth;
@@ -32,6 +35,22 @@ pub fn is_litellm_session() -> bool {
     exchange::runtime().is_some()
 }
 
+/// What a retry shows, where upstream says "Reconnecting... n/m" over the
+/// error (the TUI's status row, `exec`'s `ERROR:` line, which shows only that
+/// header). For a LiteLLM session the fault's own words are the header: what
+/// the proxy answered, at which URL, and which attempt this is (a 5xx is not
+/// a lost connection); upstream's "stream disconnected before completion:"
+/// prefix goes, and nothing is repeated below. Elsewhere upstream's words stay.
+pub fn retry_notice(upstream: String, details: String) -> (String, Option<String>) {
+    if !is_litellm_session() {
+        return (upstream, Some(details));
+    }
+    let ours = details
+        .strip_prefix("stream disconnected before completion: ")
+        .unwrap_or(&details);
+    (ours.to_string(), None)
+}
+
 /// Lines for the TUI's /status (label, value); none unless a LiteLLM
 /// session is running in this process.
 pub fn status_lines() -> Vec<(&'static str, String)> {
@@ -47,6 +66,7 @@ pub fn status_lines() -> Vec<(&'static str, String)> {
         meta.as_ref(),
         &totals,
         rt.max_session_cost_usd,
+        &rt.models,
     )
 }
 
@@ -57,6 +77,7 @@ fn lines(
     meta: Option<&ProxyMeta>,
     t: &Totals,
     budget: Option<f64>,
+    models: &[ModelInfo],
 ) -> Vec<(&'static str, String)> {
     let mut out = vec![
         ("LiteLLM proxy", base_url.to_string()),
@@ -64,7 +85,7 @@ fn lines(
         (
             "Routed to",
             match meta {
-                Some(m) => routed_to(m.model_id.as_deref(), m.api_base.as_deref()),
+                Some(m) => routed_to(m.model_id.as_deref(), m.api_base.as_deref(), models),
                 None => "no request has reached the proxy yet".to_string(),
             },
         ),
@@ -193,15 +214,20 @@ fn reset_text(reset: &str) -> String {
     }
 }
 
-/// "deployment <id> at <api base>", saying so where the proxy reported neither.
-fn routed_to(model_id: Option<&str>, api_base: Option<&str>) -> String {
+/// "deployment <id> at <api base>", saying so where the proxy reported
+/// neither. When the answer named only the deployment, the proxy's own
+/// `/model/info` (already in `models`) says where that deployment sends
+/// requests.
+fn routed_to(model_id: Option<&str>, api_base: Option<&str>, models: &[ModelInfo]) -> String {
+    let known = model_id.and_then(|id| find_deployment(models, id));
+    let base = api_base.map(str::to_string).or_else(|| known.map(Deployment::endpoint));
     let id = model_id.map(|id| id.get(..12).unwrap_or(id));
-    match (id, api_base) {
+    match (id, base) {
         (None, None) => NOT_REPORTED.to_string(),
         (id, base) => format!(
             "deployment {} at {}",
             id.unwrap_or("(id not reported)"),
-            base.unwrap_or("(api base not reported by the proxy)")
+            base.as_deref().unwrap_or("(api base not reported by the proxy)")
         ),
     }
 }
@@ -266,13 +292,14 @@ fn session_text(
     last: &RequestRecord,
     totals: &SessionTotals,
     budget: Option<f64>,
+    models: &[ModelInfo],
 ) -> Vec<String> {
     let t = &totals.total;
     vec![
         format!("Session:    {id} (last request {})", last.ts),
         format!(
             "Routed to:  {}",
-            routed_to(last.litellm_model_id.as_deref(), last.api_base.as_deref())
+            routed_to(last.litellm_model_id.as_deref(), last.api_base.as_deref(), models)
         ),
         format!(
             "Requests:   {} ({} failed)",
@@ -396,7 +423,10 @@ pub async fn run_status(
         (None, _) => out.push("Model:      none chosen (set [litellm].model or pass -m)".into()),
     }
     match &session {
-        Some((id, last, totals)) => out.extend(session_text(id, last, totals, budget)),
+        Some((id, last, totals)) => {
+            let known = models.as_deref().unwrap_or_default();
+            out.extend(session_text(id, last, totals, budget, known));
+        }
         None => {
             out.push("Session:    none recorded yet (telemetry off, or no request made)".into())
         }
@@ -470,13 +500,44 @@ mod tests {
 
     #[test]
     fn routing_never_shows_a_question_mark() {
-        assert_eq!(routed_to(None, None), "not reported by the proxy");
+        assert_eq!(routed_to(None, None, &[]), "not reported by the proxy");
         assert_eq!(
-            routed_to(Some("fc734469999c0123"), Some("http://b/v1")),
+            routed_to(Some("fc734469999c0123"), Some("http://b/v1"), &[]),
             "deployment fc734469999c at http://b/v1"
         );
-        let partial = routed_to(Some("abc"), None);
+        let partial = routed_to(Some("abc"), None, &[]);
         assert!(partial.contains("not reported") && !partial.contains('?'), "{partial}");
+    }
+
+    #[test]
+    fn routing_asks_the_proxys_model_info_when_the_headers_name_only_the_deployment() {
+        let deployment = |id: &str, api_base: Option<&str>, model: Option<&str>| Deployment {
+            id: id.into(),
+            api_base: api_base.map(str::to_string),
+            model: model.map(str::to_string),
+        };
+        let models = vec![ModelInfo {
+            deployments: vec![
+                deployment("fc734469999c0123", Some("http://backend:9000/v1"), Some("openai/m")),
+                deployment("aaaa00000000ffff", None, Some("openai/gpt-4o")),
+            ],
+            ..ModelInfo::new("m")
+        }];
+        assert_eq!(
+            routed_to(Some("fc734469999c0123"), None, &models),
+            "deployment fc734469999c at http://backend:9000/v1"
+        );
+        // Headers may carry a shortened id; a deployment without an api base goes to its provider's default.
+        assert_eq!(
+            routed_to(Some("aaaa00000000"), None, &models),
+            "deployment aaaa00000000 at the default endpoint of openai/gpt-4o"
+        );
+        // The header wins over the listing, and an unknown id still says what is missing.
+        assert_eq!(
+            routed_to(Some("fc734469999c0123"), Some("http://other/v1"), &models),
+            "deployment fc734469999c at http://other/v1"
+        );
+        assert!(routed_to(Some("zzz"), None, &models).contains("not reported"));
     }
 
     fn totals(requests: u64, errors: u64, cost: f64, uncosted: u64) -> Totals {
@@ -530,6 +591,7 @@ mod tests {
             Some(&meta),
             &totals(4, 1, 0.0123, 0),
             Some(2.0),
+            &[],
         );
         let labels: Vec<&str> = lines.iter().map(|(l, _)| *l).collect();
         assert_eq!(
@@ -572,7 +634,7 @@ mod tests {
 
     #[test]
     fn tui_lines_before_any_answer_and_after_a_transport_error() {
-        let fresh = lines("http://p/v1", &ProxyHealth::NotAsked, None, &Totals::default(), None);
+        let fresh = lines("http://p/v1", &ProxyHealth::NotAsked, None, &Totals::default(), None, &[]);
         assert_eq!(value(&fresh, "Proxy health"), Some("no request sent yet"));
         assert_eq!(
             value(&fresh, "Routed to"),
@@ -586,7 +648,7 @@ mod tests {
             "could not connect to the LiteLLM proxy at http://p/v1 (connection refused)".into(),
         );
         let meta = meta_with(None, RateLimits::default());
-        let lines = lines("http://p/v1", &down, Some(&meta), &totals(2, 1, 0.0, 1), None);
+        let lines = lines("http://p/v1", &down, Some(&meta), &totals(2, 1, 0.0, 1), None, &[]);
         assert_eq!(
             value(&lines, "Proxy health"),
             Some("unreachable: could not connect to the LiteLLM proxy at http://p/v1 (connection refused)")
@@ -660,7 +722,7 @@ mod tests {
             }),
             ..RequestRecord::default()
         };
-        let text = session_text("s9", &last, &totals, Some(1.0)).join("\n");
+        let text = session_text("s9", &last, &totals, Some(1.0), &[]).join("\n");
         for expected in [
             "Session:    s9 (last request 2026-11-24T10:00:00.000Z)",
             "Routed to:  not reported by the proxy",
