@@ -28,13 +28,19 @@ const mail = (trailers: string): string =>
   `From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001\nFrom: a <a@b>\nSubject: x\n\nwhy\n\n${trailers}\n---\ndiff --git a/codex-rs/Cargo.toml b/codex-rs/Cargo.toml\n--- a/codex-rs/Cargo.toml\n+++ b/codex-rs/Cargo.toml\n@@ -1 +1 @@\n-a\n+b\n`;
 
 describe('substitutions', () => {
-  it('the repo ships the two the 0.115 pin needs, each naming the fork, its rev and exactly what the lock may gain', () => {
+  it('the repo ships the four the 0.125 pin needs, each naming what it replaces and exactly what the lock may gain', () => {
     const subs = availableSubstitutions(PATCHES);
-    expect(subs.map((s) => s.name)).toEqual(['crossterm', 'tokio-tungstenite']);
-    const [crossterm, tungstenite] = subs;
-    expect(crossterm!.replaces).toEqual({ url: 'https://github.com/nornagon/crossterm', rev: '87db8bfa6dc99427fd3b071681b07fc31c6ce995' });
+    expect(subs.map((s) => s.name)).toEqual(['crossterm', 'libwebrtc', 'tokio-tungstenite', 'v8']);
+    const [crossterm, libwebrtc, tungstenite, v8] = subs;
+    expect(crossterm!.replaces).toEqual({ kind: 'git', url: 'https://github.com/nornagon/crossterm', rev: '87db8bfa6dc99427fd3b071681b07fc31c6ce995' });
     expect(crossterm!.lockAdds).toEqual([{ name: 'crossterm', version: '0.28.1' }]);
-    expect(tungstenite!.replaces.url).toBe('https://github.com/openai-oss-forks/tokio-tungstenite');
+    expect(libwebrtc!.replaces).toEqual({ kind: 'git', url: 'https://github.com/juberti-oai/rust-sdks', rev: 'e2d1d1d230c6fc9df171ccb181423f957bb3c1f0' });
+    expect(libwebrtc!.lockAdds).toEqual([]);
+    // V8 is a crates.io crate whose build downloads a prebuilt library: replaced by a stub, adding nothing to the lock.
+    expect(v8!.replaces).toEqual({ kind: 'crate', name: 'v8', version: '146.4.0' });
+    expect(v8!.with).toMatch(/no V8/);
+    expect(v8!.lockAdds).toEqual([]);
+    expect(tungstenite!.replaces).toMatchObject({ url: 'https://github.com/openai-oss-forks/tokio-tungstenite' });
     expect(tungstenite!.lockAdds.map((p) => `${p.name} ${p.version}`)).toEqual(['tokio-tungstenite 0.27.0', 'tokio-tungstenite 0.28.0', 'tungstenite 0.28.0']);
     // They are not part of the series: the lint of patches/ does not see them as unused.
     expect(fs.readFileSync(path.join(PATCHES, 'series'), 'utf8')).not.toMatch(/substitutions/);
@@ -70,7 +76,9 @@ describe('substitutions', () => {
 
   it('rejects a substitution patch without its trailers', () => {
     const dir = patchesDir({ 'bad.patch': mail('Upstream: no') });
-    expect(() => availableSubstitutions(dir)).toThrow(/bad\.patch: no `Substitutes: <git url> <rev>` trailer/);
+    expect(() => availableSubstitutions(dir)).toThrow(/bad\.patch: no `Substitutes: <git url> <rev>` or `Substitutes: crate <name> <version>` trailer/);
+    const dir3 = patchesDir({ 'c.patch': mail('Substitutes: crate v8\nWith: nothing') });
+    expect(() => availableSubstitutions(dir3)).toThrow(/c\.patch: no `Substitutes:/);
     const dir2 = patchesDir({ 'x.patch': mail('Substitutes: https://x/y abcdef1\nWith: y 1.0\nLock-Adds: y') });
     expect(() => parseSubstitution(path.join(dir2, 'substitutions', 'x.patch'))).toThrow(/`Lock-Adds: y` is not `<crate> <version>`/);
   });
@@ -97,5 +105,8 @@ describe('substitutions', () => {
       'error: failed to get `crossterm` as a dependency\n  failed to load source for dependency `crossterm`\n  Unable to update https://github.com/nornagon/crossterm?branch=nornagon%2Fcolor-query';
     expect(substitutionHint(PATCHES, out)).toMatch(/--substitute crossterm/);
     expect(substitutionHint(PATCHES, 'error: could not find `foo` in registry')).toBeUndefined();
+    // A crate whose build script cannot download its prebuilt library (V8) offers its stub.
+    const v8 = 'error: failed to run custom build command for `v8 v146.4.0`\n  Downloading https://github.com/denoland/rusty_v8/releases/...';
+    expect(substitutionHint(PATCHES, v8)).toMatch(/Without what v8 146\.4\.0 downloads, build with --substitute v8 \(no V8/);
   });
 });

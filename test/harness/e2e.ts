@@ -25,6 +25,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readLock, upstreamVersion } from '../../scripts/lib/lockfile.ts';
 import { lineReporter, outputMode } from '../../scripts/lib/progress.ts';
 import { REPO_ROOT } from '../../scripts/lib/project.ts';
 import { hostTriple } from '../../scripts/lib/targets.ts';
@@ -621,8 +622,13 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
 
     const version = await runBinary(bin, ['--version'], { env: cleanEnv({}), cwd: os.tmpdir() });
     await check('--version names upstream tag, commit, series and any substitution', async () => {
-      const re = /^codex-litellm 0\.115\.0-litellm\.\d+ \(upstream rust-v0\.115\.0 f028679abb30, series [0-9a-f]{12}(, substituted .*)?\)$/;
-      assert(re.test(version.stdout.trim()), `got ${JSON.stringify(version.stdout)}`);
+      // What upstream.lock pins, not a literal: the check moves with the pin.
+      const lock = readLock(path.join(REPO_ROOT, 'upstream.lock'));
+      const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const re = new RegExp(
+        `^codex-litellm ${esc(upstreamVersion(lock.tag))}-litellm\\.${lock.release} \\(upstream ${esc(lock.tag)} ${lock.commit.slice(0, 12)}, series [0-9a-f]{12}(, substituted .*)?\\)$`,
+      );
+      assert(re.test(version.stdout.trim()), `got ${JSON.stringify(version.stdout)}, wanted ${re}`);
       return version.stdout.trim();
     });
 
