@@ -14,10 +14,12 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { readLock, upstreamVersion } from '../../scripts/lib/lockfile.ts';
+import { REPO_ROOT } from '../../scripts/lib/project.ts';
 import { type Assert, type Check, cleanEnv, codexHome, E2E_MODELS, type RunResult, runBinary } from './e2e.ts';
 import { FAULT_SECRET, type FakeBackend, type FaultRule, PARIS_ANSWER } from './fake-backend.ts';
 import { freePort, type LitellmModel, type LitellmProxy, startCountingForwarder, startLitellm } from './litellm-proxy.ts';
-import { after, flat, screenWith, Tui } from './tui.ts';
+import { after, COMPOSER, flat, screenWith, START_SCREEN, Tui } from './tui.ts';
 
 /** What upstream's retry loop shows, and how often our provider lets it retry (faults.rs). */
 const RETRIES = 3;
@@ -123,11 +125,12 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       const firstLine = help.stdout.split('\n')[0] ?? '';
       assert(/^codex-litellm\b/.test(firstLine) && help.stdout.includes('Usage: codex-litellm'), `--help:\n${help.stdout.slice(0, 400)}`);
       tui = await Tui.start(bin, tuiWork, { CODEX_HOME: tuiHome, LITELLM_API_KEY: key });
-      let screen = await tui.waitFor(/trust the contents|To get started|% left/, 'the start screen');
+      let screen = await tui.waitFor(START_SCREEN, 'the start screen');
       tui.press('Enter');
-      screen = await tui.waitFor(/To get started|Ask Codex|% left/, 'the composer');
+      screen = await tui.waitFor(COMPOSER, 'the composer');
       const header = screen.split('\n').find((l) => l.includes('>_')) ?? '';
-      assert(/>_ codex-litellm \(v0\.115\.0-litellm\.\d+\)/.test(header), `header: ${JSON.stringify(header)}\n${screen}`);
+      const ours = `>_ codex-litellm (v${upstreamVersion(readLock(path.join(REPO_ROOT, 'upstream.lock')).tag)}-litellm.`;
+      assert(header.includes(ours), `header: ${JSON.stringify(header)}, wanted ${ours}\n${screen}`);
       assert(!screen.includes('OpenAI Codex'), `the header still says OpenAI Codex:\n${screen}`);
       await ask('What is the capital of France?', answered, 'the first answer');
       await tui.submit('/model');
@@ -169,7 +172,9 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       assert(r.status === 0, `exit ${r.status}: ${r.stderr.slice(-600)}`);
       assert(r.stdout.includes(PARIS_ANSWER), `no answer: ${r.stdout.slice(-300)}`);
       const said = r.stderr.split('\n').find((l) => l.includes('try again in 2s')) ?? '';
-      assert(said.includes('Reconnecting... 1/3') && said.includes(base), `no wait announced: ${r.stderr.slice(-600)}`);
+      // The notice is ours (what the proxy answered, which attempt), not upstream's "Reconnecting... 1/3".
+      assert(said.includes(`attempt 1 of ${ATTEMPTS}`) && said.includes(base), `no wait announced: ${r.stderr.slice(-600)}`);
+      assert(!r.stderr.includes('Reconnecting'), `upstream's words hide what the proxy answered: ${r.stderr.slice(-600)}`);
       assert(calls.length === 2 && calls[1]!.at - calls[0]!.at >= 1900, `requests ${calls.map((c) => c.at - t).join(', ')} ms`);
       return `waited ${calls[1]!.at - calls[0]!.at} ms; ${said.trim().slice(0, 140)}`;
     });
@@ -197,8 +202,12 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
         },
         'the answer after the wait',
       );
-      assert(waiting.includes('Reconnecting... 1/3'), `the wait was never on screen (after ${tag}): ${below}`);
-      return waiting.slice(waiting.indexOf('Reconnecting'), waiting.indexOf('Reconnecting') + 120);
+      assert(
+        waiting.includes(`attempt 1 of ${ATTEMPTS}`) && !waiting.includes('Reconnecting'),
+        `the wait was never on screen as ours (after ${tag}): ${below}`,
+      );
+      const at = waiting.indexOf('codex-litellm will try again');
+      return waiting.slice(at, at + 120);
     });
 
     await check(`[faults] exec: HTTP 500 on every attempt: ${ATTEMPTS} attempts shown, then one error naming the URL`, async () => {
@@ -206,8 +215,15 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       const r = await exec(home(), 'What is the capital of France?');
       const msg = errorLine(r);
       assert(r.status !== 0, 'exit 0');
-      for (let n = 1; n <= RETRIES; n++)
-        assert(r.stderr.includes(`Reconnecting... ${n}/${RETRIES}`), `no "Reconnecting... ${n}/${RETRIES}": ${r.stderr.slice(-800)}`);
+      // Each retry says what the proxy answered and which attempt it was: a 5xx is not a lost connection.
+      for (let n = 1; n <= RETRIES; n++) {
+        const line = `the LiteLLM proxy at ${base} answered HTTP 500 Internal Server Error`;
+        assert(
+          r.stderr.split('\n').some((l) => l.includes(line) && l.includes(`(attempt ${n} of ${ATTEMPTS})`)),
+          `no notice of attempt ${n} naming the 500: ${r.stderr.slice(-800)}`,
+        );
+      }
+      assert(!r.stderr.includes('Reconnecting'), `upstream's "Reconnecting" hides the 500: ${r.stderr.slice(-800)}`);
       assert(
         msg.startsWith(`codex-litellm gave up after ${ATTEMPTS} attempts: the LiteLLM proxy at ${base} answered HTTP 500 Internal Server Error`),
         `ERROR: ${msg}`,
@@ -348,7 +364,7 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       const r = await exec(hRefused, 'What is the capital of France?');
       const msg = errorLine(r);
       assert(r.status !== 0, 'exit 0');
-      assert(r.stderr.includes(`Reconnecting... ${RETRIES}/${RETRIES}`), `no retries shown: ${r.stderr.slice(-600)}`);
+      assert(r.stderr.includes(`(attempt ${RETRIES} of ${ATTEMPTS})`) && !r.stderr.includes('Reconnecting'), `no retries shown: ${r.stderr.slice(-600)}`);
       assert(
         msg.startsWith(`codex-litellm gave up after ${ATTEMPTS} attempts: could not connect to the LiteLLM proxy at ${base}`) &&
           msg.includes(`Is the LiteLLM proxy running at ${base}?`),
@@ -436,7 +452,7 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
     await check('[faults] TUI: `resume --last` after the broken session shows it and continues it', async () => {
       const resumed = await Tui.start(bin, tuiWork, { CODEX_HOME: tuiHome, LITELLM_API_KEY: key }, ['resume', '--last']);
       try {
-        const screen = await resumed.waitFor((s) => s.includes(`[t${turn}]`) && /% left|Ask Codex/.test(s), 'the resumed conversation');
+        const screen = await resumed.waitFor((s) => s.includes(`[t${turn}]`) && COMPOSER.test(s), 'the resumed conversation');
         await resumed.submit('[resumed] What is the capital of France?');
         await resumed.waitFor((s) => answered(after(s, '[resumed]')), 'an answer in the resumed session');
         return `the resumed screen shows [t${turn}] of the earlier session${screen.includes('codex-litellm (v') ? ', under our header' : ''}`;
@@ -448,9 +464,9 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
     await check('[faults] TUI: /status shows the provider-cached tokens; a garbled event is one message; then the TUI answers', async () => {
       const t = await Tui.start(bin, tmp('cl-e2e-fault-tui2-'), { CODEX_HOME: home({ api: fwd.url, model: 'fake-cached' }), LITELLM_API_KEY: key });
       try {
-        await t.waitFor(/trust the contents|To get started|% left/, 'the start screen');
+        await t.waitFor(START_SCREEN, 'the start screen');
         t.press('Enter');
-        await t.waitFor(/To get started|Ask Codex|% left/, 'the composer');
+        await t.waitFor(COMPOSER, 'the composer');
         await t.submit('[c1] What is the capital of France?');
         await t.waitFor((s) => answered(after(s, '[c1]')), 'the answer');
         await t.submit('/status');
@@ -476,9 +492,9 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       fail([]);
       const t = await Tui.start(bin, tmp('cl-e2e-fault-tui3-'), { CODEX_HOME: home(), LITELLM_API_KEY: key }, ['-c', 'litellm.max_session_cost_usd=0.000001']);
       try {
-        await t.waitFor(/trust the contents|To get started|% left/, 'the start screen');
+        await t.waitFor(START_SCREEN, 'the start screen');
         t.press('Enter');
-        await t.waitFor(/To get started|Ask Codex|% left/, 'the composer');
+        await t.waitFor(COMPOSER, 'the composer');
         await t.submit('[b1] What is the capital of France?');
         await t.waitFor((s) => answered(after(s, '[b1]')), 'the first answer');
         let message = '';

@@ -44,7 +44,7 @@ import { ensureLitellm, startCountingForwarder, startLitellm, type CountingForwa
 import { startRedis } from './redis.ts';
 import { faultChecks } from './e2e-faults.ts';
 import { runTargetE2E, splitTargetArgs } from './target.ts';
-import { screenWith, Tui } from './tui.ts';
+import { COMPOSER, screenWith, START_SCREEN, Tui } from './tui.ts';
 
 export interface Outcome {
   name: string;
@@ -666,9 +666,9 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
     await check('the TUI answers through the proxy, /model lists the proxy models, /status shows routing and cost', async () => {
       const work = tmp('cl-e2e-tui-');
       const screens = await tuiSession(bin, work, { CODEX_HOME: home, LITELLM_API_KEY: masterKey }, [
-        { keys: [], waitFor: /trust the contents|To get started|% left/ },
+        { keys: [], waitFor: START_SCREEN },
         // answers the folder-trust question (harmless without it); the composer's footer says "N% left"
-        { keys: ['Enter'], waitFor: /To get started|Ask Codex|% left/ },
+        { keys: ['Enter'], waitFor: COMPOSER },
         // the answer, and the turn over (no "esc to interrupt"): /model is refused while a task runs
         { text: 'What is the capital of France', keys: ['Enter'], waitFor: screenWith([PARIS_ANSWER], ['to interrupt']) },
         { text: '/model', keys: ['Enter'], waitFor: screenWith(['fake-model', 'fake-native']) },

@@ -9,6 +9,18 @@ let sessions = 0;
 const tmux = (...args: string[]): string => spawnSync('tmux', args, { encoding: 'utf8' }).stdout ?? '';
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * The start screen: the folder-trust question, or upstream's first screens of older tags
+ * ("To get started", the "N% left" footer).
+ */
+export const START_SCREEN = /trust the contents|To get started|% left|^ {2}\S.* · \/\S*$/m;
+
+/**
+ * The composer, ready for a prompt: upstream's older hints ("To get started", "Ask Codex", the
+ * "N% left" footer) or, since 0.12x, the footer line "<model> <effort> · <directory>".
+ */
+export const COMPOSER = /To get started|Ask Codex|% left|^ {2}\S.* · \/\S*$/m;
+
 export class Tui {
   private constructor(private readonly name: string) {}
 
