@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hasCommand } from './helpers/tools.ts';
-import { CREATED_ANSWER, HELLO_PATCH, PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from './harness/fake-backend.ts';
+import { CREATED_ANSWER, HELLO_PATCH, PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from '../scripts/e2e/fake-backend.ts';
 import {
   DEFAULT_COSTS,
   LITELLM_VERSION,
@@ -26,7 +26,7 @@ import {
   startLitellm,
   toYaml,
   type LitellmProxy,
-} from './harness/litellm-proxy.ts';
+} from '../scripts/e2e/litellm-proxy.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON under test
 type Json = Record<string, any>;

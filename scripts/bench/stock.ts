@@ -21,9 +21,9 @@ import { findProfile } from '../lib/profiles.ts';
 import { REPO_ROOT } from '../lib/project.ts';
 import { mirrorEnv } from '../lib/settings.ts';
 import { findTarget, hostTriple } from '../lib/targets.ts';
-import { startFakeBackend } from '../../test/harness/fake-backend.ts';
-import { ensureLitellm, startLitellm } from '../../test/harness/litellm-proxy.ts';
-import { cleanEnv, codexHome } from '../../test/harness/e2e.ts';
+import { startFakeBackend } from '../e2e/fake-backend.ts';
+import { ensureLitellm, startLitellm } from '../e2e/litellm-proxy.ts';
+import { cleanEnv, codexHome } from '../e2e/e2e.ts';
 import { median, type BenchRow } from './row.ts';
 
 const PROFILE = 'dev';
