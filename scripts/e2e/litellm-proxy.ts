@@ -36,6 +36,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type ScalarTag, stringify } from 'yaml';
 import { UserError } from '../lib/errors.ts';
 import type { Reporter } from '../lib/progress.ts';
 import { requestTools, type ToolInfo } from './fake-backend.ts';
@@ -396,49 +397,30 @@ export function buildLitellmConfig(
 /** Number in a form PyYAML (YAML 1.1) reads as a number: no bare exponents like 1e-7. */
 function yamlNumber(n: number): string {
   if (!Number.isFinite(n)) throw new Error(`cannot write ${n} to YAML`);
-  if (Number.isInteger(n)) return String(n);
   const s = String(n);
   if (!/e/i.test(s)) return s;
   return n.toFixed(20).replace(/0+$/, '').replace(/\.$/, '.0');
 }
 
-function yamlScalar(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
-  if (typeof v === 'number') return yamlNumber(v);
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  return JSON.stringify(String(v)); // a JSON string is a valid YAML double-quoted scalar
-}
+/**
+ * A float the way PyYAML reads one. LiteLLM reads its config with PyYAML, which speaks YAML 1.1:
+ * there a float needs a dot, so `1e-7` (a per-token price) would be the string "1e-7".
+ */
+const PYYAML_FLOAT: ScalarTag = {
+  tag: 'tag:yaml.org,2002:float',
+  identify: (v) => typeof v === 'number' && !Number.isInteger(v),
+  default: true,
+  test: /^[-+]?[0-9][0-9_]*\.[0-9_]*$/,
+  resolve: (s) => Number.parseFloat(s.replace(/_/g, '')),
+  stringify: ({ value }) => yamlNumber(Number(value)),
+};
 
-/** A small YAML writer for plain data (maps, lists, scalars). */
-export function toYaml(value: unknown, indent = 0): string {
-  const pad = ' '.repeat(indent);
-  if (Array.isArray(value)) {
-    if (value.length === 0) return `${pad}[]\n`;
-    return value
-      .map((item) => {
-        if (item !== null && typeof item === 'object' && (Array.isArray(item) ? item.length > 0 : Object.keys(item).length > 0)) {
-          const inner = toYaml(item, indent + 2);
-          return `${pad}- ${inner.slice(indent + 2)}`;
-        }
-        return `${pad}- ${item !== null && typeof item === 'object' ? (Array.isArray(item) ? '[]' : '{}') : yamlScalar(item)}\n`;
-      })
-      .join('');
-  }
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    if (entries.length === 0) return `${pad}{}\n`;
-    return entries
-      .map(([k, v]) => {
-        const key = /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(k) ? k : JSON.stringify(k);
-        if (v !== null && typeof v === 'object' && (Array.isArray(v) ? v.length > 0 : Object.keys(v).length > 0)) {
-          return `${pad}${key}:\n${toYaml(v, indent + 2)}`;
-        }
-        const scalar = v !== null && typeof v === 'object' ? (Array.isArray(v) ? '[]' : '{}') : yamlScalar(v);
-        return `${pad}${key}: ${scalar}\n`;
-      })
-      .join('');
-  }
-  return `${pad}${yamlScalar(value)}\n`;
+/**
+ * YAML for LiteLLM's config: YAML 1.1 (PyYAML's), so strings such as `yes` or `on` are quoted and
+ * floats have a dot.
+ */
+export function toYaml(value: unknown): string {
+  return stringify(value, { version: '1.1', customTags: (tags) => [PYYAML_FLOAT, ...tags] });
 }
 
 // ---------------------------------------------------------------------------------------------
