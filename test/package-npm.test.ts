@@ -12,7 +12,8 @@ import { packageTargets } from '../scripts/package/command.ts';
 import { readLock } from '../scripts/lib/lockfile.ts';
 import { REPO_ROOT } from '../scripts/lib/project.ts';
 import { npmVersion, releaseOf } from '../scripts/lib/version.ts';
-import { findTarget, hostTriple } from '../scripts/lib/targets.ts';
+import { hostTriple } from '../scripts/lib/host.ts';
+import { findTarget } from '../scripts/lib/targets.ts';
 import { tmpDir } from './helpers/fixture.ts';
 import { hasCommand, listTar, makePackageProject, type PackageProject } from './helpers/package-fixture.ts';
 

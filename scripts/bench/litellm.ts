@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../lib/project.ts';
-import { hostTriple } from '../lib/targets.ts';
+import { hostTriple } from '../lib/host.ts';
 import { startFakeBackend } from '../e2e/fake-backend.ts';
 import { ensureLitellm, startLitellm } from '../e2e/litellm-proxy.ts';
 import { cleanEnv, codexHome, runBinary } from '../e2e/e2e.ts';

@@ -27,7 +27,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { lineReporter, outputMode } from '../lib/progress.ts';
 import { REPO_ROOT } from '../lib/project.ts';
-import { hostTriple } from '../lib/targets.ts';
+import { hostTriple } from '../lib/host.ts';
 import {
   CREATED_ANSWER,
   HELLO_FILE,

@@ -3,32 +3,17 @@
  * by every command (build steps, packages, dry runs) instead of each working it out again, as
  * cargo-dist does. Per target: where the binary and its BUILDINFO.json go, and the file names it
  * contributes to the release. The names live here, not in the writers, so a plan needs no writer.
+ * A build plan adds the Rust toolchain and, per target, its route on this machine (route.ts).
  */
 import * as path from 'node:path';
 import type { Context } from './context.ts';
 import { contextVersion } from './context.ts';
-import { UserError } from './errors.ts';
+import { hostTriple } from './host.ts';
 import { UPSTREAM_FACTS } from './project.ts';
-import { findTarget, hostTriple, NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target } from './targets.ts';
+import { routeFor, type Route } from './route.ts';
+import { NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target, type TargetSelection } from './targets.ts';
+import { chooseToolchain, type Toolchain } from './toolchain.ts';
 import { apkVersion, debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from './version.ts';
-
-/** What `--target`/`--all` asked for. */
-export interface TargetSelection {
-  targets?: readonly string[];
-  all?: boolean;
-}
-
-/**
- * The targets a command works on: --all, the --target names, or this machine's target. `order`
- * is `given` for the build (steps run in the order the user named them) and `table` for packages.
- */
-export function chooseTargets(sel: TargetSelection, order: 'given' | 'table'): Target[] {
-  if (sel.all) return [...TARGETS];
-  if (sel.targets && sel.targets.length > 0) return order === 'table' ? selectTargets(sel.targets, false) : [...new Set(sel.targets.map((t) => findTarget(t)))];
-  const host = TARGETS.find((t) => t.triple === hostTriple());
-  if (!host) throw new UserError(`this machine (${hostTriple()}) is not a release target`, `Pass --target; known: ${TARGETS.map((t) => t.alias).join(', ')}.`);
-  return [host];
-}
 
 /** dist/<triple>/BUILDINFO.json: written by the build beside the binary, read by `package`. */
 export interface BuildInfo extends VersionInfo {
@@ -91,8 +76,9 @@ export interface Plan {
   targets: TargetPlan[];
 }
 
-export function makePlan(ctx: Context, sel: TargetSelection, order: 'given' | 'table'): Plan {
-  const targets = chooseTargets(sel, order);
+/** The plan of a command on the targets `sel` names (selectTargets), in table order unless `order` says otherwise. */
+export function makePlan(ctx: Context, sel: TargetSelection, order: 'given' | 'table' = 'table'): Plan {
+  const targets = selectTargets(sel, order);
   const release = releaseOf(ctx.lock);
   const version = contextVersion(ctx);
   return {
@@ -104,6 +90,68 @@ export function makePlan(ctx: Context, sel: TargetSelection, order: 'given' | 't
       return { target: t, binary, buildInfo: path.join(path.dirname(binary), 'BUILDINFO.json'), artifacts: artifactNames(version, release, t) };
     }),
   };
+}
+
+/** The Rust toolchain as a plan knows it, before upstream (and its rust-toolchain.toml) is there. */
+export interface PlannedToolchain {
+  /**
+   * An explicit choice (--toolchain, RUSTUP_TOOLCHAIN, the user file) resolved for real, else
+   * rustup's stable standing in for "upstream's pin if installed"; undefined when it does not resolve.
+   */
+  toolchain: Toolchain | undefined;
+  /** What the plan prints. */
+  label: string;
+  /** Chosen explicitly: it is the one that builds. Otherwise upstream's pin, read at build time, may replace it. */
+  explicit: boolean;
+}
+
+export interface BuildTargetPlan extends TargetPlan {
+  /** How this machine builds it with the planned toolchain (the dry run, the refusal before anything runs, the cargo command). */
+  route: Route;
+}
+
+/** What the build works from: the plan, with the toolchain and each target's route, in the order the targets were named. */
+export interface BuildPlan extends Plan {
+  host: string;
+  toolchain: PlannedToolchain;
+  targets: BuildTargetPlan[];
+}
+
+function planToolchain(ctx: Context): PlannedToolchain {
+  const explicit = ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN ?? ctx.user.toolchain;
+  try {
+    const toolchain = chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, userDefault: ctx.user.toolchain });
+    return {
+      toolchain,
+      label: explicit ? `${toolchain.name} (${toolchain.reason}): ${toolchain.rustc}` : "upstream's pin if installed, else stable",
+      explicit: Boolean(explicit),
+    };
+  } catch {
+    return { toolchain: undefined, label: explicit ?? "upstream's pin if installed, else stable", explicit: Boolean(explicit) };
+  }
+}
+
+export function makeBuildPlan(ctx: Context, sel: TargetSelection): BuildPlan {
+  const plan = makePlan(ctx, sel, 'given');
+  const host = hostTriple();
+  const toolchain = planToolchain(ctx);
+  return { ...plan, host, toolchain, targets: plan.targets.map((tp) => ({ ...tp, route: routeFor(tp.target, host, toolchain.toolchain) })) };
+}
+
+/**
+ * The toolchain that builds, once upstream's tree is there (`pinned`: its rust-toolchain.toml
+ * channel): the planned one when it was chosen explicitly, else upstream's pin if installed, else
+ * stable. Its route for `tp` is the planned route when it is the planned toolchain, else worked out
+ * again for its standard library.
+ */
+export function settleToolchain(ctx: Context, plan: BuildPlan, tp: BuildTargetPlan, pinned: string | undefined): { toolchain: Toolchain; route: Route } {
+  const planned = plan.toolchain.toolchain;
+  const toolchain =
+    plan.toolchain.explicit && planned
+      ? planned
+      : chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, pinned, userDefault: ctx.user.toolchain });
+  const same = planned !== undefined && toolchain.name === planned.name && toolchain.sysroot === planned.sysroot && toolchain.rustc === planned.rustc;
+  return { toolchain, route: same ? tp.route : routeFor(tp.target, plan.host, toolchain) };
 }
 
 /** Every release file name of this version, for SHA256SUMS (the main npm package first). */

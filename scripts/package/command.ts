@@ -9,20 +9,13 @@ import * as path from 'node:path';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { replaceDir, sha256, writeFileAtomic } from '../lib/fs.ts';
-import {
-  makePlan,
-  npmDirName,
-  npmTarballName,
-  releaseNames,
-  SUMS_FILE,
-  type BuildInfo,
-  type Plan,
-  type TargetPlan,
-  type TargetSelection,
-} from '../lib/plan.ts';
+import { makePlan, npmDirName, npmTarballName, releaseNames, SUMS_FILE, type BuildInfo, type Plan, type TargetPlan } from '../lib/plan.ts';
 import { formatBytes, type Reporter } from '../lib/progress.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
-import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, type Target } from '../lib/targets.ts';
+import { NPM_MAIN, npmPackageName, type Target, type TargetSelection } from '../lib/targets.ts';
+import { hostTriple } from '../lib/host.ts';
+import { ciJob } from '../lib/ci-matrix.ts';
+import { hostCannotBuild } from '../lib/route.ts';
 import type { VersionInfo } from '../lib/version.ts';
 import { apks } from './apk.ts';
 import { releaseArchive } from './archive.ts';
@@ -153,7 +146,7 @@ function writeDirAtomic(dir: string, files: NpmPackage['files']): void {
 
 export async function packageTargets(ctx: Context, opts: PackageOptions = {}): Promise<PackageResult> {
   const env = opts.env ?? process.env;
-  const plan = makePlan(ctx, opts, 'table');
+  const plan = makePlan(ctx, opts);
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.join(ctx.project.distDir, 'packages');
   const { release, version: expected } = plan;
 
@@ -259,7 +252,7 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
 }
 
 /** What `package --dry-run` prints: inputs and the files that would be written. */
-export function packagePlan(ctx: Context, opts: PackageOptions = {}, plan: Plan = makePlan(ctx, opts, 'table')): string {
+export function packagePlan(ctx: Context, opts: PackageOptions = {}, plan: Plan = makePlan(ctx, opts)): string {
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.join(ctx.project.distDir, 'packages');
   const v = plan.version;
   const lines = [

@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UserError } from '../lib/errors.ts';
+import { UserError } from './errors.ts';
 
 export interface Toolchain {
   /** The rustup name (`stable`) or the directory (`/usr/bin`). */
