@@ -9,9 +9,8 @@ import { parseArgs } from 'node:util';
 import { contextVersion, makeContext, type CommonOptions } from './lib/context.ts';
 import { describeError, UserError } from './lib/errors.ts';
 import { printResult, type Output } from './lib/output.ts';
-import { makeBuildPlan } from './lib/plan.ts';
+import { makeBuildPlan, makePlan } from './lib/plan.ts';
 import { findProfile } from './lib/profiles.ts';
-import { lineReporter, outputMode } from './lib/progress.ts';
 import { REPO_ROOT } from './lib/project.ts';
 import { selectTargets, type TargetSelection } from './lib/targets.ts';
 import { hostTriple } from './lib/host.ts';
@@ -147,15 +146,8 @@ async function dispatch(v: Values, cmd: string | undefined, sub: string | undefi
     case 'package': {
       noSub(sub);
       const c = ctx();
-      const { formatResult, packagePlan, packageTargets } = await import('./package/command.ts');
-      if (v['dry-run']) {
-        const plan = packagePlan(c, { ...selection, outDir: v['out-dir'] });
-        return { doc: { dryRun: true, plan }, text: plan };
-      }
-      // Progress on stderr: stdout is the result (text or the --json document).
-      const progress = lineReporter(outputMode(v.json, process.stderr), 'package', { fields: { command: 'package' } });
-      const r = await packageTargets(c, { ...selection, progress, outDir: v['out-dir'] }).finally(() => progress.done());
-      return { doc: { ok: true, ...r }, text: formatResult(r) };
+      const { packageCommand } = await import('./package/command.ts');
+      return await packageCommand(c, makePlan(c, selection), { dryRun: v['dry-run'], json: v.json, outDir: v['out-dir'] });
     }
     case 'matrix': {
       noSub(sub);

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeContext } from '../lib/context.ts';
-import { makePlan, type TargetPlan } from '../lib/plan.ts';
+import { makePlan, type Plan } from '../lib/plan.ts';
 import { packageTargets, type PackageResult } from '../package/command.ts';
 import { median, type BenchRow } from './row.ts';
 
@@ -28,13 +28,13 @@ const mib = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFi
 export async function packageBench(): Promise<BenchRow[] | string> {
   const ctx = makeContext({ gitMirror: [], offline: true });
   // This machine's row, as `package` with no --target takes it (or why there is none).
-  let own: TargetPlan;
+  let plan: Plan;
   try {
-    own = makePlan(ctx, {}).targets[0]!;
+    plan = makePlan(ctx, {});
   } catch (e) {
     return (e as Error).message;
   }
-  const { target: host, binary: bin } = own;
+  const { target: host, binary: bin } = plan.targets[0]!;
   if (!fs.existsSync(bin)) return `no binary at ${bin}; build it first (npx tsx build.ts --profile dev)`;
   if (spawnSync('gzip', ['--version']).status !== 0) return 'gzip is not installed';
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-bench-package-'));
@@ -48,7 +48,7 @@ export async function packageBench(): Promise<BenchRow[] | string> {
       gz = gzip9(bin);
       theirs.push(gz.ms);
       const t = performance.now();
-      last = await packageTargets(ctx, { targets: [host.triple], outDir: out, env });
+      last = await packageTargets(ctx, plan, { outDir: out, env });
       ours.push(performance.now() - t);
     }
     const r = last!;
