@@ -7,22 +7,22 @@ import * as path from 'node:path';
 import { ciJob, ciMatrix } from '../lib/ci-matrix.ts';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
-import { copyFileAtomic, fileSha256, writeFileAtomic } from '../lib/fs.ts';
 import type { Output } from '../lib/output.ts';
-import { type BuildInfo, type BuildPlan, type BuildTargetPlan, settleToolchain } from '../lib/plan.ts';
+import type { BuildPlan, BuildTargetPlan } from '../lib/plan.ts';
 import { acquireWithProgress, applyAll, lintOrThrow, treeToolchainFile, type Prepared } from '../lib/prepare.ts';
 import type { Profile } from '../lib/profiles.ts';
 import { formatBytes, formatDuration, plural } from '../lib/progress.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
-import { describeRoute, type Route } from '../lib/route.ts';
+import { describeRoute, routeFor, type Route } from '../lib/route.ts';
 import { outputMode, renderPlan, runSteps, type Step, type StepRecord } from '../lib/steps.ts';
 import { describeSubstitutions } from '../lib/substitutions.ts';
 import type { Target } from '../lib/targets.ts';
-import { pinnedChannel, type Toolchain } from '../lib/toolchain.ts';
+import { pinnedChannel, settleToolchain, type Toolchain } from '../lib/toolchain.ts';
 import type { Upstream } from '../lib/upstream-cache.ts';
 import { cargoCommand, renderCommand, rustupRef, type CargoCommand, type ToolchainRef } from './cargo.ts';
 import { runCargo, withMessageFormat, type CargoRun } from './cargo-run.ts';
 import { ensureLibcap, LIBCAP, libcapPrefix } from './cdeps.ts';
+import { copyBinary, writeBuildInfo } from './dist.ts';
 import { buildStamp, isUpToDate, recordBuild } from './stamp.ts';
 import { refreshLock, syncBuildTree } from './sync.ts';
 
@@ -226,8 +226,11 @@ export function buildSteps(
       plan: [`toolchain: ${plan.toolchain.label}`, `route: ${planRoute.blocked ? `cannot build here (${planRoute.blocked})` : describeRoute(planRoute)}`],
       run: () => {
         const pinned = pinnedChannel(treeToolchainFile(ctx, got(s.up, 'upstream'), s.prepared));
-        const { toolchain, route } = settleToolchain(ctx, plan, tp, pinned);
+        const toolchain = settleToolchain(plan.toolchain, pinned);
         s.toolchain = toolchain;
+        // The planned route holds for the planned toolchain; another one has a standard library of its own.
+        const planned = plan.toolchain.toolchain;
+        const route = toolchain.name === planned?.name && toolchain.sysroot === planned.sysroot ? planRoute : routeFor(target, plan.host, toolchain);
         if (route.blocked) {
           throw new UserError(
             `cannot build ${target.triple} on this machine: ${route.blocked}`,
@@ -335,32 +338,4 @@ export function buildSteps(
       },
     },
   ];
-}
-
-/** Copy Cargo's output to dist/; returns whether the copy changed. */
-function copyBinary(output: string, dist: string): boolean {
-  // The copy carries Cargo's mtime, so "same size and mtime" proves it is current without
-  // hashing a binary of 100+ MB on every no-op run.
-  const out = fs.statSync(output);
-  const cur = fs.existsSync(dist) ? fs.statSync(dist) : undefined;
-  // utimes keeps about a millisecond of precision, so "same" means within one.
-  const changed = !cur || cur.size !== out.size || Math.abs(cur.mtimeMs - out.mtimeMs) >= 1;
-  if (changed) {
-    copyFileAtomic(output, dist);
-    fs.utimesSync(dist, out.atimeMs / 1000, out.mtimeMs / 1000);
-  }
-  return changed;
-}
-
-/** BUILDINFO.json beside the binary (plan.ts declares it; `package` reads it). Rewritten only when it differs. */
-function writeBuildInfo(infoFile: string, changed: boolean, dist: string, fields: Omit<BuildInfo, 'sha256'>): void {
-  let previous: Partial<BuildInfo> = {};
-  try {
-    previous = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as Partial<BuildInfo>;
-  } catch {
-    previous = {};
-  }
-  const info: BuildInfo = { ...fields, sha256: !changed && previous.sha256 ? previous.sha256 : fileSha256(dist) };
-  const text = JSON.stringify(info, null, 2) + '\n';
-  if (!fs.existsSync(infoFile) || fs.readFileSync(infoFile, 'utf8') !== text) writeFileAtomic(infoFile, text);
 }

@@ -1,7 +1,7 @@
 /**
  * `npm run e2e -- --target <triple> [build flags | --no-build]`: prove one release target on this machine.
  * The orchestrator builds it (cross-built where the host is another architecture: see
- * scripts/build/route.ts), the binary runs under qemu-user against the real LiteLLM in front of
+ * scripts/lib/route.ts), the binary runs under qemu-user against the real LiteLLM in front of
  * the fake backend (`--version`, `models`, `status`, an `exec` answer, the shell tool and an
  * apply_patch edit), then every package of the target is installed the way its users install it
  * and the installed binary is run again:

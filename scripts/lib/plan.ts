@@ -12,7 +12,7 @@ import { hostTriple } from './host.ts';
 import { UPSTREAM_FACTS } from './project.ts';
 import { routeFor, type Route } from './route.ts';
 import { NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target, type TargetSelection } from './targets.ts';
-import { chooseToolchain, type Toolchain } from './toolchain.ts';
+import { type PlannedToolchain, planToolchain } from './toolchain.ts';
 import { apkVersion, debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from './version.ts';
 
 /** dist/<triple>/BUILDINFO.json: written by the build beside the binary, read by `package`. */
@@ -21,7 +21,7 @@ export interface BuildInfo extends VersionInfo {
   profile: string;
   /** rustc's version line. */
   toolchain: string;
-  /** How it was built (build/route.ts): tool, std prebuilt or built from source, C compiler, target C libraries. */
+  /** How it was built (route.ts): tool, std prebuilt or built from source, C compiler, target C libraries. */
   route?: { tool: string; std: 'prebuilt' | 'build-std'; cc: string; cdeps: string[]; openssl: string };
   /** Of the binary beside it. */
   sha256: string | undefined;
@@ -92,19 +92,6 @@ export function makePlan(ctx: Context, sel: TargetSelection, order: 'given' | 't
   };
 }
 
-/** The Rust toolchain as a plan knows it, before upstream (and its rust-toolchain.toml) is there. */
-export interface PlannedToolchain {
-  /**
-   * An explicit choice (--toolchain, RUSTUP_TOOLCHAIN, the user file) resolved for real, else
-   * rustup's stable standing in for "upstream's pin if installed"; undefined when it does not resolve.
-   */
-  toolchain: Toolchain | undefined;
-  /** What the plan prints. */
-  label: string;
-  /** Chosen explicitly: it is the one that builds. Otherwise upstream's pin, read at build time, may replace it. */
-  explicit: boolean;
-}
-
 export interface BuildTargetPlan extends TargetPlan {
   /** How this machine builds it with the planned toolchain (the dry run, the refusal before anything runs, the cargo command). */
   route: Route;
@@ -117,41 +104,12 @@ export interface BuildPlan extends Plan {
   targets: BuildTargetPlan[];
 }
 
-function planToolchain(ctx: Context): PlannedToolchain {
-  const explicit = ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN ?? ctx.user.toolchain;
-  try {
-    const toolchain = chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, userDefault: ctx.user.toolchain });
-    return {
-      toolchain,
-      label: explicit ? `${toolchain.name} (${toolchain.reason}): ${toolchain.rustc}` : "upstream's pin if installed, else stable",
-      explicit: Boolean(explicit),
-    };
-  } catch {
-    return { toolchain: undefined, label: explicit ?? "upstream's pin if installed, else stable", explicit: Boolean(explicit) };
-  }
-}
-
+/** The build's plan: the toolchain as far as it can be known now, and each target's route with it, worked out once. */
 export function makeBuildPlan(ctx: Context, sel: TargetSelection): BuildPlan {
   const plan = makePlan(ctx, sel, 'given');
   const host = hostTriple();
-  const toolchain = planToolchain(ctx);
+  const toolchain = planToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, userDefault: ctx.user.toolchain });
   return { ...plan, host, toolchain, targets: plan.targets.map((tp) => ({ ...tp, route: routeFor(tp.target, host, toolchain.toolchain) })) };
-}
-
-/**
- * The toolchain that builds, once upstream's tree is there (`pinned`: its rust-toolchain.toml
- * channel): the planned one when it was chosen explicitly, else upstream's pin if installed, else
- * stable. Its route for `tp` is the planned route when it is the planned toolchain, else worked out
- * again for its standard library.
- */
-export function settleToolchain(ctx: Context, plan: BuildPlan, tp: BuildTargetPlan, pinned: string | undefined): { toolchain: Toolchain; route: Route } {
-  const planned = plan.toolchain.toolchain;
-  const toolchain =
-    plan.toolchain.explicit && planned
-      ? planned
-      : chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, pinned, userDefault: ctx.user.toolchain });
-  const same = planned !== undefined && toolchain.name === planned.name && toolchain.sysroot === planned.sysroot && toolchain.rustc === planned.rustc;
-  return { toolchain, route: same ? tp.route : routeFor(tp.target, plan.host, toolchain) };
 }
 
 /** Every release file name of this version, for SHA256SUMS (the main npm package first). */
