@@ -9,11 +9,12 @@ import { parseArgs } from 'node:util';
 import { contextVersion, makeContext, type CommonOptions } from './lib/context.ts';
 import { describeError, UserError } from './lib/errors.ts';
 import { printResult, type Output } from './lib/output.ts';
-import { makePlan } from './lib/plan.ts';
+import { makeBuildPlan, makePlan } from './lib/plan.ts';
 import { findProfile } from './lib/profiles.ts';
-import { lineReporter, outputMode } from './lib/progress.ts';
 import { REPO_ROOT } from './lib/project.ts';
-import { ciMatrix, hostTriple, selectTargets } from './lib/targets.ts';
+import { selectTargets, type TargetSelection } from './lib/targets.ts';
+import { hostTriple } from './lib/host.ts';
+import { ciMatrix } from './lib/ci-matrix.ts';
 import { UPSTREAM_HELP } from './upstream/help.ts';
 
 const HELP = `codex-litellm build orchestrator
@@ -134,7 +135,7 @@ async function dispatch(v: Values, cmd: string | undefined, sub: string | undefi
     return await upstreamCommand(ctx(), sub, rest, { pre: v.pre, from: v.from, to: v.to, force: v.force, continue: v.continue, worktree: v.worktree });
   }
   if (rest.length > 0) throw new UserError(`unexpected argument \`${rest[0]}\``, see);
-  const selection = { targets: v.target ?? [], all: v.all };
+  const selection: TargetSelection = { targets: v.target ?? [], all: v.all };
   switch (cmd) {
     case undefined:
     case 'build': {
@@ -142,7 +143,7 @@ async function dispatch(v: Values, cmd: string | undefined, sub: string | undefi
       const c = ctx();
       const profile = findProfile(v.profile);
       const { buildCommand } = await import('./build/command.ts');
-      return await buildCommand(c, makePlan(c, selection, 'given'), { profile, dryRun: v['dry-run'], json: v.json });
+      return await buildCommand(c, makeBuildPlan(c, selection), { profile, dryRun: v['dry-run'], json: v.json });
     }
     case 'patches': {
       const { patchesCommand } = await import('./patches/command.ts');
@@ -151,19 +152,13 @@ async function dispatch(v: Values, cmd: string | undefined, sub: string | undefi
     case 'package': {
       noSub(sub);
       const c = ctx();
-      const { formatResult, packagePlan, packageTargets } = await import('./package/command.ts');
-      if (v['dry-run']) {
-        const plan = packagePlan(c, { ...selection, outDir: v['out-dir'] }, makePlan(c, selection, 'table'));
-        return { doc: { dryRun: true, plan }, text: plan };
-      }
-      // Progress on stderr: stdout is the result (text or the --json document).
-      const progress = lineReporter(outputMode(v.json, process.stderr), 'package', { fields: { command: 'package' } });
-      const r = await packageTargets(c, { ...selection, progress, outDir: v['out-dir'] }).finally(() => progress.done());
-      return { doc: { ok: true, ...r }, text: formatResult(r) };
+      const { packageCommand } = await import('./package/command.ts');
+      return await packageCommand(c, makePlan(c, selection), { dryRun: v['dry-run'], json: v.json, outDir: v['out-dir'] });
     }
     case 'matrix': {
       noSub(sub);
-      const targets = v.all || !v.target?.length ? undefined : selectTargets(v.target, false);
+      // Every buildable row unless --target narrows it (the build's default, this machine, means nothing to CI).
+      const targets = selectTargets({ ...selection, all: v.all || !v.target?.length }, 'table');
       return { raw: `${JSON.stringify(ciMatrix(targets, v.profile))}\n` };
     }
     default:

@@ -5,8 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeBackend, type FakeBackend } from './harness/fake-backend.ts';
-import { ensureLitellm, startLitellm, type LitellmProxy } from './harness/litellm-proxy.ts';
+import { startFakeBackend, type FakeBackend } from '../scripts/e2e/fake-backend.ts';
+import { ensureLitellm, startLitellm, type LitellmProxy } from '../scripts/e2e/litellm-proxy.ts';
 import { REPO } from './helpers/fixture.ts';
 
 let backend: FakeBackend;

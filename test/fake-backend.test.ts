@@ -24,7 +24,7 @@ import {
   startFakeBackend,
   type FakeBackend,
   type ToolInfo,
-} from './harness/fake-backend.ts';
+} from '../scripts/e2e/fake-backend.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON under test
 type Json = Record<string, any>;
@@ -652,7 +652,7 @@ describe('recording', () => {
 
 describe('standalone', () => {
   it('prints `listening <url>` and serves until SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'test/harness/fake-backend.ts'), '--port', '0'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'scripts/e2e/fake-backend.ts'), '--port', '0'], {
       cwd: REPO,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

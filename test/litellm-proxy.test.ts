@@ -13,8 +13,9 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 import { hasCommand } from './helpers/tools.ts';
-import { CREATED_ANSWER, HELLO_PATCH, PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from './harness/fake-backend.ts';
+import { CREATED_ANSWER, HELLO_PATCH, PARIS_ANSWER, parseSse, parseSseJson, startFakeBackend, type FakeBackend } from '../scripts/e2e/fake-backend.ts';
 import {
   DEFAULT_COSTS,
   LITELLM_VERSION,
@@ -26,7 +27,7 @@ import {
   startLitellm,
   toYaml,
   type LitellmProxy,
-} from './harness/litellm-proxy.ts';
+} from '../scripts/e2e/litellm-proxy.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- loosely typed JSON under test
 type Json = Record<string, any>;
@@ -88,8 +89,11 @@ async function call(p: string, body: unknown, key: string | null = masterKey, ba
 
 describe('harness config (no proxy needed)', () => {
   it('writes YAML that PyYAML reads as numbers, strings and maps', () => {
-    const yaml = toYaml({ a: 0.0000001, b: 32000, c: 'x: "y"', d: [{ e: true, f: null }], g: {}, h: [] });
-    expect(yaml).toBe('a: 0.0000001\nb: 32000\nc: "x: \\"y\\""\nd:\n  - e: true\n    f: null\ng: {}\nh: []\n');
+    const value = { a: 0.0000001, b: 32000, c: 'x: "y"', d: [{ e: true, f: null }], g: {}, h: [], i: 'yes' };
+    const yaml = toYaml(value);
+    // YAML 1.1 as PyYAML reads it: a float needs its dot (1e-7 would be a string), `yes` is a boolean unless quoted.
+    expect(yaml).toBe('a: 0.0000001\nb: 32000\nc: \'x: "y"\'\nd:\n  - e: true\n    f: null\ng: {}\nh: []\ni: "yes"\n');
+    expect(parseYaml(yaml, { version: '1.1' })).toEqual(value);
   });
 
   it('builds model_list entries for openai/ and custom_openai/ with prices, limits and the cache', () => {

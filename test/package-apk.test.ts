@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { apkPackage, apks, blockHeader, type ApkInput } from '../scripts/package/apk.ts';
+import { makePlan } from '../scripts/lib/plan.ts';
 import { packageTargets, type PackageResult } from '../scripts/package/command.ts';
 import { deflateShared } from '../scripts/package/deflate.ts';
 import { readDocs } from '../scripts/package/metadata.ts';
@@ -428,7 +429,7 @@ describe('build.ts package: the .apk files', () => {
 
   beforeAll(async () => {
     proj = makePackageProject('apk', musl);
-    r = await packageTargets(proj.ctx, { targets: musl.map((t) => t.triple), env: { ...process.env, ...proj.env } });
+    r = await packageTargets(proj.ctx, makePlan(proj.ctx, { targets: musl.map((t) => t.triple) }), { env: { ...process.env, ...proj.env } });
   });
 
   it('one per OpenWrt architecture, named <name>-<version>_<arch>.apk, in SHA256SUMS', () => {

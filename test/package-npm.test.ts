@@ -8,11 +8,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { makePlan } from '../scripts/lib/plan.ts';
 import { packageTargets } from '../scripts/package/command.ts';
 import { readLock } from '../scripts/lib/lockfile.ts';
 import { REPO_ROOT } from '../scripts/lib/project.ts';
 import { npmVersion, releaseOf } from '../scripts/lib/version.ts';
-import { findTarget, hostTriple } from '../scripts/lib/targets.ts';
+import { hostTriple } from '../scripts/lib/host.ts';
+import { findTarget } from '../scripts/lib/targets.ts';
 import { tmpDir } from './helpers/fixture.ts';
 import { hasCommand, listTar, makePackageProject, type PackageProject } from './helpers/package-fixture.ts';
 
@@ -59,7 +61,7 @@ const run = (cmd: string, args: string[], env: Record<string, string> = {}) =>
 beforeAll(async () => {
   if (!runnable) return;
   p = makePackageProject('npm', ['linux-x64', 'linux-x64-musl', 'darwin-arm64'].map(findTarget));
-  await packageTargets(p.ctx, { targets: ['linux-x64', 'linux-x64-musl', 'darwin-arm64'], env: { ...process.env, ...p.env } });
+  await packageTargets(p.ctx, makePlan(p.ctx, { targets: ['linux-x64', 'linux-x64-musl', 'darwin-arm64'] }), { env: { ...process.env, ...p.env } });
   packed = tmpDir('npm-packed');
   const npmDir = path.join(p.root, 'dist', 'packages', 'npm');
   for (const d of fs.readdirSync(npmDir)) {

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readAr } from '../scripts/package/ar.ts';
+import { makePlan } from '../scripts/lib/plan.ts';
 import { LARGE_BINARY, packageTargets, type PackageResult } from '../scripts/package/command.ts';
 import { debianDepends, readElfDeps } from '../scripts/package/elf.ts';
 import { readLock } from '../scripts/lib/lockfile.ts';
@@ -51,7 +52,7 @@ const control = (text: string): Record<string, string> => {
 
 beforeAll(async () => {
   p = makePackageProject('pkg');
-  r = await packageTargets(p.ctx, { all: true, env: envOf(p) });
+  r = await packageTargets(p.ctx, makePlan(p.ctx, { all: true }), { env: envOf(p) });
   out = r.outDir;
 });
 
@@ -332,14 +333,17 @@ describe('npm packages', () => {
 
 describe('reproducible', () => {
   it('two runs with the same SOURCE_DATE_EPOCH give identical bytes for every artifact', async () => {
-    const again = await packageTargets(p.ctx, { all: true, env: envOf(p), outDir: tmpDir('pkg-again') });
+    const again = await packageTargets(p.ctx, makePlan(p.ctx, { all: true }), { env: envOf(p), outDir: tmpDir('pkg-again') });
     const [a, b] = [readTree(out), readTree(again.outDir)];
     expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
     for (const [k, v] of a) expect(b.get(k)!.equals(v), k).toBe(true);
   }, 120_000);
 
   it('another SOURCE_DATE_EPOCH changes the timestamps (and so the bytes)', async () => {
-    const other = await packageTargets(p.ctx, { targets: ['linux-x64'], env: envOf(p, { SOURCE_DATE_EPOCH: '1767312000' }), outDir: tmpDir('pkg-other') });
+    const other = await packageTargets(p.ctx, makePlan(p.ctx, { targets: ['linux-x64'] }), {
+      env: envOf(p, { SOURCE_DATE_EPOCH: '1767312000' }),
+      outDir: tmpDir('pkg-other'),
+    });
     const name = `codex-litellm-${V}-x86_64-unknown-linux-gnu.tar.gz`;
     expect(fs.readFileSync(path.join(other.outDir, name)).equals(file(name))).toBe(false);
     expect((await listTar(fs.readFileSync(path.join(other.outDir, name))))[0]!.mtime).toBe(1767312000);
@@ -353,7 +357,7 @@ describe('progress', () => {
     fs.appendFileSync(bin, Buffer.alloc(LARGE_BINARY));
     const size = fs.statSync(bin).size;
     const updates: { text: string; data?: Record<string, unknown> }[] = [];
-    const res = await packageTargets(q.ctx, { env: envOf(q), progress: { update: (u) => updates.push(u) } });
+    const res = await packageTargets(q.ctx, makePlan(q.ctx, {}), { env: envOf(q), progress: { update: (u) => updates.push(u) } });
     expect(updates.length).toBeGreaterThan(1);
     expect(updates.at(-1)).toMatchObject({ data: { stage: 'compress', target: 'x86_64-unknown-linux-gnu', done: size, total: size } });
     expect(updates.at(-1)!.text).toBe(`compressing the x86_64-unknown-linux-gnu binary: 100% of ${(size / 1024 / 1024).toFixed(1)} MiB`);
@@ -364,7 +368,7 @@ describe('progress', () => {
 describe('errors', () => {
   it('a missing binary names the file and the build command (or the CI job)', async () => {
     const q = makePackageProject('pkg-missing', []);
-    const err = (await packageTargets(q.ctx, { targets: ['linux-x64', 'darwin-arm64'], env: envOf(q) }).then(
+    const err = (await packageTargets(q.ctx, makePlan(q.ctx, { targets: ['linux-x64', 'darwin-arm64'] }), { env: envOf(q) }).then(
       () => new Error('no error'),
       (e: unknown) => e,
     )) as Error & { hint?: string };
@@ -382,11 +386,11 @@ describe('errors', () => {
     const info = path.join(q.root, 'dist', 'x86_64-unknown-linux-gnu', 'BUILDINFO.json');
     const good = fs.readFileSync(info, 'utf8');
     fs.writeFileSync(info, good.replaceAll(V, '0.52.0-litellm.3'));
-    await expect(packageTargets(q.ctx, { env: envOf(q) })).rejects.toThrow(
+    await expect(packageTargets(q.ctx, makePlan(q.ctx, {}), { env: envOf(q) })).rejects.toThrow(
       new RegExp(`is version 0\\.52\\.0-litellm\\.3, but upstream\\.lock now makes ${esc(V)}`),
     );
     fs.writeFileSync(info, good.replace(/"series": "\w+"/, '"series": "0123456789ab"'));
-    const res = await packageTargets(q.ctx, { env: envOf(q) });
+    const res = await packageTargets(q.ctx, makePlan(q.ctx, {}), { env: envOf(q) });
     expect(res.warnings.join('\n')).toMatch(/built from patch series 0123456789ab; the checkout is now at/);
   });
 
@@ -396,17 +400,17 @@ describe('errors', () => {
       path.join(q.root, 'dist', 'x86_64-unknown-linux-gnu', 'codex-litellm'),
       path.join(q.root, 'dist', 'aarch64-unknown-linux-gnu', 'codex-litellm'),
     );
-    await expect(packageTargets(q.ctx, { targets: ['linux-x64', 'linux-arm64'], env: envOf(q) })).rejects.toThrow(
+    await expect(packageTargets(q.ctx, makePlan(q.ctx, { targets: ['linux-x64', 'linux-arm64'] }), { env: envOf(q) })).rejects.toThrow(
       /dist\/aarch64-unknown-linux-gnu\/codex-litellm is not a aarch64-unknown-linux-gnu binary: it is ELF x86_64, not ELF aarch64/,
     );
     expect(fs.existsSync(path.join(q.root, 'dist', 'packages'))).toBe(false);
   });
 
   it('a bad SOURCE_DATE_EPOCH or maintainer is a clear error', async () => {
-    await expect(packageTargets(p.ctx, { env: envOf(p, { SOURCE_DATE_EPOCH: 'yesterday' }), outDir: tmpDir('bad') })).rejects.toThrow(
+    await expect(packageTargets(p.ctx, makePlan(p.ctx, {}), { env: envOf(p, { SOURCE_DATE_EPOCH: 'yesterday' }), outDir: tmpDir('bad') })).rejects.toThrow(
       /SOURCE_DATE_EPOCH=yesterday is not a number of seconds/,
     );
-    await expect(packageTargets(p.ctx, { env: envOf(p, { CODEX_LITELLM_MAINTAINER: 'nobody' }), outDir: tmpDir('bad') })).rejects.toThrow(
+    await expect(packageTargets(p.ctx, makePlan(p.ctx, {}), { env: envOf(p, { CODEX_LITELLM_MAINTAINER: 'nobody' }), outDir: tmpDir('bad') })).rejects.toThrow(
       /CODEX_LITELLM_MAINTAINER=nobody is not `Name <email>`/,
     );
   });

@@ -15,7 +15,7 @@ import { fetchText } from '../scripts/lib/prepare.ts';
 import { formatDuration, makeReporter, outputMode, type OutputMode, type ProgressUpdate } from '../scripts/lib/progress.ts';
 import { runSteps } from '../scripts/lib/steps.ts';
 import { deflateShared } from '../scripts/package/deflate.ts';
-import { PipProgress, pipHistoryFile, readPipHistory, writePipHistory } from './harness/pip-progress.ts';
+import { PipProgress, pipHistoryFile, readPipHistory, writePipHistory } from '../scripts/e2e/pip-progress.ts';
 import { tmpDir } from './helpers/fixture.ts';
 
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'cargo');

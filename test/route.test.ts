@@ -1,5 +1,5 @@
 /**
- * How this machine builds a target (scripts/build/route.ts): the std it finds in a toolchain's
+ * How this machine builds a target (scripts/lib/route.ts): the std it finds in a toolchain's
  * sysroot (prebuilt, source only, neither), the toolchain named by a directory, the cargo command
  * a build-std cross build runs, and the target libcap built with zig from a pinned tarball.
  */
@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cargoCommand, rustupRef } from '../scripts/build/cargo.ts';
 import { ensureLibcap, LIBCAP, libcapEnv, libcapTarball } from '../scripts/build/cdeps.ts';
-import { describeRoute, routeFor, stdIn, zigTriple } from '../scripts/build/route.ts';
-import { chooseToolchain, pathToolchain, type Toolchain } from '../scripts/build/toolchain.ts';
+import { describeRoute, routeFor, stdIn, zigTriple } from '../scripts/lib/route.ts';
+import { chooseToolchain, pathToolchain, planToolchain, settleToolchain, type Toolchain } from '../scripts/lib/toolchain.ts';
 import { findProfile } from '../scripts/lib/profiles.ts';
 import { findTarget } from '../scripts/lib/targets.ts';
 import { hasCommand } from './helpers/tools.ts';
@@ -108,6 +108,22 @@ describe('a toolchain named by a directory', () => {
     expect(chooseToolchain({ flag: bin }).kind).toBe('path');
     expect(chooseToolchain({ userDefault: dir }).reason).toBe('user config');
     expect(() => pathToolchain(tmp('cl-tc-empty-'), '--toolchain')).toThrow(/holds no cargo and rustc/);
+  });
+
+  it('is planned once: an explicit toolchain is the one that builds, whatever upstream pins; one that does not resolve fails the build, not the plan', () => {
+    const bin = tmp('cl-tc-plan-');
+    const sysrootDir = sysroot([], true);
+    fs.writeFileSync(path.join(bin, 'rustc'), `#!/bin/sh\ncase "$1" in -V) echo 'rustc 1.96.0 (distro)';; --print) echo '${sysrootDir}';; esac\n`, {
+      mode: 0o755,
+    });
+    fs.writeFileSync(path.join(bin, 'cargo'), '#!/bin/sh\n', { mode: 0o755 });
+    const planned = planToolchain({ flag: bin, env: 'stable' });
+    expect(planned).toMatchObject({ explicit: true, label: `${bin} (--toolchain): rustc 1.96.0 (distro)`, toolchain: { kind: 'path', sysroot: sysrootDir } });
+    expect(settleToolchain(planned, '1.90.0')).toBe(planned.toolchain);
+    const missing = tmp('cl-tc-missing-');
+    const unresolved = planToolchain({ userDefault: missing });
+    expect(unresolved).toMatchObject({ explicit: true, label: missing, toolchain: undefined });
+    expect(() => settleToolchain(unresolved, undefined)).toThrow(/holds no cargo and rustc/);
   });
 });
 

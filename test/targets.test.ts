@@ -6,19 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { routeFor } from '../scripts/build/route.ts';
-import {
-  ALL_TARGETS,
-  ciJob,
-  ciMatrix,
-  expandEnv,
-  findTarget,
-  hostCannotBuild,
-  hostTriple,
-  npmPackageName,
-  selectTargets,
-  TARGETS,
-} from '../scripts/lib/targets.ts';
+import { ciJob, ciMatrix } from '../scripts/lib/ci-matrix.ts';
+import { hostTriple } from '../scripts/lib/host.ts';
+import { hostCannotBuild, routeFor } from '../scripts/lib/route.ts';
+import { ALL_TARGETS, expandEnv, findTarget, npmPackageName, selectTargets, TARGETS } from '../scripts/lib/targets.ts';
 import { runBuild } from './helpers/fixture.ts';
 import { makePackageProject, type PackageProject } from './helpers/package-fixture.ts';
 
@@ -81,9 +72,17 @@ describe('the target table', () => {
   });
 
   it('selects by triple or alias, repeatable and deduplicated, or all', () => {
-    expect(selectTargets(['android-arm64', 'x86_64-unknown-linux-gnu', 'linux-x64'], false).map((t) => t.alias)).toEqual(['linux-x64', 'android-arm64']);
-    expect(selectTargets(undefined, true)).toHaveLength(TARGETS.length);
-    expect(() => selectTargets(['sparc'], false)).toThrow(/unknown target `sparc`/);
+    const named = { targets: ['android-arm64', 'x86_64-unknown-linux-gnu', 'linux-x64'] };
+    expect(selectTargets(named, 'table').map((t) => t.alias)).toEqual(['linux-x64', 'android-arm64']);
+    expect(selectTargets(named, 'given').map((t) => t.alias)).toEqual(['android-arm64', 'linux-x64']);
+    expect(selectTargets({ all: true, targets: ['linux-x64'] }, 'table')).toHaveLength(TARGETS.length);
+    // Named, a row that cannot be built is selected (so the build says why); --all leaves it out.
+    expect(selectTargets({ targets: ['linux-mipsel-musl'] }, 'table').map((t) => t.alias)).toEqual(['linux-mipsel-musl']);
+    expect(() => selectTargets({ targets: ['sparc'] }, 'table')).toThrow(/unknown target `sparc`/);
+    // Nothing named: this machine's row, or a clear error where this machine is no release target.
+    const host = TARGETS.find((t) => t.triple === hostTriple());
+    if (host) expect(selectTargets({}, 'given')).toEqual([host]);
+    else expect(() => selectTargets({ targets: [] }, 'given')).toThrow(/is not a release target/);
   });
 
   it('knows which hosts can build what', () => {

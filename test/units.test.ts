@@ -7,7 +7,7 @@ import { findProfile } from '../scripts/lib/profiles.ts';
 import { mirrorEnv, parseMirrorSpec } from '../scripts/lib/settings.ts';
 import { parsePatchFile, locateHunk } from '../scripts/lib/series.ts';
 import { findTarget, TARGETS } from '../scripts/lib/targets.ts';
-import { pinnedChannel } from '../scripts/build/toolchain.ts';
+import { pinnedChannel } from '../scripts/lib/toolchain.ts';
 import { versionInfo } from '../scripts/lib/version.ts';
 import { patchName } from '../scripts/patches/worktree.ts';
 

@@ -8,10 +8,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../lib/project.ts';
-import { hostTriple } from '../lib/targets.ts';
-import { startFakeBackend } from '../../test/harness/fake-backend.ts';
-import { ensureLitellm, startLitellm } from '../../test/harness/litellm-proxy.ts';
-import { cleanEnv, codexHome, runBinary } from '../../test/harness/e2e.ts';
+import { hostTriple } from '../lib/host.ts';
+import { startFakeBackend } from '../e2e/fake-backend.ts';
+import { ensureLitellm, startLitellm } from '../e2e/litellm-proxy.ts';
+import { cleanEnv, codexHome, runBinary } from '../e2e/e2e.ts';
 import { median, type BenchRow } from './row.ts';
 
 export async function litellmBench(): Promise<BenchRow[] | string> {

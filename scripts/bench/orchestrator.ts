@@ -5,13 +5,12 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { cargoCommand, rustupRef } from '../build/cargo.ts';
-import { routeFor } from '../build/route.ts';
 import { contextVersion, makeContext } from '../lib/context.ts';
+import { makeBuildPlan } from '../lib/plan.ts';
 import { bundle } from '../bundle.ts';
 import { acquire, applyAll } from '../lib/prepare.ts';
 import { findProfile } from '../lib/profiles.ts';
 import { REPO_ROOT } from '../lib/project.ts';
-import { findTarget, hostTriple } from '../lib/targets.ts';
 import { median, type BenchRow } from './row.ts';
 
 const TSX = path.join(REPO_ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs');
@@ -39,15 +38,9 @@ export async function orchestratorBench(): Promise<BenchRow[] | string> {
   const runs = 3;
   const ours: number[] = [];
   for (let i = 0; i < runs; i += 1) ours.push(timed(() => build(args)));
-  const target = findTarget(hostTriple());
-  const cmd = cargoCommand(
-    ctx,
-    target,
-    findProfile('dev'),
-    rustupRef(process.env.RUSTUP_TOOLCHAIN || 'stable'),
-    routeFor(target, hostTriple(), undefined),
-    contextVersion(ctx),
-  );
+  // This machine's own row and its route, as the build plans them.
+  const { target, route } = makeBuildPlan(ctx, {}).targets[0]!;
+  const cmd = cargoCommand(ctx, target, findProfile('dev'), rustupRef(process.env.RUSTUP_TOOLCHAIN || 'stable'), route, contextVersion(ctx));
   const cargo: number[] = [];
   for (let i = 0; i < runs; i += 1) {
     cargo.push(

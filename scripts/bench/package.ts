@@ -9,9 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeContext } from '../lib/context.ts';
-import { binaryPath } from '../lib/plan.ts';
+import { makePlan, type Plan } from '../lib/plan.ts';
 import { packageTargets, type PackageResult } from '../package/command.ts';
-import { hostTriple, TARGETS } from '../lib/targets.ts';
 import { median, type BenchRow } from './row.ts';
 
 const RUNS = 3;
@@ -28,9 +27,14 @@ const mib = (n: number): string => (n >= 1024 * 1024 ? `${(n / 1024 / 1024).toFi
 
 export async function packageBench(): Promise<BenchRow[] | string> {
   const ctx = makeContext({ gitMirror: [], offline: true });
-  const host = TARGETS.find((t) => t.triple === hostTriple());
-  if (!host) return `this machine (${hostTriple()}) is not a release target`;
-  const bin = binaryPath(ctx, host);
+  // This machine's row, as `package` with no --target takes it (or why there is none).
+  let plan: Plan;
+  try {
+    plan = makePlan(ctx, {});
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const { target: host, binary: bin } = plan.targets[0]!;
   if (!fs.existsSync(bin)) return `no binary at ${bin}; build it first (npx tsx build.ts --profile dev)`;
   if (spawnSync('gzip', ['--version']).status !== 0) return 'gzip is not installed';
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'cl-bench-package-'));
@@ -44,7 +48,7 @@ export async function packageBench(): Promise<BenchRow[] | string> {
       gz = gzip9(bin);
       theirs.push(gz.ms);
       const t = performance.now();
-      last = await packageTargets(ctx, { targets: [host.triple], outDir: out, env });
+      last = await packageTargets(ctx, plan, { outDir: out, env });
       ours.push(performance.now() - t);
     }
     const r = last!;

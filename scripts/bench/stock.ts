@@ -13,17 +13,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cargoCommand, rustupRef } from '../build/cargo.ts';
-import { routeFor } from '../build/route.ts';
 import { contextVersion, makeContext, type Context } from '../lib/context.ts';
+import { hostTriple } from '../lib/host.ts';
+import { makeBuildPlan } from '../lib/plan.ts';
 import { acquire } from '../lib/prepare.ts';
 import { syncStockTree } from '../build/sync.ts';
 import { findProfile } from '../lib/profiles.ts';
 import { REPO_ROOT } from '../lib/project.ts';
 import { mirrorEnv } from '../lib/settings.ts';
-import { findTarget, hostTriple } from '../lib/targets.ts';
-import { startFakeBackend } from '../../test/harness/fake-backend.ts';
-import { ensureLitellm, startLitellm } from '../../test/harness/litellm-proxy.ts';
-import { cleanEnv, codexHome } from '../../test/harness/e2e.ts';
+import { startFakeBackend } from '../e2e/fake-backend.ts';
+import { ensureLitellm, startLitellm } from '../e2e/litellm-proxy.ts';
+import { cleanEnv, codexHome } from '../e2e/e2e.ts';
 import { median, type BenchRow } from './row.ts';
 
 const PROFILE = 'dev';
@@ -31,15 +31,9 @@ const PROFILE = 'dev';
 /** The stock binary, built like ours (same profile env, toolchain and target dir). */
 function buildStock(ctx: Context, targetDir?: string): { bin: string; ms: number } {
   const stockDir = syncStockTree(ctx, acquire(ctx));
-  const target = findTarget(hostTriple());
-  const ours = cargoCommand(
-    ctx,
-    target,
-    findProfile(PROFILE),
-    rustupRef(process.env.RUSTUP_TOOLCHAIN || 'stable'),
-    routeFor(target, hostTriple(), undefined),
-    contextVersion(ctx),
-  );
+  // This machine's own row and its route, as the build plans them.
+  const { target, route } = makeBuildPlan(ctx, {}).targets[0]!;
+  const ours = cargoCommand(ctx, target, findProfile(PROFILE), rustupRef(process.env.RUSTUP_TOOLCHAIN || 'stable'), route, contextVersion(ctx));
   const dir = targetDir ?? ctx.cache.targetDir;
   const env = { ...process.env, ...ours.env, ...mirrorEnv(ctx.mirrors), CARGO_TARGET_DIR: dir };
   // Upstream's own binary name and no --locked: the substitutions (if any) changed the lock.
@@ -152,15 +146,9 @@ export async function stockBench(): Promise<BenchRow[] | string> {
     const coldOurs = fs.mkdtempSync(path.join(ctx.cache.dir, 'bench-cold-ours-'));
     try {
       const s = buildStock(ctx, coldStock).ms;
-      const target = findTarget(hostTriple());
-      const cmd = cargoCommand(
-        ctx,
-        target,
-        findProfile(PROFILE),
-        rustupRef(process.env.RUSTUP_TOOLCHAIN || 'stable'),
-        routeFor(target, hostTriple(), undefined),
-        contextVersion(ctx),
-      );
+      // This machine's own row and its route, as the build plans them.
+      const { target, route } = makeBuildPlan(ctx, {}).targets[0]!;
+      const cmd = cargoCommand(ctx, target, findProfile(PROFILE), rustupRef(process.env.RUSTUP_TOOLCHAIN || 'stable'), route, contextVersion(ctx));
       const t = performance.now();
       const r = spawnSync(cmd.program, cmd.args, { cwd: cmd.cwd, env: { ...process.env, ...cmd.env, CARGO_TARGET_DIR: coldOurs }, encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`cold patched build failed: ${r.stderr.slice(-800)}`);

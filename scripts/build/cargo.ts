@@ -10,8 +10,8 @@ import { UPSTREAM_FACTS } from '../lib/project.ts';
 import type { Target } from '../lib/targets.ts';
 import { versionEnv, type VersionInfo } from '../lib/version.ts';
 import { libcapEnv } from './cdeps.ts';
-import type { Route } from './route.ts';
-import type { Toolchain } from './toolchain.ts';
+import type { Route } from '../lib/route.ts';
+import type { Toolchain } from '../lib/toolchain.ts';
 
 export interface CargoCommand {
   cwd: string;

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../lib/errors.ts';
 import { fileSha256, writeFileAtomic } from '../lib/fs.ts';
-import { zigTriple } from './route.ts';
+import { zigTriple } from '../lib/route.ts';
 
 export const LIBCAP = {
   version: '2.66',

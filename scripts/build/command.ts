@@ -4,26 +4,27 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { digestChanges } from '../lib/apply.ts';
-import { cargoCommand, renderCommand, rustupRef, type CargoCommand, type ToolchainRef } from './cargo.ts';
-import { ensureLibcap, LIBCAP, libcapPrefix } from './cdeps.ts';
-import { describeRoute, routeFor, type Route } from './route.ts';
+import { ciJob, ciMatrix } from '../lib/ci-matrix.ts';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
-import { copyFileAtomic, fileSha256, sha256, writeFileAtomic } from '../lib/fs.ts';
-import { acquireWithProgress, applyAll, lintOrThrow, treeToolchainFile, type Prepared } from '../lib/prepare.ts';
-import { refreshLock, syncBuildTree } from './sync.ts';
-import type { BuildInfo, Plan, TargetPlan } from '../lib/plan.ts';
-import type { Profile } from '../lib/profiles.ts';
-import { UPSTREAM_FACTS } from '../lib/project.ts';
 import type { Output } from '../lib/output.ts';
+import type { BuildPlan, BuildTargetPlan } from '../lib/plan.ts';
+import { acquireWithProgress, applyAll, lintOrThrow, treeToolchainFile, type Prepared } from '../lib/prepare.ts';
+import type { Profile } from '../lib/profiles.ts';
 import { formatBytes, formatDuration, plural } from '../lib/progress.ts';
+import { UPSTREAM_FACTS } from '../lib/project.ts';
+import { describeRoute, routeFor, type Route } from '../lib/route.ts';
 import { outputMode, renderPlan, runSteps, type Step, type StepRecord } from '../lib/steps.ts';
 import { describeReplaced, describeSubstitutions } from '../lib/substitutions.ts';
-import { ciJob, ciMatrix, hostTriple, type Target } from '../lib/targets.ts';
-import { chooseToolchain, pinnedChannel, type Toolchain } from './toolchain.ts';
+import type { Target } from '../lib/targets.ts';
+import { pinnedChannel, settleToolchain, type Toolchain } from '../lib/toolchain.ts';
 import type { Upstream } from '../lib/upstream-cache.ts';
+import { cargoCommand, renderCommand, rustupRef, type CargoCommand, type ToolchainRef } from './cargo.ts';
 import { runCargo, withMessageFormat, type CargoRun } from './cargo-run.ts';
+import { ensureLibcap, LIBCAP, libcapPrefix } from './cdeps.ts';
+import { copyBinary, writeBuildInfo } from './dist.ts';
+import { buildStamp, isUpToDate, recordBuild } from './stamp.ts';
+import { refreshLock, syncBuildTree } from './sync.ts';
 
 export interface BuildResult {
   target: string;
@@ -48,25 +49,6 @@ export interface BuildResult {
   stages: StepRecord[];
 }
 
-/** Why this machine cannot build a target, or undefined when it can. */
-export function cannotBuildHere(target: Target, toolchain: Toolchain | undefined): string | undefined {
-  return routeFor(target, hostTriple(), toolchain).blocked;
-}
-
-/**
- * The toolchain a plan can name without fetching upstream: an explicit choice (flag, env, user
- * file) resolved for real, else rustup's stable standing in for "upstream's pin if installed".
- */
-function planToolchain(ctx: Context): { toolchain: Toolchain | undefined; label: string } {
-  const explicit = ctx.opts.toolchain ?? process.env.RUSTUP_TOOLCHAIN ?? ctx.user.toolchain;
-  try {
-    const toolchain = chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, userDefault: ctx.user.toolchain });
-    return { toolchain, label: explicit ? `${toolchain.name} (${toolchain.reason}): ${toolchain.rustc}` : "upstream's pin if installed, else stable" };
-  } catch {
-    return { toolchain: undefined, label: explicit ?? "upstream's pin if installed, else stable" };
-  }
-}
-
 /** What CI runs for a target this machine cannot build: its matrix row's setup and build. */
 function ciLines(t: Target, profile: Profile): string[] {
   const row = ciMatrix([t], profile.name).include[0]!;
@@ -86,7 +68,7 @@ export interface BuildOptions {
 }
 
 /** The build command: refuse targets this machine cannot build, then run (or with --dry-run print) every step. */
-export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): Promise<Output> {
+export async function buildCommand(ctx: Context, plan: BuildPlan, o: BuildOptions): Promise<Output> {
   const { profile } = o;
   const targets = plan.targets.map((tp) => tp.target);
   const results: BuildResult[] = [];
@@ -100,24 +82,24 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
   );
   const { version } = plan;
   // Targets this machine cannot build, said before anything runs (and in the plan), with the CI job that can.
-  const pt = planToolchain(ctx);
-  const routes = new Map(targets.map((t) => [t, routeFor(t, hostTriple(), pt.toolchain)]));
-  const blocked = targets.map((t) => ({ t, why: routes.get(t)!.blocked })).filter((b) => b.why);
-  const blockedLines = blocked.map((b) =>
-    b.t.unbuildable
-      ? `${b.t.triple}: cannot be built anywhere yet (not in --all, the release matrix or the packages): ${b.t.unbuildable}`
-      : `${b.t.triple}: cannot build here: ${b.why}; CI job "${ciJob(b.t)}" on ${b.t.runner} builds it`,
+  const blocked = plan.targets.filter((tp) => tp.route.blocked);
+  const blockedLines = blocked.map(({ target: t, route }) =>
+    t.unbuildable
+      ? `${t.triple}: cannot be built anywhere yet (not in --all, the release matrix or the packages): ${t.unbuildable}`
+      : `${t.triple}: cannot build here: ${route.blocked}; CI job "${ciJob(t)}" on ${t.runner} builds it`,
   );
+  // What CI runs instead, for a target this machine cannot build but CI can.
+  const inCi = (tp: BuildTargetPlan): boolean => Boolean(tp.route.blocked && !tp.target.unbuildable);
   if (o.dryRun) {
     const header = [
       `Plan: codex-litellm ${version.display}`,
-      `Targets: ${targets.map((t) => `${t.triple} (${routes.get(t)!.tool})`).join(', ')}; profile ${profile.name}`,
-      `Toolchain: ${pt.label}`,
-      ...targets.flatMap((t) => {
-        const r = routes.get(t)!;
+      `Targets: ${plan.targets.map(({ target: t, route }) => `${t.triple} (${route.tool})`).join(', ')}; profile ${profile.name}`,
+      `Toolchain: ${plan.toolchain.label}`,
+      ...plan.targets.flatMap((tp) => {
+        const { target: t, route: r } = tp;
         return [
           `Route ${t.triple}: ${r.blocked ? `cannot build here (${r.blocked})` : describeRoute(r)}`,
-          ...(r.blocked && !t.unbuildable ? ciLines(t, profile).map((l) => `  ${l}`) : []),
+          ...(inCi(tp) ? ciLines(t, profile).map((l) => `  ${l}`) : []),
           ...(t.notes ? [`  note: ${t.notes}`] : []),
         ];
       }),
@@ -127,12 +109,9 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
       dryRun: true,
       version,
       targets: targets.map((t) => t.triple),
-      toolchain: pt.label,
+      toolchain: plan.toolchain.label,
       routes: Object.fromEntries(
-        targets.map((t) => [
-          t.triple,
-          { ...routes.get(t)!, ...(routes.get(t)!.blocked && !t.unbuildable ? { ci: ciMatrix([t], profile.name).include[0] } : {}) },
-        ]),
+        plan.targets.map((tp) => [tp.target.triple, { ...tp.route, ...(inCi(tp) ? { ci: ciMatrix([tp.target], profile.name).include[0] } : {}) }]),
       ),
       cannotBuildHere: blockedLines,
       steps: steps.map((s) => ({ title: s.title, plan: s.plan })),
@@ -142,7 +121,7 @@ export async function buildCommand(ctx: Context, plan: Plan, o: BuildOptions): P
   if (blocked.length) {
     throw new UserError(
       `this machine cannot build ${blocked.length === 1 ? 'this target' : 'these targets'}:\n  - ${blockedLines.join('\n  - ')}`,
-      blocked.every((b) => b.t.unbuildable)
+      blocked.every((tp) => tp.target.unbuildable)
         ? 'What it needs is in its row of scripts/lib/targets.ts (unbuildable) and in the README (Cross-building every Linux target).'
         : 'Build them in CI (npx tsx build.ts matrix), or pass --target for the ones this machine can build.',
     );
@@ -193,14 +172,19 @@ class TargetState {
 }
 
 /** The steps for one target of the plan. `plan` strings are what --dry-run prints. */
-export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Profile, results: BuildResult[], logFile: (t: Target) => string): Step[] {
+export function buildSteps(
+  ctx: Context,
+  plan: BuildPlan,
+  tp: BuildTargetPlan,
+  profile: Profile,
+  results: BuildResult[],
+  logFile: (t: Target) => string,
+): Step[] {
   const s = new TargetState();
-  const { target, binary: dist, buildInfo: infoFile } = tp;
+  const { target, binary: dist, buildInfo: infoFile, route: planRoute } = tp;
   const { version } = plan;
   const got = TargetState.got;
-  const pt = planToolchain(ctx);
-  const planRoute = routeFor(target, hostTriple(), pt.toolchain);
-  const planRef: ToolchainRef = pt.toolchain ?? rustupRef(pt.label);
+  const planRef: ToolchainRef = plan.toolchain.toolchain ?? rustupRef(plan.toolchain.label);
   // Cargo's JSON messages drive the progress display (cargo-run.ts); the dry run shows the flag too.
   const command = (ref: ToolchainRef, route: Route): CargoCommand => withMessageFormat(cargoCommand(ctx, target, profile, ref, route, version));
   const planCmd = command(planRef, planRoute);
@@ -237,12 +221,14 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
     {
       title: 'Choose the Rust toolchain',
       stage: 'toolchain',
-      plan: [`toolchain: ${pt.label}`, `route: ${planRoute.blocked ? `cannot build here (${planRoute.blocked})` : describeRoute(planRoute)}`],
+      plan: [`toolchain: ${plan.toolchain.label}`, `route: ${planRoute.blocked ? `cannot build here (${planRoute.blocked})` : describeRoute(planRoute)}`],
       run: () => {
         const pinned = pinnedChannel(treeToolchainFile(ctx, got(s.up, 'upstream'), s.prepared));
-        const toolchain = chooseToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, pinned, userDefault: ctx.user.toolchain });
+        const toolchain = settleToolchain(plan.toolchain, pinned);
         s.toolchain = toolchain;
-        const route = routeFor(target, hostTriple(), toolchain);
+        // The planned route holds for the planned toolchain; another one has a standard library of its own.
+        const planned = plan.toolchain.toolchain;
+        const route = toolchain.name === planned?.name && toolchain.sysroot === planned.sysroot ? planRoute : routeFor(target, plan.host, toolchain);
         if (route.blocked) {
           throw new UserError(
             `cannot build ${target.triple} on this machine: ${route.blocked}`,
@@ -350,98 +336,4 @@ export function buildSteps(ctx: Context, plan: Plan, tp: TargetPlan, profile: Pr
       },
     },
   ];
-}
-
-/** Copy Cargo's output to dist/; returns whether the copy changed. */
-function copyBinary(output: string, dist: string): boolean {
-  // The copy carries Cargo's mtime, so "same size and mtime" proves it is current without
-  // hashing a binary of 100+ MB on every no-op run.
-  const out = fs.statSync(output);
-  const cur = fs.existsSync(dist) ? fs.statSync(dist) : undefined;
-  // utimes keeps about a millisecond of precision, so "same" means within one.
-  const changed = !cur || cur.size !== out.size || Math.abs(cur.mtimeMs - out.mtimeMs) >= 1;
-  if (changed) {
-    copyFileAtomic(output, dist);
-    fs.utimesSync(dist, out.atimeMs / 1000, out.mtimeMs / 1000);
-  }
-  return changed;
-}
-
-/** BUILDINFO.json beside the binary (plan.ts declares it; `package` reads it). Rewritten only when it differs. */
-function writeBuildInfo(infoFile: string, changed: boolean, dist: string, fields: Omit<BuildInfo, 'sha256'>): void {
-  let previous: Partial<BuildInfo> = {};
-  try {
-    previous = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as Partial<BuildInfo>;
-  } catch {
-    previous = {};
-  }
-  const info: BuildInfo = { ...fields, sha256: !changed && previous.sha256 ? previous.sha256 : fileSha256(dist) };
-  const text = JSON.stringify(info, null, 2) + '\n';
-  if (!fs.existsSync(infoFile) || fs.readFileSync(infoFile, 'utf8') !== text) writeFileAtomic(infoFile, text);
-}
-
-/**
- * Skipping Cargo when nothing can have changed. Cargo's own no-op check stats every source of
- * 700+ crates; ours compares one digest of everything we feed it (tree contents by git tree id,
- * toolchain, command, environment) plus a stat walk of the tree, which also catches hand edits.
- */
-const STAMP_ENV = /^(CARGO|RUST|CC|CXX|AR|CFLAGS|CXXFLAGS|LDFLAGS|PKG_CONFIG|OPENSSL|TARGET_|HOST_)/;
-
-function buildStamp(cmd: CargoCommand, rustc: string, prepared: Prepared): string {
-  const env = Object.entries(process.env)
-    .filter(([k]) => STAMP_ENV.test(k))
-    .sort();
-  // The digest of every change (patches and crates), so a crate edit counts too.
-  const changes = digestChanges(prepared.changes);
-  return sha256(JSON.stringify({ program: cmd.program, args: cmd.args, env: cmd.env, callerEnv: env, rustc, changes }));
-}
-
-function treeSignature(dir: string): string {
-  let count = 0;
-  let newest = 0;
-  let bytes = 0;
-  const walk = (d: string): void => {
-    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else {
-        const st = fs.statSync(p);
-        count += 1;
-        bytes += st.size;
-        newest = Math.max(newest, st.mtimeMs);
-      }
-    }
-  };
-  walk(dir);
-  return `${count}:${bytes}:${newest}`;
-}
-
-interface BuildRecord {
-  stamp: string;
-  tree: string;
-  output: string;
-}
-
-function outputSignature(file: string): string | undefined {
-  try {
-    const st = fs.statSync(file);
-    return `${st.size}:${st.mtimeMs}`;
-  } catch {
-    return undefined;
-  }
-}
-
-function isUpToDate(stampFile: string, stamp: string, treeDir: string, output: string): boolean {
-  let rec: BuildRecord;
-  try {
-    rec = JSON.parse(fs.readFileSync(stampFile, 'utf8')) as BuildRecord;
-  } catch {
-    return false;
-  }
-  return rec.stamp === stamp && rec.output === outputSignature(output) && rec.tree === treeSignature(treeDir);
-}
-
-function recordBuild(stampFile: string, stamp: string, treeDir: string, output: string): void {
-  const text = JSON.stringify({ stamp, tree: treeSignature(treeDir), output: outputSignature(output) } satisfies Partial<BuildRecord>, null, 2) + '\n';
-  if (!fs.existsSync(stampFile) || fs.readFileSync(stampFile, 'utf8') !== text) writeFileAtomic(stampFile, text);
 }

@@ -5,10 +5,9 @@
  * half-patched tree behind.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from './errors.ts';
-import { gitRaw, gitReason, readBlobs } from './git.ts';
+import { gitRaw, gitReason, readBlobs, withScratchIndex } from './git.ts';
 import { listFiles, sha256 } from './fs.ts';
 import { locateHunk, parsePatchFile, type PatchEntry } from './series.ts';
 
@@ -26,15 +25,6 @@ export interface AppliedSeries {
   changes: Map<string, FileChange>;
   /** Per patch: the files it touched. */
   perPatch: { name: string; files: string[] }[];
-}
-
-function withIndex<T>(gitDir: string, fn: (env: Record<string, string>) => T): T {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-litellm-index-'));
-  try {
-    return fn({ GIT_INDEX_FILE: path.join(dir, 'index'), GIT_DIR: gitDir });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** Explain a `git apply` failure by patch, file and hunk. */
@@ -56,7 +46,7 @@ export function explainApplyFailure(entry: PatchEntry, stderr: string): UserErro
 
 export function applySeries(opts: { gitDir: string; commit: string; entries: PatchEntry[] }): AppliedSeries {
   const { gitDir, commit, entries } = opts;
-  return withIndex(gitDir, (env) => {
+  return withScratchIndex(gitDir, (env) => {
     const rt = gitRaw(['read-tree', commit], { env });
     if (rt.status !== 0) throw new UserError(`cannot read upstream commit ${commit}: ${gitReason(rt.stderr)}`);
     const perPatch: AppliedSeries['perPatch'] = [];

@@ -5,6 +5,9 @@
  * the orchestrator starts here (as Electron's script/lib/git.py owns am and format-patch).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { UserError } from './errors.ts';
 
 /** No background gc or maintenance in the caches and worktrees we drive. */
@@ -28,6 +31,23 @@ export function gitEnv(extra: Record<string, string> = {}): Record<string, strin
     LC_ALL: 'C',
     ...extra,
   };
+}
+
+/** What a git process needs to work on a temporary index of a repository instead of its own (a type, so it is a Record of strings). */
+export type ScratchIndex = { GIT_DIR: string; GIT_INDEX_FILE: string };
+
+/**
+ * Runs `fn` with a temporary index for `gitDir` (read-tree, apply --cached, write-tree without a
+ * checkout). The index sits in a directory of its own, which `fn` may use for other scratch files;
+ * the directory is removed afterwards, whatever happens.
+ */
+export function withScratchIndex<T>(gitDir: string, fn: (env: ScratchIndex, dir: string) => T): T {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-litellm-index-'));
+  try {
+    return fn({ GIT_INDEX_FILE: path.join(dir, 'index'), GIT_DIR: gitDir }, dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface RawResult {

@@ -3,32 +3,17 @@
  * by every command (build steps, packages, dry runs) instead of each working it out again, as
  * cargo-dist does. Per target: where the binary and its BUILDINFO.json go, and the file names it
  * contributes to the release. The names live here, not in the writers, so a plan needs no writer.
+ * A build plan adds the Rust toolchain and, per target, its route on this machine (route.ts).
  */
 import * as path from 'node:path';
 import type { Context } from './context.ts';
 import { contextVersion } from './context.ts';
-import { UserError } from './errors.ts';
+import { hostTriple } from './host.ts';
 import { UPSTREAM_FACTS } from './project.ts';
-import { findTarget, hostTriple, NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target } from './targets.ts';
+import { routeFor, type Route } from './route.ts';
+import { NPM_MAIN, npmPackageName, selectTargets, TARGETS, type Target, type TargetSelection } from './targets.ts';
+import { type PlannedToolchain, planToolchain } from './toolchain.ts';
 import { apkVersion, debianVersion, opkgVersion, releaseOf, type Release, type VersionInfo } from './version.ts';
-
-/** What `--target`/`--all` asked for. */
-export interface TargetSelection {
-  targets?: readonly string[];
-  all?: boolean;
-}
-
-/**
- * The targets a command works on: --all, the --target names, or this machine's target. `order`
- * is `given` for the build (steps run in the order the user named them) and `table` for packages.
- */
-export function chooseTargets(sel: TargetSelection, order: 'given' | 'table'): Target[] {
-  if (sel.all) return [...TARGETS];
-  if (sel.targets && sel.targets.length > 0) return order === 'table' ? selectTargets(sel.targets, false) : [...new Set(sel.targets.map((t) => findTarget(t)))];
-  const host = TARGETS.find((t) => t.triple === hostTriple());
-  if (!host) throw new UserError(`this machine (${hostTriple()}) is not a release target`, `Pass --target; known: ${TARGETS.map((t) => t.alias).join(', ')}.`);
-  return [host];
-}
 
 /** dist/<triple>/BUILDINFO.json: written by the build beside the binary, read by `package`. */
 export interface BuildInfo extends VersionInfo {
@@ -36,7 +21,7 @@ export interface BuildInfo extends VersionInfo {
   profile: string;
   /** rustc's version line. */
   toolchain: string;
-  /** How it was built (build/route.ts): tool, std prebuilt or built from source, C compiler, target C libraries. */
+  /** How it was built (route.ts): tool, std prebuilt or built from source, C compiler, target C libraries. */
   route?: { tool: string; std: 'prebuilt' | 'build-std'; cc: string; cdeps: string[]; openssl: string };
   /** Of the binary beside it. */
   sha256: string | undefined;
@@ -91,8 +76,9 @@ export interface Plan {
   targets: TargetPlan[];
 }
 
-export function makePlan(ctx: Context, sel: TargetSelection, order: 'given' | 'table'): Plan {
-  const targets = chooseTargets(sel, order);
+/** The plan of a command on the targets `sel` names (selectTargets), in table order unless `order` says otherwise. */
+export function makePlan(ctx: Context, sel: TargetSelection, order: 'given' | 'table' = 'table'): Plan {
+  const targets = selectTargets(sel, order);
   const release = releaseOf(ctx.lock);
   const version = contextVersion(ctx);
   return {
@@ -104,6 +90,26 @@ export function makePlan(ctx: Context, sel: TargetSelection, order: 'given' | 't
       return { target: t, binary, buildInfo: path.join(path.dirname(binary), 'BUILDINFO.json'), artifacts: artifactNames(version, release, t) };
     }),
   };
+}
+
+export interface BuildTargetPlan extends TargetPlan {
+  /** How this machine builds it with the planned toolchain (the dry run, the refusal before anything runs, the cargo command). */
+  route: Route;
+}
+
+/** What the build works from: the plan, with the toolchain and each target's route, in the order the targets were named. */
+export interface BuildPlan extends Plan {
+  host: string;
+  toolchain: PlannedToolchain;
+  targets: BuildTargetPlan[];
+}
+
+/** The build's plan: the toolchain as far as it can be known now, and each target's route with it, worked out once. */
+export function makeBuildPlan(ctx: Context, sel: TargetSelection): BuildPlan {
+  const plan = makePlan(ctx, sel, 'given');
+  const host = hostTriple();
+  const toolchain = planToolchain({ flag: ctx.opts.toolchain, env: process.env.RUSTUP_TOOLCHAIN, userDefault: ctx.user.toolchain });
+  return { ...plan, host, toolchain, targets: plan.targets.map((tp) => ({ ...tp, route: routeFor(tp.target, host, toolchain.toolchain) })) };
 }
 
 /** Every release file name of this version, for SHA256SUMS (the main npm package first). */

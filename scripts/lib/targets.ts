@@ -4,6 +4,7 @@
  * (`matrix`) all learn about it.
  */
 import { UserError } from './errors.ts';
+import { hostTriple } from './host.ts';
 
 export type BuildTool = 'cargo' | 'cross' | 'cargo-zigbuild' | 'android-ndk';
 
@@ -39,7 +40,7 @@ export interface Target {
   exe: string;
   /**
    * From a host `hosts` does not name (Linux or macOS), cross-build with cargo-zigbuild instead
-   * (zig links glibc and musl targets); CI keeps `tool` on `runner` (see build/route.ts).
+   * (zig links glibc and musl targets); CI keeps `tool` on `runner` (see route.ts).
    */
   zigCross?: boolean;
   /** A tier-3 Rust target: no prebuilt std exists, it is always built from source (-Zbuild-std). */
@@ -212,54 +213,31 @@ export function findTarget(name: string): Target {
   return t;
 }
 
-/** Targets named by --target (triples or aliases, repeatable, deduplicated in table order) or --all. */
-export function selectTargets(names: readonly string[] | undefined, all: boolean): Target[] {
-  if (all) return [...TARGETS];
-  const wanted = new Set((names ?? []).map((n) => findTarget(n)));
-  return ALL_TARGETS.filter((t) => wanted.has(t));
+/** What `--target`/`--all` asked for. */
+export interface TargetSelection {
+  targets?: readonly string[];
+  all?: boolean;
 }
 
-export function hostTriple(): string {
-  const arch = process.arch === 'x64' ? 'x86_64' : process.arch === 'arm64' ? 'aarch64' : process.arch;
-  switch (process.platform) {
-    case 'linux': {
-      // glibc reports its version through process.report; musl does not.
-      const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
-      return `${arch}-unknown-linux-${report?.header?.glibcVersionRuntime ? 'gnu' : 'musl'}`;
-    }
-    case 'darwin':
-      return `${arch}-apple-darwin`;
-    case 'win32':
-      return `${arch}-pc-windows-msvc`;
-    case 'freebsd':
-      return `${arch}-unknown-freebsd`;
-    case 'android':
-      return `${arch}-linux-android`;
-    default:
-      return `${arch}-unknown-${process.platform}`;
+/**
+ * The targets a command works on: every buildable row with --all, else the --target names (triples
+ * or aliases, repeatable, deduplicated), else this machine's own row. `order` is `given` for the
+ * build (steps run in the order the user named them), `table` for packages and the CI matrix.
+ */
+export function selectTargets(sel: TargetSelection, order: 'given' | 'table'): Target[] {
+  if (sel.all) return [...TARGETS];
+  if (sel.targets && sel.targets.length > 0) {
+    const named = [...new Set(sel.targets.map((n) => findTarget(n)))];
+    return order === 'given' ? named : ALL_TARGETS.filter((t) => named.includes(t));
   }
-}
-
-function hostMatches(pattern: string, host: string): boolean {
-  const p = pattern.split('-');
-  const h = host.split('-');
-  return p.length === h.length && p.every((part, i) => part === '*' || part === h[i]);
-}
-
-/** Why `host` cannot build `target` with its tool at all (missing tools are checked elsewhere), or undefined. */
-export function hostCannotBuild(target: Target, host: string): string | undefined {
-  if (target.triple === host || target.hosts.some((p) => hostMatches(p, host))) return undefined;
-  return `${target.tool} builds it only on ${target.hosts.join(' or ')}; this machine is ${host}`;
-}
-
-/** The CI job that builds a target (the release workflow's matrix names jobs this way). */
-export function ciJob(t: Target): string {
-  return `build (${t.alias})`;
+  const host = TARGETS.find((t) => t.triple === hostTriple());
+  if (!host) throw new UserError(`this machine (${hostTriple()}) is not a release target`, `Pass --target; known: ${TARGETS.map((t) => t.alias).join(', ')}.`);
+  return [host];
 }
 
 /**
  * `$VAR` and `${VAR}` from env; references to unset variables are left as written, so a plan
- * still shows what is missing (and cannotBuildHere refuses the build before Cargo sees it).
+ * still shows what is missing (and the route refuses the build before Cargo sees it).
  */
 export function expandEnv(values: Readonly<Record<string, string>>, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const out: Record<string, string> = {};
@@ -270,27 +248,6 @@ export function expandEnv(values: Readonly<Record<string, string>>, env: NodeJS.
     );
   }
   return out;
-}
-
-/** One row of the GitHub Actions matrix (`strategy.matrix: ${{ fromJSON(...) }}`). */
-export interface MatrixEntry {
-  target: string;
-  alias: string;
-  runner: string;
-  tool: BuildTool;
-  /** Unexpanded: `$ANDROID_NDK_HOME` is the runner's. build.ts applies it itself; this is for display and caching keys. */
-  env: Record<string, string>;
-  setup: string[];
-  openssl: Target['openssl'];
-  archive: Target['archive'];
-  binary: string;
-  npm_package: string;
-  debian: string;
-  termux: string;
-  openwrt: string[];
-  build: string;
-  package: string;
-  notes: string;
 }
 
 export const NPM_SCOPE = '@avikalpa';
@@ -304,27 +261,4 @@ export function npmPackageName(t: Target): string {
 /** The targets that have an npm platform package. */
 export function npmTargets(targets: readonly Target[] = TARGETS): Target[] {
   return targets.filter((t) => t.npm);
-}
-
-export function ciMatrix(targets: readonly Target[] = TARGETS, profile = 'release'): { include: MatrixEntry[] } {
-  return {
-    include: targets.map((t) => ({
-      target: t.triple,
-      alias: t.alias,
-      runner: t.runner,
-      tool: t.tool,
-      env: { ...t.envTemplate },
-      setup: [...t.setup],
-      openssl: t.openssl,
-      archive: t.archive,
-      binary: `dist/${t.triple}/codex-litellm${t.exe}`,
-      npm_package: t.npm ? npmPackageName(t) : '',
-      debian: t.debian ?? '',
-      termux: t.termux ?? '',
-      openwrt: [...t.openwrt],
-      build: `npx tsx build.ts --target ${t.triple} --profile ${profile}`,
-      package: `npx tsx build.ts package --target ${t.triple}`,
-      notes: t.notes ?? '',
-    })),
-  };
 }

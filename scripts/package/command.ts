@@ -9,20 +9,14 @@ import * as path from 'node:path';
 import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { replaceDir, sha256, writeFileAtomic } from '../lib/fs.ts';
-import {
-  makePlan,
-  npmDirName,
-  npmTarballName,
-  releaseNames,
-  SUMS_FILE,
-  type BuildInfo,
-  type Plan,
-  type TargetPlan,
-  type TargetSelection,
-} from '../lib/plan.ts';
-import { formatBytes, type Reporter } from '../lib/progress.ts';
+import { npmDirName, npmTarballName, releaseNames, SUMS_FILE, type BuildInfo, type Plan, type TargetPlan } from '../lib/plan.ts';
+import type { Output } from '../lib/output.ts';
+import { formatBytes, lineReporter, outputMode, type Reporter } from '../lib/progress.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
-import { ciJob, hostCannotBuild, hostTriple, NPM_MAIN, npmPackageName, type Target } from '../lib/targets.ts';
+import { NPM_MAIN, npmPackageName, type Target } from '../lib/targets.ts';
+import { hostTriple } from '../lib/host.ts';
+import { ciJob } from '../lib/ci-matrix.ts';
+import { hostCannotBuild } from '../lib/route.ts';
 import type { VersionInfo } from '../lib/version.ts';
 import { apks } from './apk.ts';
 import { releaseArchive } from './archive.ts';
@@ -36,7 +30,7 @@ import { mainPackage, npmTarball, platformPackage, type NpmPackage } from './npm
 import type { Artifact, Payload } from './payload.ts';
 import { sourceDateEpoch } from './reproducible.ts';
 
-export interface PackageOptions extends TargetSelection {
+export interface PackageOptions {
   /** Default: <root>/dist/packages. */
   outDir?: string;
   env?: NodeJS.ProcessEnv;
@@ -151,9 +145,9 @@ function writeDirAtomic(dir: string, files: NpmPackage['files']): void {
   });
 }
 
-export async function packageTargets(ctx: Context, opts: PackageOptions = {}): Promise<PackageResult> {
+/** Writes every package of the plan's targets, and SHA256SUMS. */
+export async function packageTargets(ctx: Context, plan: Plan, opts: PackageOptions = {}): Promise<PackageResult> {
   const env = opts.env ?? process.env;
-  const plan = makePlan(ctx, opts, 'table');
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.join(ctx.project.distDir, 'packages');
   const { release, version: expected } = plan;
 
@@ -258,8 +252,25 @@ export async function packageTargets(ctx: Context, opts: PackageOptions = {}): P
   };
 }
 
+export interface PackageCommandOptions {
+  dryRun: boolean;
+  json: boolean;
+  outDir?: string;
+}
+
+/** The package command: with --dry-run the files it would write, else it writes them (progress on stderr: stdout is the result). */
+export async function packageCommand(ctx: Context, plan: Plan, o: PackageCommandOptions): Promise<Output> {
+  if (o.dryRun) {
+    const text = packagePlan(ctx, plan, { outDir: o.outDir });
+    return { doc: { dryRun: true, plan: text }, text };
+  }
+  const progress = lineReporter(outputMode(o.json, process.stderr), 'package', { fields: { command: 'package' } });
+  const r = await packageTargets(ctx, plan, { progress, outDir: o.outDir }).finally(() => progress.done());
+  return { doc: { ok: true, ...r }, text: formatResult(r) };
+}
+
 /** What `package --dry-run` prints: inputs and the files that would be written. */
-export function packagePlan(ctx: Context, opts: PackageOptions = {}, plan: Plan = makePlan(ctx, opts, 'table')): string {
+export function packagePlan(ctx: Context, plan: Plan, opts: Pick<PackageOptions, 'outDir'> = {}): string {
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.join(ctx.project.distDir, 'packages');
   const v = plan.version;
   const lines = [

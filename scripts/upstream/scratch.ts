@@ -10,11 +10,10 @@
  * patches after it are judged on their own rather than all failing in cascade.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import type { StructuredPatch } from 'diff';
 import { UserError } from '../lib/errors.ts';
-import { gitBytes, gitOk, gitRaw, gitReason, readBlobs } from '../lib/git.ts';
+import { gitBytes, gitOk, gitRaw, gitReason, readBlobs, type ScratchIndex as Env, withScratchIndex as withScratch } from '../lib/git.ts';
 import { parsePatchFile, type PatchEntry, type PatchInfo } from '../lib/series.ts';
 
 export type Outcome = 'clean' | 'merge' | 'conflict';
@@ -82,20 +81,6 @@ export function loadPatches(entries: PatchEntry[]): LoadedPatch[] {
 /** Every file the series touches. */
 export function touchedFiles(patches: LoadedPatch[]): string[] {
   return [...new Set(patches.flatMap((p) => p.info.files))].sort();
-}
-
-interface Env {
-  GIT_DIR: string;
-  GIT_INDEX_FILE: string;
-}
-
-function withScratch<T>(gitDir: string, fn: (env: Env, tmp: string) => T): T {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-litellm-scratch-'));
-  try {
-    return fn({ GIT_INDEX_FILE: path.join(dir, 'index'), GIT_DIR: gitDir }, dir);
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 const g = (env: Env, args: string[], input?: string | Buffer) =>

@@ -1,7 +1,7 @@
 /**
  * `npm run e2e -- --target <triple> [build flags | --no-build]`: prove one release target on this machine.
  * The orchestrator builds it (cross-built where the host is another architecture: see
- * scripts/build/route.ts), the binary runs under qemu-user against the real LiteLLM in front of
+ * scripts/lib/route.ts), the binary runs under qemu-user against the real LiteLLM in front of
  * the fake backend (`--version`, `models`, `status`, an `exec` answer, the shell tool and an
  * apply_patch edit), then every package of the target is installed the way its users install it
  * and the installed binary is run again:
@@ -23,10 +23,11 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT } from '../../scripts/lib/project.ts';
-import { findTarget, hostTriple, npmPackageName, NPM_MAIN, type Target } from '../../scripts/lib/targets.ts';
-import { readElfDeps } from '../../scripts/package/elf.ts';
-import { findApk, verifyApk } from '../../scripts/release/apk-tools.ts';
+import { REPO_ROOT } from '../lib/project.ts';
+import { findTarget, npmPackageName, NPM_MAIN, type Target } from '../lib/targets.ts';
+import { hostTriple } from '../lib/host.ts';
+import { readElfDeps } from '../package/elf.ts';
+import { findApk, verifyApk } from '../release/apk-tools.ts';
 import { CREATED_ANSWER, HELLO_FILE, HELLO_LINE, PARIS_ANSWER, startFakeBackend, type FakeBackend } from './fake-backend.ts';
 import { ensureLitellm, startLitellm, type LitellmProxy } from './litellm-proxy.ts';
 import { agentText, assert, checker, cleanEnv, codexHome, E2E_MODELS, events, runBinary, type Outcome } from './e2e.ts';
@@ -386,7 +387,7 @@ async function npmCheck(check: CheckFn, assert: (c: unknown, m: string) => void,
       assert(r.status === 0, `npm install: ${r.out.slice(-800)}`);
       const launcher = path.join(prefix, 'lib', 'node_modules', ...NPM_MAIN.split('/'), 'bin', 'codex-litellm.js');
       const node = foreignNode(arch);
-      if (!node) return `installed; launcher not run: no ${arch} Node.js (set E2E_NODE_ROOT_${arch!.toUpperCase()}; see test/harness/target.ts)`;
+      if (!node) return `installed; launcher not run: no ${arch} Node.js (set E2E_NODE_ROOT_${arch!.toUpperCase()}; see scripts/e2e/target.ts)`;
       const prefix2 = libc === 'musl' ? muslPrefix(node.root) : node.root;
       const qemu = node.qemu ?? (prefix2 ? '/usr/bin/qemu-x86_64-static' : undefined);
       const cmd = qemu ? [qemu, ...(prefix2 ? ['-L', prefix2] : []), node.node] : [node.node];

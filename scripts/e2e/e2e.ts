@@ -25,10 +25,10 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readLock, upstreamVersion } from '../../scripts/lib/lockfile.ts';
-import { lineReporter, outputMode } from '../../scripts/lib/progress.ts';
-import { REPO_ROOT } from '../../scripts/lib/project.ts';
-import { hostTriple } from '../../scripts/lib/targets.ts';
+import { readLock, upstreamVersion } from '../lib/lockfile.ts';
+import { lineReporter, outputMode } from '../lib/progress.ts';
+import { REPO_ROOT } from '../lib/project.ts';
+import { hostTriple } from '../lib/host.ts';
 import {
   CREATED_ANSWER,
   HELLO_FILE,

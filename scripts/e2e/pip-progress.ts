@@ -6,8 +6,8 @@
  * install's package count and time, kept beside the venv, give the total and the time left.
  */
 import * as fs from 'node:fs';
-import { writeFileAtomic } from '../../scripts/lib/fs.ts';
-import { formatDuration, plural } from '../../scripts/lib/progress.ts';
+import { writeFileAtomic } from '../lib/fs.ts';
+import { formatDuration, plural } from '../lib/progress.ts';
 
 /** What the last install took, beside the venv: `<venv>.install.json`. */
 export interface PipHistory {

@@ -15,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { hostCannotBuild, type BuildTool, type Target } from '../lib/targets.ts';
+import type { BuildTool, Target } from './targets.ts';
 import type { Toolchain } from './toolchain.ts';
 
 export type StdSource = 'prebuilt' | 'build-std';
@@ -38,6 +38,18 @@ export interface Route {
   features: string[];
   /** Why the route cannot work on this machine, or undefined. */
   blocked?: string;
+}
+
+function hostMatches(pattern: string, host: string): boolean {
+  const p = pattern.split('-');
+  const h = host.split('-');
+  return p.length === h.length && p.every((part, i) => part === '*' || part === h[i]);
+}
+
+/** Why `host` cannot build `target` with the row's own tool at all (zig and missing tools are the route's business), or undefined. */
+export function hostCannotBuild(target: Target, host: string): string | undefined {
+  if (target.triple === host || target.hosts.some((p) => hostMatches(p, host))) return undefined;
+  return `${target.tool} builds it only on ${target.hosts.join(' or ')}; this machine is ${host}`;
 }
 
 /** Rust's target triple in zig's spelling (`aarch64-unknown-linux-musl` -> `aarch64-linux-musl`). */

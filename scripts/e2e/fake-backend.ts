@@ -56,7 +56,7 @@
  * cached tokens = `cachedTokensByModel[<request model>]`, else `cachedTokens` (default 0), capped
  * at the prompt tokens.
  *
- * Standalone: `npx tsx test/harness/fake-backend.ts [--port N] [--host 127.0.0.1]` prints
+ * Standalone: `npx tsx scripts/e2e/fake-backend.ts [--port N] [--host 127.0.0.1]` prints
  * `listening <url>` and serves until SIGINT/SIGTERM.
  */
 import * as http from 'node:http';

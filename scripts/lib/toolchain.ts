@@ -7,12 +7,12 @@
  *   /usr/bin), chosen explicitly with `--toolchain /usr/bin`. Its cargo is run by path and RUSTC
  *   points at its rustc, so rustup's proxies earlier on PATH are never asked.
  * Either way we read its sysroot, which says whether a target's standard library is prebuilt or
- * must be built from source (std.ts).
+ * must be built from source (route.ts).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UserError } from '../lib/errors.ts';
+import { UserError } from './errors.ts';
 
 export interface Toolchain {
   /** The rustup name (`stable`) or the directory (`/usr/bin`). */
@@ -115,4 +115,45 @@ export function chooseToolchain(opts: { flag?: string; env?: string; pinned?: st
   if (opts.pinned && has(opts.pinned)) return pick(opts.pinned, "upstream's rust-toolchain.toml");
   if (!installed) return { ...rustupToolchain(undefined, 'no rustup; the rustc on PATH'), name: 'stable', env: {} };
   return pick('stable', opts.pinned ? `upstream pins ${opts.pinned}, which is not installed; using the installed stable` : 'default');
+}
+
+/** The explicit choices, strongest first: --toolchain, RUSTUP_TOOLCHAIN, the user file. */
+export interface ToolchainChoice {
+  flag?: string;
+  env?: string;
+  userDefault?: string;
+}
+
+/** The toolchain as a plan knows it, before upstream (and its rust-toolchain.toml) is there. */
+export interface PlannedToolchain {
+  choice: ToolchainChoice;
+  /**
+   * An explicit choice resolved for real, else rustup's stable standing in for "upstream's pin if
+   * installed"; undefined when it does not resolve here (the build then says why).
+   */
+  toolchain: Toolchain | undefined;
+  /** What the plan prints. */
+  label: string;
+  /** Chosen explicitly: it is the one that builds. Otherwise upstream's pin, read at build time, may replace it. */
+  explicit: boolean;
+}
+
+export function planToolchain(choice: ToolchainChoice): PlannedToolchain {
+  const explicit = choice.flag ?? choice.env ?? choice.userDefault;
+  const base = { choice, explicit: explicit !== undefined };
+  try {
+    const toolchain = chooseToolchain(choice);
+    return { ...base, toolchain, label: explicit ? `${toolchain.name} (${toolchain.reason}): ${toolchain.rustc}` : "upstream's pin if installed, else stable" };
+  } catch {
+    return { ...base, toolchain: undefined, label: explicit ?? "upstream's pin if installed, else stable" };
+  }
+}
+
+/**
+ * The toolchain that builds, once upstream's tree is there (`pinned`: its rust-toolchain.toml
+ * channel): the planned one when it was chosen explicitly, else upstream's pin if installed, else stable.
+ */
+export function settleToolchain(planned: PlannedToolchain, pinned: string | undefined): Toolchain {
+  if (planned.explicit && planned.toolchain) return planned.toolchain;
+  return chooseToolchain({ ...planned.choice, pinned });
 }
