@@ -159,7 +159,10 @@ describe('GitHub Release through octokit (local API on 127.0.0.1)', () => {
     fs.writeFileSync(path.join(assets, 'SHA256SUMS'), 'sums v2\n');
     let err = '';
     const write = process.stderr.write;
-    process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+    process.stderr.write = ((s: string) => {
+      err += s;
+      return true;
+    }) as typeof process.stderr.write;
     const r = await run().finally(() => (process.stderr.write = write));
     expect(r.code).toBe(2);
     expect(err).toMatch(/release v0\.54\.0-litellm\.1 is already published .*; a published release is never changed/);

@@ -143,7 +143,7 @@ export class LocalGitHub {
     fs.renameSync(tmp, path.join(d, a.name));
   }
 
-  private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
+  private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse) {
     const url = new URL(req.url ?? '/', this.base);
     const p = url.pathname;
     const method = req.method ?? 'GET';
