@@ -135,6 +135,11 @@ async function dispatch(v: Values, cmd: string | undefined, sub: string | undefi
       noSub(sub);
       const c = ctx();
       const profile = findProfile(v.profile);
+      const prebuilt = process.env.CODEX_LITELLM_PREBUILT;
+      if (prebuilt && !v['dry-run']) {
+        const { usePrebuilt } = await import('./build/prebuilt.ts');
+        return usePrebuilt(c, makePlan(c, selection, 'given'), prebuilt, { profile: profile.name, noSubstitute: v['no-substitute'] });
+      }
       const { buildCommand } = await import('./build/command.ts');
       return await buildCommand(c, makePlan(c, selection, 'given'), { profile, dryRun: v['dry-run'], json: v.json });
     }

@@ -63,13 +63,52 @@ export class LocalGitHub {
     readonly dir?: string,
   ) {}
 
+  /** The state file under `dir`: a second run against the same directory sees the first one's releases, as GitHub would. */
+  private get stateFile(): string | undefined {
+    return this.dir ? path.join(this.dir, 'state.json') : undefined;
+  }
+
+  private load(): void {
+    const f = this.stateFile;
+    if (!f || !fs.existsSync(f)) return;
+    const st = JSON.parse(fs.readFileSync(f, 'utf8')) as {
+      next: number;
+      releases: (Omit<LocalRelease, 'assets'> & { assets: Omit<LocalAsset, 'data'>[] })[];
+      issues: LocalIssue[];
+      pulls: LocalPull[];
+    };
+    this.next = st.next;
+    this.issues = st.issues;
+    this.pulls = st.pulls;
+    this.releases = st.releases.map((r) => ({
+      ...r,
+      assets: r.assets.map((a) => ({ ...a, data: fs.readFileSync(path.join(this.dir!, r.tag_name, a.name)) })),
+    }));
+  }
+
+  private save(): void {
+    const f = this.stateFile;
+    if (!f) return;
+    const st = {
+      next: this.next,
+      releases: this.releases.map((r) => ({ ...r, assets: r.assets.map(({ data: _, ...a }) => a) })),
+      issues: this.issues,
+      pulls: this.pulls,
+    };
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    fs.writeFileSync(`${f}.tmp`, `${JSON.stringify(st, null, 2)}\n`);
+    fs.renameSync(`${f}.tmp`, f);
+  }
+
   async start(port = 0): Promise<string> {
+    this.load();
     this.server = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         try {
           this.handle(req, Buffer.concat(chunks), res);
+          if (req.method !== 'GET') this.save();
         } catch (e) {
           res.writeHead(500, { 'content-type': 'application/json' });
           res.end(JSON.stringify({ message: `local GitHub: ${(e as Error).message}` }));
