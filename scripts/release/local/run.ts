@@ -35,7 +35,7 @@ import { defaultCacheDir, REPO_ROOT } from '../../lib/project.ts';
 import { ciMatrix, hostTriple, NPM_MAIN, TARGETS, type Target } from '../../lib/targets.ts';
 import { HOMEPAGE } from '../../package/metadata.ts';
 import { LOCAL_RELEASE_ENV, NO_OIDC } from '../release.ts';
-import { ensureAct, pinnedActions, serveAction, type ServedAction } from './act.ts';
+import { ensureAct, pinnedActions, STAND_INS_DIR, serveAction, type ServedAction } from './act.ts';
 import { LocalGitHub } from './github-api.ts';
 import { startRegistry } from './registry.ts';
 
@@ -129,12 +129,9 @@ export async function releaseLocal(argv: string[], env: NodeJS.ProcessEnv = proc
 
   // Everything act needs, before anything starts.
   const act = ensureAct(env, say);
-  const workflowText = fs.readFileSync(path.join(root, WORKFLOW), 'utf8');
   if (v.fresh) fs.rmSync(runDir, { recursive: true, force: true });
   for (const d of ['clone', 'act', 'home', 'artifacts', 'actions']) fs.rmSync(path.join(runDir, d), { recursive: true, force: true });
   fs.mkdirSync(runDir, { recursive: true });
-  const served: ServedAction[] = pinnedActions(workflowText).map((a) => serveAction(a, mirrors, path.join(runDir, 'actions')));
-
   // The committed tree, tagged as the release tag, with GitHub's repository as origin (act reads it for github.repository).
   const dirty = must('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root }).trim();
   if (dirty) say(`warning: uncommitted changes are not part of the run (it runs HEAD):\n${dirty}`);
@@ -144,6 +141,11 @@ export async function releaseLocal(argv: string[], env: NodeJS.ProcessEnv = proc
   must('git', ['-C', clone, 'tag', '-f', tag]);
   const [owner, repo] = new URL(HOMEPAGE).pathname.slice(1).split('/') as [string, string];
   const head = must('git', ['-C', clone, 'rev-parse', 'HEAD']).trim();
+  const workflowText = fs.readFileSync(path.join(clone, WORKFLOW), 'utf8');
+  // The stand-ins come from the clone too: the run uses committed files only.
+  const served: ServedAction[] = pinnedActions(workflowText).map((a) =>
+    serveAction(a, mirrors, path.join(runDir, 'actions'), path.join(clone, path.relative(root, STAND_INS_DIR))),
+  );
 
   // The runner's machine: a home of its own (nothing of ours leaks into caches), Node in act's tool cache for setup-node.
   const home = path.join(runDir, 'home');
@@ -232,6 +234,10 @@ export async function releaseLocal(argv: string[], env: NodeJS.ProcessEnv = proc
     for (const j of jobs) summary.push(`- ${j.ok ? 'succeeded' : 'FAILED'}: ${j.job}`);
     if (jobs.length === 0 || jobs.some((j) => !j.ok) || actResult.code !== 0)
       problems.push(`act exited ${actResult.code}; see ${path.join(runDir, 'act.log')}`);
+    // A version released before is refused by the release job (and by npm's): say so plainly.
+    const refused = [...new Set([...actResult.log.matchAll(/\|\s+error: (.*already published.*)$/gm)].map((m) => m[1]!.trim()))];
+    if (refused.length)
+      summary.push('', '### Refused', '', ...refused.map((r) => `- ${r}`), '- (the run directory keeps what was published; --fresh starts over)');
     summary.push('', '### Actions', '');
     for (const a of served)
       summary.push(
