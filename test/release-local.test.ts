@@ -12,6 +12,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { usePrebuilt } from '../scripts/build/prebuilt.ts';
+import { makePlan } from '../scripts/lib/plan.ts';
 import { packageTargets } from '../scripts/package/command.ts';
 import { startRegistry, type LocalRegistry } from '../scripts/release/local/registry.ts';
 import { tarballIntegrity } from '../scripts/release/npm.ts';
@@ -142,5 +144,29 @@ describe.skipIf(!runnable)('release.ts npm against a local registry (verdaccio),
       fs.writeFileSync(main, original);
     }
     expect(npm(['view', `${NPM_MAIN}@${p.version}`, 'dist.integrity']).out.trim()).toBe(published);
+  });
+});
+
+describe.skipIf(!runnable)('the Build step on prebuilt binaries (CODEX_LITELLM_PREBUILT)', () => {
+  it('copies dist/<triple>/ from the given directory when its BUILDINFO.json fits, and refuses one that does not', () => {
+    const other = tmpDir('prebuilt-dist');
+    const t = 'x86_64-unknown-linux-gnu';
+    fs.cpSync(path.join(p.root, 'dist', t), path.join(other, t), { recursive: true });
+    fs.rmSync(path.join(p.root, 'dist', t, 'codex-litellm'));
+    const plan = makePlan(p.ctx, { targets: [t] }, 'given');
+    const r = usePrebuilt(p.ctx, plan, other, { profile: 'release', noSubstitute: true });
+    expect('text' in r && r.text).toMatch(/x86_64-unknown-linux-gnu: prebuilt .* \(release, .*\), not compiled \(CODEX_LITELLM_PREBUILT\)/);
+    expect(fs.readFileSync(path.join(p.root, 'dist', t, 'codex-litellm')).equals(fs.readFileSync(path.join(other, t, 'codex-litellm')))).toBe(true);
+    expect(() => usePrebuilt(p.ctx, plan, other, { profile: 'dev', noSubstitute: true })).toThrow(
+      /cannot stand for this build: it is a release build, dev was asked for/,
+    );
+    const info = path.join(other, t, 'BUILDINFO.json');
+    fs.writeFileSync(info, JSON.stringify({ ...JSON.parse(fs.readFileSync(info, 'utf8')), sha256: '0'.repeat(64), series: 'other' }));
+    expect(() => usePrebuilt(p.ctx, plan, other, { profile: 'release', noSubstitute: true })).toThrow(
+      /built from patch series other, this checkout has .*; the binary is not the one BUILDINFO\.json describes/,
+    );
+    expect(() => usePrebuilt(p.ctx, plan, tmpDir('prebuilt-empty'), { profile: 'release', noSubstitute: true })).toThrow(
+      /has no codex-litellm with a BUILDINFO\.json/,
+    );
   });
 });
