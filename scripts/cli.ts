@@ -51,6 +51,8 @@ Sources (for machines without GitHub; none of this is ever committed):
                             patches/substitutions/<name>.patch (repeatable or comma-separated; env CODEX_LITELLM_SUBSTITUTE,
                             user file "substitute"); --version and BUILDINFO.json then say so
   --no-substitute           refuse every substitution (release builds)
+  env CODEX_LITELLM_PREBUILT=<dist dir>  take <dir>/<triple>/ (binary + BUILDINFO.json, checked) instead of compiling
+                            (npm run release:local sets it for the workflow's Build step)
   --cache-dir <dir>         cache for upstream, trees and Cargo's target dir (env CODEX_LITELLM_CACHE; default ~/.cache/codex-litellm)
   --worktree <dir>          worktree for patches apply/export (default: under the cache)
   --root <dir>              project checkout to use (default: this one)
@@ -142,6 +144,11 @@ async function dispatch(v: Values, cmd: string | undefined, sub: string | undefi
       noSub(sub);
       const c = ctx();
       const profile = findProfile(v.profile);
+      const prebuilt = process.env.CODEX_LITELLM_PREBUILT;
+      if (prebuilt && !v['dry-run']) {
+        const { usePrebuilt } = await import('./build/prebuilt.ts');
+        return usePrebuilt(c, makePlan(c, selection, 'given'), prebuilt, { profile: profile.name, noSubstitute: v['no-substitute'] });
+      }
       const { buildCommand } = await import('./build/command.ts');
       return await buildCommand(c, makeBuildPlan(c, selection), { profile, dryRun: v['dry-run'], json: v.json });
     }

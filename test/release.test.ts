@@ -5,15 +5,14 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readLock } from '../scripts/lib/lockfile.ts';
 import { parseChangelog, releaseNotes } from '../scripts/release/changelog.ts';
-import { findPackages, publishAll, publishOrder, type NpmPackageFile, type Runner } from '../scripts/release/npm.ts';
+import { findPackages, publishAll, publishOrder, tarballIntegrity, type NpmPackageFile, type Runner } from '../scripts/release/npm.ts';
 import { main as releaseMain, releaseInfo } from '../scripts/release/release.ts';
 import { makeOctokit } from '../scripts/release/github.ts';
+import { LocalGitHub } from '../scripts/release/local/github-api.ts';
 import { issueTitle, markdownReport, notify } from '../scripts/upstream/notify.ts';
 import type { CheckResult, DriftResult } from '../scripts/upstream/track.ts';
 import { versionInfo } from '../scripts/lib/version.ts';
@@ -108,117 +107,8 @@ describe('the tag and upstream.lock', () => {
   });
 });
 
-/** Just enough of the GitHub REST API for releases, issues and uploads, in memory. */
-class FakeGitHub {
-  server!: http.Server;
-  base = '';
-  releases: {
-    id: number;
-    tag_name: string;
-    name: string;
-    body: string;
-    draft: boolean;
-    prerelease: boolean;
-    assets: { id: number; name: string; type: string; data: Buffer }[];
-  }[] = [];
-  issues: { number: number; title: string; body: string; labels: string[] }[] = [];
-  log: string[] = [];
-  private next = 1;
-
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.handle(req, Buffer.concat(chunks), res));
-    });
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.base = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  private view(r: FakeGitHub['releases'][number]) {
-    return {
-      id: r.id,
-      tag_name: r.tag_name,
-      name: r.name,
-      body: r.body,
-      draft: r.draft,
-      prerelease: r.prerelease,
-      html_url: `https://github.example/o/r/releases/tag/${r.tag_name}`,
-      upload_url: `${this.base}/upload/repos/o/r/releases/${r.id}/assets{?name,label}`,
-    };
-  }
-
-  private handle(req: http.IncomingMessage, body: Buffer, res: http.ServerResponse): void {
-    const url = new URL(req.url!, this.base);
-    this.log.push(`${req.method} ${url.pathname}`);
-    const send = (status: number, doc?: unknown): void => {
-      res.writeHead(status, { 'content-type': 'application/json' });
-      res.end(doc === undefined ? '' : JSON.stringify(doc));
-    };
-    const json = (): Record<string, unknown> => JSON.parse(body.toString() || '{}');
-    let m: RegExpExecArray | null;
-    if (req.method === 'GET' && url.pathname === '/repos/o/r/releases')
-      return send(
-        200,
-        this.releases.map((r) => this.view(r)),
-      );
-    if (req.method === 'POST' && url.pathname === '/repos/o/r/releases') {
-      const b = json();
-      const r = {
-        id: this.next++,
-        tag_name: String(b.tag_name),
-        name: String(b.name),
-        body: String(b.body),
-        draft: Boolean(b.draft),
-        prerelease: Boolean(b.prerelease),
-        assets: [],
-      };
-      this.releases.push(r);
-      return send(201, this.view(r));
-    }
-    if ((m = /^\/repos\/o\/r\/releases\/(\d+)$/.exec(url.pathname)) && req.method === 'PATCH') {
-      const r = this.releases.find((x) => x.id === Number(m![1]))!;
-      Object.assign(r, json());
-      return send(200, this.view(r));
-    }
-    if ((m = /^\/repos\/o\/r\/releases\/(\d+)\/assets$/.exec(url.pathname)) && req.method === 'GET') {
-      return send(
-        200,
-        this.releases.find((x) => x.id === Number(m![1]))!.assets.map((a) => ({ id: a.id, name: a.name })),
-      );
-    }
-    if ((m = /^\/repos\/o\/r\/releases\/assets\/(\d+)$/.exec(url.pathname)) && req.method === 'DELETE') {
-      for (const r of this.releases) r.assets = r.assets.filter((a) => a.id !== Number(m![1]));
-      return send(204);
-    }
-    if ((m = /^\/upload\/repos\/o\/r\/releases\/(\d+)\/assets$/.exec(url.pathname)) && req.method === 'POST') {
-      const r = this.releases.find((x) => x.id === Number(m![1]))!;
-      const a = { id: this.next++, name: url.searchParams.get('name')!, type: String(req.headers['content-type']), data: body };
-      r.assets.push(a);
-      return send(201, { id: a.id, name: a.name });
-    }
-    if (req.method === 'GET' && url.pathname === '/repos/o/r/issues')
-      return send(
-        200,
-        this.issues.filter((i) => i.labels.includes(url.searchParams.get('labels') ?? '')).map((i) => ({ ...i, labels: i.labels.map((name) => ({ name })) })),
-      );
-    if (req.method === 'POST' && url.pathname === '/repos/o/r/issues') {
-      const b = json();
-      const i = { number: this.next++, title: String(b.title), body: String(b.body), labels: b.labels as string[] };
-      this.issues.push(i);
-      return send(201, i);
-    }
-    if ((m = /^\/repos\/o\/r\/issues\/(\d+)$/.exec(url.pathname)) && req.method === 'PATCH') {
-      const i = this.issues.find((x) => x.number === Number(m![1]))!;
-      i.body = String(json().body);
-      return send(200, i);
-    }
-    send(404, { message: `fake GitHub: no ${req.method} ${url.pathname}` });
-  }
-}
-
-describe('GitHub Release through octokit (fake API on 127.0.0.1)', () => {
-  const gh = new FakeGitHub();
+describe('GitHub Release through octokit (local API on 127.0.0.1)', () => {
+  const gh = new LocalGitHub('o', 'r');
   let root: string;
   let assets: string;
   beforeAll(async () => {
@@ -229,7 +119,7 @@ describe('GitHub Release through octokit (fake API on 127.0.0.1)', () => {
     fs.writeFileSync(path.join(assets, 'codex-litellm_0.54.0-1_amd64.deb'), 'deb');
     fs.writeFileSync(path.join(assets, 'SHA256SUMS'), 'sums\n');
   });
-  afterAll(() => gh.server.close());
+  afterAll(() => gh.stop());
 
   const run = async (extraEnv: Record<string, string> = {}): Promise<{ code: number; out: string }> => {
     let out = '';
@@ -255,22 +145,41 @@ describe('GitHub Release through octokit (fake API on 127.0.0.1)', () => {
       'codex-litellm_0.54.0-1_amd64.deb',
     ]);
     const tgz = rel.assets.find((a) => a.name.endsWith('.tar.gz'))!;
-    expect(tgz.type).toBe('application/gzip');
+    expect(tgz.contentType).toBe('application/gzip');
     expect([...tgz.data]).toEqual([0x1f, 0x8b, 0, 1, 2, 3]);
     // Published only after the uploads.
     const lastUpload = gh.log.map((l, i) => (l.startsWith('POST /upload') ? i : -1)).reduce((a, b) => Math.max(a, b));
     const publish = gh.log.findIndex((l, i) => i > lastUpload && l.startsWith('PATCH /repos/o/r/releases/'));
     expect(publish).toBeGreaterThan(lastUpload);
-    expect(r.out).toMatch(/created https:\/\/github\.example\/o\/r\/releases\/tag\/v0\.54\.0-litellm\.1: 3 asset\(s\)/);
+    expect(r.out).toMatch(/created http:\/\/127\.0\.0\.1:\d+\/o\/r\/releases\/tag\/v0\.54\.0-litellm\.1: 3 asset\(s\)/);
   });
 
-  it('a re-run reuses the release and replaces its assets', async () => {
+  it('a re-run is refused once the release is published, and changes nothing', async () => {
+    const before = gh.releases[0]!.assets.map((a) => [a.name, a.data.toString('hex')]);
     fs.writeFileSync(path.join(assets, 'SHA256SUMS'), 'sums v2\n');
+    let err = '';
+    const write = process.stderr.write;
+    process.stderr.write = ((s: string) => {
+      err += s;
+      return true;
+    }) as typeof process.stderr.write;
+    const r = await run().finally(() => (process.stderr.write = write));
+    expect(r.code).toBe(2);
+    expect(err).toMatch(/release v0\.54\.0-litellm\.1 is already published .*; a published release is never changed/);
+    expect(err).toMatch(/raise `release` in upstream\.lock/);
+    expect(gh.releases).toHaveLength(1);
+    expect(gh.releases[0]!.assets.map((a) => [a.name, a.data.toString('hex')])).toEqual(before);
+  });
+
+  it('a draft left by a failed run is resumed: its assets are replaced, then it is published', async () => {
+    gh.releases[0]!.draft = true;
     const r = await run();
     expect(r.code, r.out).toBe(0);
     expect(gh.releases).toHaveLength(1);
+    expect(gh.releases[0]!.draft).toBe(false);
     expect(gh.releases[0]!.assets).toHaveLength(3);
     expect(gh.releases[0]!.assets.find((a) => a.name === 'SHA256SUMS')!.data.toString()).toBe('sums v2\n');
+    expect(r.out).toMatch(/resuming draft release v0\.54\.0-litellm\.1/);
     expect(r.out).toMatch(/updated .*: 3 asset\(s\), 3 replaced/);
   });
 
@@ -364,25 +273,53 @@ describe('npm publishing', () => {
     expect(() => publishOrder([])).toThrow(/no npm packages/);
   });
 
-  it('runs npm publish with --provenance, public access and the dist-tag, skipping what is already published', () => {
+  it('runs npm publish with --provenance, public access and the dist-tag, skipping what is already there with this content', () => {
     const { dir } = fixture();
+    const pkgs = findPackages(fs.readdirSync(dir).map((n) => path.join(dir, n)));
+    const linux = pkgs.find((p) => p.name === '@s/cl-linux-x64')!;
     const calls: string[][] = [];
     const run: Runner = (cmd, args) => {
       calls.push([cmd, ...args]);
       if (args[0] === 'view')
-        return args[1] === `@s/cl-linux-x64@${V}` ? { status: 0, stdout: `${V}\n`, stderr: '' } : { status: 1, stdout: '', stderr: 'E404' };
+        return args[1] === `@s/cl-linux-x64@${V}`
+          ? { status: 0, stdout: `${tarballIntegrity(linux.file)}\n`, stderr: '' }
+          : { status: 1, stdout: '', stderr: 'E404' };
       return { status: 0, stdout: '', stderr: '' };
     };
-    const steps = publishAll(findPackages(fs.readdirSync(dir).map((n) => path.join(dir, n))), { distTag: 'latest', run });
+    const steps = publishAll(pkgs, { distTag: 'latest', run });
     expect(steps.map((s) => [s.name, s.skipped])).toEqual([
       ['@s/cl-darwin-arm64', false],
       ['@s/cl-linux-x64', true],
       ['@s/cl', false],
     ]);
+    // Every package is looked up before the first publish.
+    expect(calls.findIndex((c) => c[1] === 'publish')).toBe(3);
     const publishes = calls.filter((c) => c[1] === 'publish');
     expect(publishes).toHaveLength(2);
     for (const c of publishes) expect(c.slice(3)).toEqual(['--access', 'public', '--tag', 'latest', '--provenance']);
     expect(publishes.at(-1)![2]).toMatch(/cl\.tgz$/);
+  });
+
+  it('never overwrites: other content under the same version, or everything already there, is refused before any publish', () => {
+    const { dir } = fixture();
+    const pkgs = findPackages(fs.readdirSync(dir).map((n) => path.join(dir, n)));
+    const published: string[] = [];
+    const registry =
+      (integrity: (p: NpmPackageFile) => string | undefined): Runner =>
+      (_cmd, args) => {
+        if (args[0] === 'publish') published.push(args[1]!);
+        if (args[0] !== 'view') return { status: 0, stdout: '', stderr: '' };
+        const p = pkgs.find((x) => `${x.name}@${x.version}` === args[1])!;
+        const i = integrity(p);
+        return i ? { status: 0, stdout: `${i}\n`, stderr: '' } : { status: 1, stdout: '', stderr: 'E404' };
+      };
+    expect(() => publishAll(pkgs, { distTag: 'latest', run: registry((p) => (p.name === '@s/cl' ? 'sha512-other' : undefined)) })).toThrow(
+      /already published with other content: @s\/cl@0\.53\.0-litellm\.1; a published npm version is never overwritten/,
+    );
+    expect(() => publishAll(pkgs, { distTag: 'latest', run: registry((p) => tarballIntegrity(p.file)) })).toThrow(
+      /0\.53\.0-litellm\.1 is already published: every one of its 3 npm package\(s\) is on the registry with this content; nothing to publish/,
+    );
+    expect(published).toEqual([]);
   });
 
   it('stops at the first failure, before the main package', () => {

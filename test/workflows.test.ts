@@ -106,7 +106,7 @@ describe('workflow files', () => {
         release: { contents: 'write', 'id-token': 'write', attestations: 'write' },
         npm: { 'id-token': 'write' },
       },
-      'upstream.yml': { track: { issues: 'write' } },
+      'upstream.yml': { track: { issues: 'write', contents: 'write', 'pull-requests': 'write' } },
     };
     for (const [f, w] of workflows) {
       const top = w.permissions;
@@ -127,7 +127,8 @@ describe('workflow files', () => {
             uses(j, 'actions/attest-build-provenance').length > 0 || /release\.ts npm/.test(runs(j)),
             `${f} ${name}: id-token without attesting or publishing`,
           ).toBe(true);
-        if (perms.contents === 'write') expect(runs(j)).toMatch(/release\.ts github/);
+        if (perms.contents === 'write') expect(runs(j)).toMatch(/release\.ts github|upstream\/pr\.ts open/);
+        if (perms['pull-requests'] === 'write') expect(runs(j)).toMatch(/upstream\/pr\.ts open/);
         // A job that publishes does not restore caches another run could have written.
         if (Object.values(perms).includes('write') && f === 'release.yml') expect(uses(j, 'actions/cache'), `${f} ${name}`).toEqual([]);
       }
@@ -296,6 +297,24 @@ describe('upstream.yml', () => {
     expect(all).toMatch(/npx tsx build\.ts upstream drift --json/);
     expect(all).toMatch(/scripts\/upstream\/notify\.ts/);
     expect(fs.existsSync(path.join(REPO, 'scripts', 'upstream', 'notify.ts'))).toBe(true);
+  });
+
+  it('bumps, builds and runs e2e for a release the series applies to, and opens the pull request only after all of them', () => {
+    const steps = wf('upstream.yml').jobs.track!.steps ?? [];
+    const at = (re: RegExp): number => steps.findIndex((s) => re.test(s.run ?? ''));
+    const order = [
+      at(/upstream drift --json/),
+      at(/upstream\/pr\.ts candidate --check check\.json --drift drift\.json >> "\$GITHUB_OUTPUT"/),
+      at(/^npx tsx build\.ts upstream bump "\$TAG"$/m),
+      at(/^npx tsx build\.ts --profile dev$/m),
+      at(/^npm run e2e$/m),
+      at(/upstream\/pr\.ts open --tag "\$TAG"/),
+    ];
+    for (const i of order) expect(i).toBeGreaterThanOrEqual(0);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    const candidate = steps[order[1]!] as Step & { id?: string };
+    for (const i of order.slice(2)) expect(String((steps[i] as { if?: string }).if)).toBe(`steps.${candidate.id}.outputs.tag != ''`);
+    expect(steps[order.at(-1)!]!.env?.GITHUB_TOKEN).toBe('${{ secrets.GITHUB_TOKEN }}');
   });
 });
 

@@ -1,8 +1,8 @@
 /**
- * The GitHub Release of a version, created and filled through octokit. Safe to re-run: an
- * existing release of the tag (draft or published) is reused, assets of the same name are
- * replaced. A new release stays a draft until every asset is uploaded, so nobody ever downloads
- * from a half-filled release.
+ * The GitHub Release of a version, created and filled through octokit. A new release stays a
+ * draft until every asset is uploaded, so nobody ever downloads from a half-filled release. A
+ * re-run after a failure resumes that draft (assets of the same name are replaced); a release
+ * that is already published is refused, never changed: what users downloaded stays what it was.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -75,8 +75,13 @@ export async function publishRelease(octokit: Octokit, spec: ReleaseSpec, log: (
     release = (
       await octokit.rest.repos.createRelease({ owner, repo, tag_name: tag, name: spec.name, body: spec.body, draft: true, prerelease: spec.prerelease })
     ).data;
+  } else if (!release.draft) {
+    throw new UserError(
+      `release ${tag} is already published (${release.html_url}); a published release is never changed`,
+      'To release again, raise `release` in upstream.lock (with its CHANGELOG.md section) and tag that version. Only a draft left by a failed run is resumed.',
+    );
   } else {
-    log(`updating release ${tag} (${release.draft ? 'draft' : 'published'})`);
+    log(`resuming draft release ${tag}`);
     release = (await octokit.rest.repos.updateRelease({ owner, repo, release_id: release.id, name: spec.name, body: spec.body, prerelease: spec.prerelease }))
       .data;
   }

@@ -7,6 +7,12 @@
  *   node --import tsx scripts/release/release.ts npm <tag> --dir <dir> [--dry-run]   publish platform packages, then the main one, with --provenance
  *
  * `verify` prints `key=value` lines for $GITHUB_OUTPUT. Exit status 2 with a message for anything wrong.
+ *
+ * Publishing needs GitHub's OIDC token for npm's --provenance. A local run of the workflow
+ * (`npm run release:local`, against a local registry) has none: it sets CODEX_LITELLM_LOCAL_RELEASE=1,
+ * and `npm` then publishes without provenance and says "skipped: needs GitHub OIDC" in its output
+ * and the run's summary (never silently); it also lets a main package name platform packages this
+ * machine did not build, listed in the summary. Without that variable a missing token is an error.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,6 +24,10 @@ import { versionInfo } from '../lib/version.ts';
 import { readReleaseNotes } from './changelog.ts';
 import { makeOctokit, publishRelease } from './github.ts';
 import { findPackages, publishAll } from './npm.ts';
+
+/** What a run says where something needs GitHub's OIDC token and it has none (npm provenance, attestations). */
+export const NO_OIDC = 'skipped: needs GitHub OIDC';
+export const LOCAL_RELEASE_ENV = 'CODEX_LITELLM_LOCAL_RELEASE';
 
 export interface ReleaseInfo {
   tag: string;
@@ -105,7 +115,28 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
         const pkgs = findPackages(fs.readdirSync(dir).map((n) => path.join(dir, n)));
         const wrong = pkgs.filter((p) => p.version !== info.version);
         if (wrong.length) throw new UserError(`npm packages of another version than ${info.version}: ${wrong.map((p) => `${p.name}@${p.version}`).join(', ')}`);
-        const steps = publishAll(pkgs, { distTag: info.distTag, dryRun: v['dry-run'], log: (s) => out(`${s}\n`) });
+        const local = env[LOCAL_RELEASE_ENV] === '1';
+        const oidc = Boolean(env.ACTIONS_ID_TOKEN_REQUEST_URL && env.ACTIONS_ID_TOKEN_REQUEST_TOKEN);
+        const notes: string[] = [];
+        let provenance = true;
+        if (!oidc && !v['dry-run']) {
+          if (!local) {
+            throw new UserError(
+              "npm publish --provenance needs GitHub's OIDC token (ACTIONS_ID_TOKEN_REQUEST_URL), and this job has none",
+              `The npm job needs \`permissions: id-token: write\`. A local run (npm run release:local) sets ${LOCAL_RELEASE_ENV}=1 to publish without provenance, and says so.`,
+            );
+          }
+          provenance = false;
+          notes.push(`npm provenance: ${NO_OIDC} (${LOCAL_RELEASE_ENV}=1: published without --provenance)`);
+        }
+        const allowMissing = local
+          ? (missing: string[], main: string) =>
+              notes.push(`partial release: ${main} names ${missing.length} platform package(s) not built here, so not published: ${missing.join(', ')}`)
+          : undefined;
+        const steps = publishAll(pkgs, { distTag: info.distTag, dryRun: v['dry-run'], provenance, allowMissing, log: (s) => out(`${s}\n`) });
+        for (const n of notes) out(`${n}\n`);
+        if (notes.length && env.GITHUB_STEP_SUMMARY)
+          fs.appendFileSync(env.GITHUB_STEP_SUMMARY, `### npm publish\n\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
         out(
           `${steps.filter((s) => !s.skipped).length} published, ${steps.filter((s) => s.skipped).length} already there (${info.version}, dist-tag ${info.distTag})\n`,
         );
