@@ -53,6 +53,7 @@ internal!(
     faults,
     headers,
     models_cmd,
+    seam,
     session,
     setup,
     status,

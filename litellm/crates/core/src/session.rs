@@ -69,6 +69,8 @@ static VERSION: OnceLock<String> = OnceLock::new();
 pub fn activate(version: &str) {
     let _ = VERSION.set(version.to_string());
     ACTIVE.store(true, Ordering::SeqCst);
+    // Upstream's crates reach this crate only through the seam.
+    codex_litellm_hooks::install(&crate::seam::INSTALLED);
 }
 
 /// The version [`activate`] was given, if it was called.
