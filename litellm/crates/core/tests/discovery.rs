@@ -9,6 +9,7 @@ use codex_litellm_core::Client;
 use codex_litellm_core::LiteLlmError;
 use codex_litellm_core::ModelInfo;
 use codex_litellm_core::internals::discovery;
+use codex_litellm_core::internals::discovery::Deployment;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 use wiremock::Mock;
@@ -89,6 +90,12 @@ async fn discover_enriches_ids_with_model_info() {
                 cache_read_input_token_cost: None,
                 mode: Some("chat".into()),
                 supports_function_calling: Some(true),
+                // Where that deployment sends requests, for /status when a header names only its id.
+                deployments: vec![Deployment {
+                    id: "dep-1".into(),
+                    api_base: Some("http://upstream".into()),
+                    model: Some("openai/fake".into()),
+                }],
                 ..ModelInfo::new("fake-model")
             },
             ModelInfo {
