@@ -42,6 +42,8 @@ Build options:
 Sources (for machines without GitHub; none of this is ever committed):
   --upstream <path|url>     upstream openai/codex clone or mirror; repeatable when each mirror carries some of the
                             tags (env CODEX_LITELLM_UPSTREAM, ';'-separated; user file "upstream": a string or a list)
+  --upstream-main <path|url>  a mirror of upstream's main branch, for edge pins (its own tags are never read;
+                            env CODEX_LITELLM_UPSTREAM_MAIN, user file "upstreamMain")
   --git-mirror <url>=<path> mirror for a Cargo git dependency, repeatable (env CODEX_LITELLM_GIT_MIRRORS, ';'-separated)
   --prebuilt-mirror <url|dir>  where V8's prebuilt library (code mode) comes from instead of GitHub, laid out
                             like denoland/rusty_v8 releases (RUSTY_V8_MIRROR; env CODEX_LITELLM_PREBUILT_MIRROR,
@@ -74,6 +76,7 @@ const OPTIONS = {
   upstream: { type: 'string', multiple: true },
   'git-mirror': { type: 'string', multiple: true },
   'prebuilt-mirror': { type: 'string' },
+  'upstream-main': { type: 'string' },
   offline: { type: 'boolean', default: false },
   'cache-dir': { type: 'string' },
   'out-dir': { type: 'string' },
@@ -106,6 +109,7 @@ function common(v: Values): CommonOptions {
     upstream: v.upstream ?? [],
     gitMirror: v['git-mirror'] ?? [],
     prebuiltMirror: v['prebuilt-mirror'],
+    upstreamMain: v['upstream-main'],
     toolchain: v.toolchain,
     offline: v.offline,
     substitute: v.substitute ?? [],

@@ -34,6 +34,10 @@ const RELEASES: Release[] = [
   { upstream: '0.53.0', release: 2 },
   { upstream: '0.53.0', release: 9 },
   { upstream: '0.53.0', release: 10 },
+  // Edge builds of main after 0.53.0 (lockfile.ts): above every 0.53.0 release, below 0.53.1's.
+  { upstream: '0.53.1', release: 1, edge: '20260101' },
+  { upstream: '0.53.1', release: 2, edge: '20260101' },
+  { upstream: '0.53.1', release: 1, edge: '20260822' },
   { upstream: '0.53.1', release: 1 },
   { upstream: '0.54.0-alpha', release: 1 },
   { upstream: '0.54.0-alpha.1', release: 1 },
@@ -62,6 +66,20 @@ describe('version mapping', () => {
     expect(debianVersion(r)).toBe('0.53.0-1');
     expect(opkgVersion(r)).toBe('0.53.0-1');
     expect(apkVersion(r)).toBe('0.53.0-r1');
+  });
+
+  it('spells an edge pin as a prerelease of the next patch after its base, so it sorts between them', () => {
+    const lock = parseLock(
+      'repository = "x"\nbranch = "main"\ncommit = "343074d4207d572809bd8cea15f4be1d09d98e0b"\ndate = "2026-08-22"\nbase = "rust-v0.125.0"\nworkspace = "codex-rs"\nrelease = 1\n',
+    );
+    const r = releaseOf(lock);
+    expect(r).toEqual({ upstream: '0.125.1', release: 1, edge: '20260822' });
+    expect(npmVersion(r)).toBe('0.125.1-edge.20260822.litellm.1');
+    expect(debianVersion(r)).toBe('0.125.1~edge20260822-1');
+    expect(apkVersion(r)).toBe('0.125.1_pre20260822-r1');
+    const v = versionInfo(lock, 'abcdef012345');
+    expect(v.display).toBe('0.125.1-edge.20260822.litellm.1 (upstream main @ 343074d4 (2026-08-22), series abcdef012345)');
+    expect(semver.lt('0.125.0-litellm.9', v.version) && semver.lt(v.version, '0.125.1-litellm.1') && semver.lt(v.version, '0.126.0-litellm.1')).toBe(true);
   });
 
   it('spells upstream prereleases so they sort before the release', () => {

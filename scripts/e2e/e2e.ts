@@ -25,7 +25,8 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { readLock, upstreamVersion } from '../lib/lockfile.ts';
+import { describePin, readLock } from '../lib/lockfile.ts';
+import { versionInfo } from '../lib/version.ts';
 import { lineReporter, outputMode } from '../lib/progress.ts';
 import { REPO_ROOT } from '../lib/project.ts';
 import { hostTriple } from '../lib/host.ts';
@@ -626,7 +627,7 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
       const lock = readLock(path.join(REPO_ROOT, 'upstream.lock'));
       const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       const re = new RegExp(
-        `^codex-litellm ${esc(upstreamVersion(lock.tag))}-litellm\\.${lock.release} \\(upstream ${esc(lock.tag)} ${lock.commit.slice(0, 12)}, series [0-9a-f]{12}(, substituted .*)?\\)$`,
+        `^codex-litellm ${esc(versionInfo(lock, '').version)} \\(upstream ${esc(describePin(lock))}, series [0-9a-f]{12}(, substituted .*)?\\)$`,
       );
       assert(re.test(version.stdout.trim()), `got ${JSON.stringify(version.stdout)}, wanted ${re}`);
       return version.stdout.trim();

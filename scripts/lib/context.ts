@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { readLock, type UpstreamLock } from './lockfile.ts';
 import { cachePaths, defaultCacheDir, projectPaths, type CachePaths, type ProjectPaths } from './project.ts';
-import { readUserConfig, resolveMirrors, resolvePrebuiltMirror, resolveUpstreamSources, type UserConfig } from './settings.ts';
+import { readUserConfig, resolveMirrors, resolvePrebuiltMirror, resolveUpstreamMain, resolveUpstreamSources, type UserConfig } from './settings.ts';
 import { requestedSubstitutions, resolveSubstitutions, type Substitution } from './substitutions.ts';
 import { seriesHash, versionInfo, type VersionInfo } from './version.ts';
 
@@ -19,6 +19,8 @@ export interface CommonOptions {
   offline: boolean;
   /** --substitute names (repeatable, comma-separated). */
   substitute?: string[];
+  /** --upstream-main: a mirror of upstream's main branch (edge pins). */
+  upstreamMain?: string;
   /** --prebuilt-mirror: where V8's prebuilt library comes from (RUSTY_V8_MIRROR). */
   prebuiltMirror?: string;
   /** --no-substitute: refuse every substitution (release builds). */
@@ -34,6 +36,8 @@ export interface Context {
   upstreamSources: string[];
   /** The first of them, for messages that name one source. */
   upstreamSource: string;
+  /** Where upstream's main branch comes from (edge pins), if configured. */
+  upstreamMain?: string;
   mirrors: Map<string, string>;
   opts: CommonOptions;
   /** The patched source tree for the locked commit (stable path: Cargo fingerprints depend on it). */
@@ -63,6 +67,7 @@ export function makeContext(opts: CommonOptions, env: NodeJS.ProcessEnv = proces
     user,
     upstreamSources,
     upstreamSource: upstreamSources[0]!,
+    upstreamMain: resolveUpstreamMain(opts.upstreamMain, env, user),
     mirrors: resolveMirrors(opts.gitMirror, env, user),
     prebuiltMirror: resolvePrebuiltMirror(opts.prebuiltMirror, env, user),
     opts,

@@ -1,6 +1,11 @@
 /**
  * upstream.lock: `key = "value"` lines (a TOML subset), comments with '#'. Parsed strictly, with
  * line numbers in errors, because every other step trusts it.
+ *
+ * Two kinds of pin. A release pins a tag (`tag`, `commit`). An edge pin pins a commit of upstream's
+ * `main` past the newest tag we can verify (`branch = "main"`, `commit`, `date`, and `base`: the release
+ * tag whose parent that commit descends from, which versions count from); only an explicit edge
+ * release publishes it.
  */
 import * as fs from 'node:fs';
 import semver from 'semver';
@@ -8,13 +13,39 @@ import { UserError } from './errors.ts';
 
 export interface UpstreamLock {
   repository: string;
+  /**
+   * The pin's name: the release tag, or for an edge pin `<branch>@<commit8>` (used in messages and
+   * directory names; never a ref to fetch).
+   */
   tag: string;
   commit: string;
   workspace: string;
   release: number;
+  /** Set on an edge pin only. */
+  edge?: EdgePin;
 }
 
-const KEYS = ['repository', 'tag', 'commit', 'workspace', 'release'] as const;
+/** A commit of upstream's main that no tag we can verify names yet. */
+export interface EdgePin {
+  branch: string;
+  /** The commit's date, YYYY-MM-DD (committer date, UTC). */
+  date: string;
+  /** The newest release tag whose commit's parent this commit descends from. */
+  base: string;
+}
+
+const KEYS = ['repository', 'tag', 'branch', 'commit', 'date', 'base', 'workspace', 'release'] as const;
+const REQUIRED = ['repository', 'commit', 'workspace', 'release'] as const;
+
+export const isEdge = (lock: Pick<UpstreamLock, 'edge'>): boolean => lock.edge !== undefined;
+
+/** `rust-v0.125.0 637f7dd6d737`, or `main @ 343074d4 (2026-08-22)`: what a binary says it was built from. */
+export function describePin(lock: UpstreamLock): string {
+  return lock.edge ? `${lock.edge.branch} @ ${lock.commit.slice(0, 8)} (${lock.edge.date})` : `${lock.tag} ${lock.commit.slice(0, 12)}`;
+}
+
+/** The release tag versions count from: the pinned tag, or an edge pin's base. */
+export const versionTag = (lock: Pick<UpstreamLock, 'tag' | 'edge'>): string => lock.edge?.base ?? lock.tag;
 
 export function parseLock(text: string, file = 'upstream.lock'): UpstreamLock {
   const values: Record<string, string | number> = {};
@@ -34,16 +65,45 @@ export function parseLock(text: string, file = 'upstream.lock'): UpstreamLock {
     if (key in values) throw new UserError(`${where}: \`${key}\` is set twice`, 'Keep one line per key.');
     values[key] = m[2] !== undefined ? m[2] : Number(m[3]);
   });
-  for (const key of KEYS) {
-    if (!(key in values)) throw new UserError(`${file}: missing \`${key}\``, `upstream.lock needs: ${KEYS.join(', ')}.`);
+  for (const key of REQUIRED) {
+    if (!(key in values))
+      throw new UserError(
+        `${file}: missing \`${key}\``,
+        `upstream.lock needs: ${REQUIRED.join(', ')}, and \`tag\` (a release) or \`branch\`, \`date\` and \`base\` (an edge pin).`,
+      );
   }
-  const lock = values as unknown as UpstreamLock;
-  if (typeof lock.release !== 'number') throw new UserError(`${file}: \`release\` must be a number`, 'e.g. release = 1');
-  for (const key of ['repository', 'tag', 'commit', 'workspace'] as const) {
-    if (typeof lock[key] !== 'string' || lock[key] === '') {
+  if (typeof values.release !== 'number') throw new UserError(`${file}: \`release\` must be a number`, 'e.g. release = 1');
+  for (const key of KEYS.filter((k) => k !== 'release' && k in values)) {
+    if (typeof values[key] !== 'string' || values[key] === '') {
       throw new UserError(`${file}: \`${key}\` must be a non-empty string`, `e.g. ${key} = "..."`);
     }
   }
+  const str = (k: string): string | undefined => values[k] as string | undefined;
+  const edgeKeys = (['branch', 'date', 'base'] as const).filter((k) => k in values);
+  if ('tag' in values && edgeKeys.length > 0) {
+    throw new UserError(
+      `${file}: a pin is a release (\`tag\`) or an edge commit (\`branch\`, \`date\`, \`base\`), not both`,
+      'Keep `tag` for a release, or `branch`/`date`/`base` for an edge pin of upstream main.',
+    );
+  }
+  if (!('tag' in values) && edgeKeys.length < 3) {
+    throw new UserError(
+      `${file}: ${edgeKeys.length === 0 ? 'missing `tag`' : `an edge pin needs \`branch\`, \`date\` and \`base\` (missing ${(['branch', 'date', 'base'] as const).filter((k) => !(k in values)).join(', ')})`}`,
+      'A release pins `tag = "rust-v0.125.0"`; an edge pin `branch = "main"`, `date = "2026-08-22"` and `base = "rust-v0.125.0"` (`upstream bump --to <commit>` writes them).',
+    );
+  }
+  const commit = str('commit')!;
+  const edge = 'tag' in values ? undefined : { branch: str('branch')!, date: str('date')!, base: str('base')! };
+  if (edge && !/^\d{4}-\d{2}-\d{2}$/.test(edge.date)) throw new UserError(`${file}: date \`${edge.date}\` is not YYYY-MM-DD`, 'e.g. date = "2026-08-22"');
+  if (edge && !/^[A-Za-z0-9._/-]+$/.test(edge.branch)) throw new UserError(`${file}: branch \`${edge.branch}\` is not a branch name`, 'e.g. branch = "main"');
+  const lock: UpstreamLock = {
+    repository: str('repository')!,
+    tag: edge ? `${edge.branch}@${commit.slice(0, 8)}` : str('tag')!,
+    commit,
+    workspace: str('workspace')!,
+    release: values.release as number,
+    ...(edge ? { edge } : {}),
+  };
   if (!/^[0-9a-f]{40}$/.test(lock.commit)) {
     throw new UserError(`${file}: commit \`${lock.commit}\` is not a full 40-character hex SHA-1`, 'Pin the full commit hash the tag points to.');
   }
@@ -64,12 +124,22 @@ export function readLock(file: string): UpstreamLock {
 }
 
 export function renderLock(lock: UpstreamLock): string {
+  const pin = lock.edge
+    ? [
+        '# An EDGE pin: a commit of upstream main past the newest tag we can verify; only an explicit edge',
+        '# release (`--channel edge`) publishes it. `base` is the tag whose parent it descends from.',
+        `branch = "${lock.edge.branch}"`,
+        `commit = "${lock.commit}"`,
+        `date = "${lock.edge.date}"`,
+        `base = "${lock.edge.base}"`,
+      ]
+    : [`tag = "${lock.tag}"`, `commit = "${lock.commit}"`];
   return [
     '# The one pin of upstream openai/codex. Everything (build, version, packages, release) reads it.',
-    '# Change it with `npx tsx build.ts upstream bump <tag>`, which verifies the commit and re-exports patches.',
+    '# Change it with `npx tsx build.ts upstream bump <tag>` (or `--to <commit>` of main), which verifies the',
+    '# commit and re-exports patches.',
     `repository = "${lock.repository}"`,
-    `tag = "${lock.tag}"`,
-    `commit = "${lock.commit}"`,
+    ...pin,
     `workspace = "${lock.workspace}"`,
     `# Our own release counter on top of the upstream tag (0.53.0 + release 1 -> 0.53.0-litellm.1).`,
     `release = ${lock.release}`,

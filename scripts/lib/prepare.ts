@@ -13,7 +13,7 @@ import type { Reporter } from './progress.ts';
 import { acquireUpstream, acquireUpstreamAsync, readAt, type Upstream } from './upstream-cache.ts';
 
 export function acquire(ctx: Context): Upstream {
-  return acquireUpstream({ gitDir: ctx.cache.upstreamGit, sources: ctx.upstreamSources, lock: ctx.lock, offline: ctx.opts.offline });
+  return acquireUpstream({ gitDir: ctx.cache.upstreamGit, sources: ctx.upstreamSources, main: ctx.upstreamMain, lock: ctx.lock, offline: ctx.opts.offline });
 }
 
 /** What the upstream step shows while git fetches: "tag rust-v0.115.0: receiving objects 45% (1234/2742), 1.20 MiB | 2.40 MiB/s". */
@@ -26,10 +26,13 @@ export function fetchText(what: string, p: GitProgress): string {
 /** acquire, with git's progress meter on the step's display while a fetch runs. */
 export function acquireWithProgress(ctx: Context, progress: Reporter): Promise<Upstream> {
   let last: string | undefined;
-  return acquireUpstreamAsync({ gitDir: ctx.cache.upstreamGit, sources: ctx.upstreamSources, lock: ctx.lock, offline: ctx.opts.offline }, (what, p) => {
-    progress.update({ text: fetchText(what, p), data: { fetching: what, ...p }, milestone: what !== last });
-    last = what;
-  });
+  return acquireUpstreamAsync(
+    { gitDir: ctx.cache.upstreamGit, sources: ctx.upstreamSources, main: ctx.upstreamMain, lock: ctx.lock, offline: ctx.opts.offline },
+    (what, p) => {
+      progress.update({ text: fetchText(what, p), data: { fetching: what, ...p }, milestone: what !== last });
+      last = what;
+    },
+  );
 }
 
 /** Lint problems are fatal for a build: a broken series must not produce a binary. */

@@ -11,6 +11,11 @@ import { userConfigFile } from './project.ts';
 export interface UserConfig {
   /** Upstream's source, or several (mirrors that each carry some of upstream's tags), in the order they are asked. */
   upstream?: string | string[];
+  /**
+   * A mirror of upstream's `main` branch, for edge pins (a commit of main past the newest tag). Only
+   * its branch is read: a fork's own tags never count as upstream's.
+   */
+  upstreamMain?: string;
   gitMirrors?: Record<string, string>;
   cacheDir?: string;
   toolchain?: string;
@@ -40,11 +45,11 @@ export function readUserConfig(file = userConfigFile()): UserConfig {
     throw new UserError(`${file} must hold a JSON object`, 'e.g. {"upstream": "/srv/mirrors/codex.git"}');
   }
   const o = data as Record<string, unknown>;
-  const known = new Set(['upstream', 'gitMirrors', 'cacheDir', 'toolchain', 'substitute', 'sources', 'prebuiltMirror']);
+  const known = new Set(['upstream', 'upstreamMain', 'gitMirrors', 'cacheDir', 'toolchain', 'substitute', 'sources', 'prebuiltMirror']);
   for (const k of Object.keys(o)) {
     if (!known.has(k)) throw new UserError(`${file}: unknown setting \`${k}\``, `Known settings: ${[...known].join(', ')}.`);
   }
-  for (const k of ['cacheDir', 'toolchain', 'prebuiltMirror'] as const) {
+  for (const k of ['cacheDir', 'toolchain', 'prebuiltMirror', 'upstreamMain'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'string') throw new UserError(`${file}: \`${k}\` must be a string`);
   }
   const up = o.upstream;
@@ -180,4 +185,11 @@ export function resolvePrebuiltMirror(flag: string | undefined, env: NodeJS.Proc
     );
   }
   return dir;
+}
+
+/** The mirror of upstream's main (edge pins): --upstream-main > CODEX_LITELLM_UPSTREAM_MAIN > the user file. */
+export function resolveUpstreamMain(flag: string | undefined, env: NodeJS.ProcessEnv, file: UserConfig, cwd = process.cwd()): string | undefined {
+  const v = flag ?? (env.CODEX_LITELLM_UPSTREAM_MAIN || undefined) ?? file.upstreamMain;
+  if (v === undefined) return undefined;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(v) || /^[^/]+@[^:]+:/.test(v) ? v : path.resolve(cwd, v);
 }

@@ -9,7 +9,8 @@ import { UserError } from './errors.ts';
 import { replaceDir } from './fs.ts';
 import { gitBytes, gitOk, gitRaw, gitReason, gitWithProgress, type GitProgress, type RawResult } from './git.ts';
 import type { UpstreamLock } from './lockfile.ts';
-import { assignObjects, configureRemotes, isUrl, locateTag, remoteName } from './upstream-sources.ts';
+import { commitDate, mainFetchArgs, mainFetchError, verifiedRef, verifyEdge } from './edge.ts';
+import { assignObjects, configureRemotes, isUrl, locateTag, objectSources, remoteOf } from './upstream-sources.ts';
 
 export interface Upstream {
   gitDir: string;
@@ -59,7 +60,7 @@ export interface FetchRequest {
 type Flow<T> = Generator<FetchRequest, T, RawResult>;
 
 /** Make sure every blob of <workspace> at <commit> is local (one batched fetch, not one per file). */
-function* ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string, sources: string[], first?: string): Flow<void> {
+function* ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string, sources: string[], main: string | undefined, first?: string): Flow<void> {
   const marker = blobsMarker(gitDir, commit, workspace);
   if (fs.existsSync(marker)) return;
   const ls = gitRaw(['--git-dir', gitDir, 'cat-file', '-e', `${commit}:${workspace}`]);
@@ -87,7 +88,8 @@ function* ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string
     for (const line of top.stdout.split('\n').filter(Boolean)) missing.push(line.split(/\s+/)[2]!);
   }
   // Each blob from a source that has it (a local mirror is asked directly), the tag's own source first.
-  const order = first ? [first, ...sources.filter((s) => s !== first)] : sources;
+  const all = objectSources(sources, main);
+  const order = first ? [first, ...all.filter((s) => s !== first)] : all;
   const { bySource, missing: nowhere } = assignObjects(order, missing);
   if (nowhere.length > 0) {
     throw new UserError(
@@ -99,17 +101,7 @@ function* ensureWorkspaceBlobs(gitDir: string, commit: string, workspace: string
     for (let i = 0; i < oids.length; i += 2000) {
       const batch = oids.slice(i, i + 2000);
       const r = yield {
-        args: [
-          '--git-dir',
-          gitDir,
-          'fetch',
-          '--quiet',
-          '--no-tags',
-          '--no-write-fetch-head',
-          '--filter=blob:none',
-          remoteName(sources.indexOf(from)),
-          ...batch,
-        ],
+        args: ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', remoteOf(sources, main, from), ...batch],
         what: `${workspace}/ files${oids.length > 2000 ? ` ${i + 1}-${i + batch.length} of ${oids.length}` : ` (${oids.length})`}`,
       };
       if (r.status !== 0) {
@@ -128,6 +120,8 @@ export interface AcquireOptions {
   gitDir: string;
   /** Upstream's sources, in order (Context.upstreamSources). */
   sources: string[];
+  /** The mirror of upstream's main (Context.upstreamMain), for edge pins. */
+  main?: string;
   lock: UpstreamLock;
   offline?: boolean;
 }
@@ -139,9 +133,10 @@ export interface AcquireOptions {
  */
 function* acquireFlow(opts: AcquireOptions): Flow<Upstream> {
   const { gitDir, sources, lock } = opts;
+  if (lock.edge) return yield* acquireEdgeFlow(opts);
   const localRef = `refs/tags/${lock.tag}`;
   if (hasCommit(gitDir, lock.commit) && tagCommit(gitDir, localRef) === lock.commit) {
-    yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, sources);
+    yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, sources, opts.main);
     return { gitDir, commit: lock.commit, fetched: false };
   }
   if (opts.offline) {
@@ -167,7 +162,7 @@ function* acquireFlow(opts: AcquireOptions): Flow<Upstream> {
     );
   }
   ensureBare(gitDir);
-  configureRemotes(gitDir, sources);
+  configureRemotes(gitDir, sources, opts.main);
   const fetchedRef = `refs/codex-litellm/fetched/${lock.tag}`;
   const r = yield {
     args: ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--filter=blob:none', located.remote, `+refs/tags/${lock.tag}:${fetchedRef}`],
@@ -187,7 +182,52 @@ function* acquireFlow(opts: AcquireOptions): Flow<Upstream> {
     );
   }
   gitOk(['--git-dir', gitDir, 'update-ref', localRef, lock.commit], 'cannot record the tag');
-  yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, sources, located.source);
+  yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, sources, opts.main, located.source);
+  return { gitDir, commit: lock.commit, fetched: true };
+}
+
+/**
+ * An edge pin (lockfile.ts): the base tag as the tag sources list it, the main branch from the
+ * main mirror, and edge.ts's checks that the commit is upstream's; once passed, a ref remembers it
+ * and later runs need no fetch.
+ */
+function* acquireEdgeFlow(opts: AcquireOptions): Flow<Upstream> {
+  const { gitDir, sources, lock, main } = opts;
+  const edge = lock.edge!;
+  if (hasCommit(gitDir, lock.commit) && tagCommit(gitDir, verifiedRef(lock.commit)) === lock.commit) {
+    yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, sources, main, main);
+    return { gitDir, commit: lock.commit, fetched: false };
+  }
+  if (!main) {
+    throw new UserError(
+      `upstream.lock pins upstream ${edge.branch} @ ${lock.commit.slice(0, 8)} (${edge.date}), an edge commit, but no mirror of upstream's ${edge.branch} is configured`,
+      'Point --upstream-main (CODEX_LITELLM_UPSTREAM_MAIN, `upstreamMain` in the user file) at a mirror of upstream openai/codex that carries its main branch.',
+    );
+  }
+  if (opts.offline) {
+    throw new UserError(`upstream ${edge.branch} @ ${lock.commit} is not in the cache ${gitDir} and --offline forbids fetching`, 'Run once without --offline.');
+  }
+  const base = locateTag(sources, edge.base);
+  ensureBare(gitDir);
+  configureRemotes(gitDir, sources, main);
+  const baseRef = `refs/codex-litellm/fetched/${edge.base}`;
+  const rb = yield {
+    args: ['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--filter=blob:none', base.remote, `+refs/tags/${edge.base}:${baseRef}`],
+    what: `tag ${edge.base}`,
+  };
+  if (rb.status !== 0) throw new UserError(`cannot fetch ${edge.base} from ${base.source}: ${gitReason(rb.stderr)}`, 'Check the tag sources (--upstream).');
+  const rm = yield { args: mainFetchArgs(gitDir, edge.branch), what: `${edge.branch} of the main mirror` };
+  if (rm.status !== 0) throw mainFetchError(rm, main, edge.branch);
+  verifyEdge(gitDir, { commit: lock.commit, branch: edge.branch, source: main, base: { tag: edge.base, commit: tagCommit(gitDir, baseRef)! } });
+  const date = commitDate(gitDir, lock.commit);
+  if (date !== edge.date) {
+    throw new UserError(
+      `upstream.lock says ${lock.commit.slice(0, 12)} is of ${edge.date}, but its commit date is ${date}`,
+      'Fix `date` in upstream.lock (upstream bump --to writes it).',
+    );
+  }
+  gitOk(['--git-dir', gitDir, 'update-ref', verifiedRef(lock.commit), lock.commit], 'cannot record the verified commit');
+  yield* ensureWorkspaceBlobs(gitDir, lock.commit, lock.workspace, sources, main, main);
   return { gitDir, commit: lock.commit, fetched: true };
 }
 

@@ -22,6 +22,20 @@ export function sourceUrl(source: string): string {
 /** The cache's git remote for the n-th source. */
 export const remoteName = (i: number): string => (i === 0 ? 'origin' : `mirror-${i}`);
 
+/** The cache's git remote for the mirror of upstream's main branch (edge pins); its tags are never fetched. */
+export const MAIN_REMOTE = 'upstream-main';
+
+/** Every source objects may be fetched from: the tag sources, then the main mirror when there is one. */
+export const objectSources = (sources: string[], main?: string): string[] => (main && !sources.includes(main) ? [...sources, main] : sources);
+
+/** The cache's remote for a source of `objectSources(sources, main)`. */
+export function remoteOf(sources: string[], main: string | undefined, source: string): string {
+  const i = sources.indexOf(source);
+  if (i >= 0) return remoteName(i);
+  if (source === main) return MAIN_REMOTE;
+  throw new UserError(`${source} is not one of the upstream sources`);
+}
+
 /** A tag with the commit it points to (annotated tags peeled), as one source lists it. */
 export interface RemoteTag {
   name: string;
@@ -107,10 +121,11 @@ export function locateTag(sources: string[], tag: string): SourcedTag {
 }
 
 /** Point the cache's remotes at the sources (they may have changed since the cache was made); every one is a promisor. */
-export function configureRemotes(gitDir: string, sources: string[]): void {
+export function configureRemotes(gitDir: string, sources: string[], main?: string): void {
   const set = (k: string, v: string): void => void gitOk(['--git-dir', gitDir, 'config', k, v], `cannot configure ${gitDir}`);
-  sources.forEach((source, i) => {
-    const remote = remoteName(i);
+  const remotes: [string, string][] = sources.map((source, i) => [remoteName(i), source]);
+  if (main) remotes.push([MAIN_REMOTE, main]);
+  for (const [remote, source] of remotes) {
     const url = sourceUrl(source);
     set(`remote.${remote}.url`, url);
     set(`remote.${remote}.promisor`, 'true');
@@ -121,7 +136,7 @@ export function configureRemotes(gitDir: string, sources: string[]): void {
     } else {
       gitRaw(['--git-dir', gitDir, 'config', '--unset', `remote.${remote}.uploadpack`]);
     }
-  });
+  }
   // Remotes of sources no longer configured go, so a lazy fetch never asks a mirror that was dropped.
   const r = gitRaw(['--git-dir', gitDir, 'config', '--get-regexp', '^remote\\.mirror-[0-9]+\\.url$']);
   for (const line of r.stdout.split('\n').filter(Boolean)) {

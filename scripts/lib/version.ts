@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import semver from 'semver';
 import { UserError } from './errors.ts';
 import { listFiles, sha256 } from './fs.ts';
-import { upstreamVersion, type UpstreamLock } from './lockfile.ts';
+import { describePin, upstreamVersion, versionTag, type UpstreamLock } from './lockfile.ts';
 import { readSeries } from './series.ts';
 import { describeReplaced, describeSubstitutions, type Substitution } from './substitutions.ts';
 
@@ -47,7 +47,7 @@ export function versionInfo(lock: UpstreamLock, series: string, substitutions: S
     upstreamCommit: lock.commit,
     series,
     substitutions: substitutions.map((s) => ({ name: s.name, replaces: describeReplaced(s.replaces), with: s.with })),
-    display: `${version} (upstream ${lock.tag} ${lock.commit.slice(0, 12)}, series ${series}${substituted})`,
+    display: `${version} (upstream ${describePin(lock)}, series ${series}${substituted})`,
   };
 }
 
@@ -68,16 +68,25 @@ export function versionEnv(v: VersionInfo): Record<string, string> {
  * checks this against semver, our Debian comparison and real `dpkg --compare-versions`).
  */
 export interface Release {
-  /** Upstream's semver, e.g. 0.53.0 or 0.54.0-alpha.2. */
+  /** Upstream's semver, e.g. 0.53.0 or 0.54.0-alpha.2; for an edge pin, the base's next patch (0.125.1). */
   upstream: string;
   release: number;
+  /**
+   * An edge pin's date (YYYYMMDD): the build is a prerelease of `upstream`, so it sorts above the
+   * base release it descends from and below the next real release.
+   */
+  edge?: string;
 }
 
-export function releaseOf(lock: Pick<UpstreamLock, 'tag' | 'release'>): Release {
+export function releaseOf(lock: Pick<UpstreamLock, 'tag' | 'release' | 'edge'>): Release {
   if (!Number.isInteger(lock.release) || lock.release < 1) {
     throw new UserError(`upstream.lock: release must be a whole number >= 1, not ${lock.release}`, 'Start at release = 1 for each upstream tag and count up.');
   }
-  return { upstream: upstreamVersion(lock.tag), release: lock.release };
+  const upstream = upstreamVersion(versionTag(lock));
+  if (!lock.edge) return { upstream, release: lock.release };
+  const next = semver.prerelease(upstream) ? semver.coerce(upstream)?.version : semver.inc(upstream, 'patch');
+  if (!next) throw new UserError(`edge base \`${lock.edge.base}\` does not carry a version`, 'An edge pin counts from a release tag like rust-v0.125.0.');
+  return { upstream: next, release: lock.release, edge: lock.edge.date.replace(/-/g, '') };
 }
 
 /**
@@ -95,6 +104,8 @@ export function npmVersion(r: Release): string {
   const v = semver.parse(r.upstream);
   if (!v) throw new UserError(`upstream version \`${r.upstream}\` is not semver`, 'Upstream release tags look like rust-v0.53.0.');
   const core = `${v.major}.${v.minor}.${v.patch}`;
+  // "edge" sorts below "litellm": an edge build of 0.125.1 comes before 0.125.1-litellm.1.
+  if (r.edge) return `${core}-edge.${r.edge}.litellm.${r.release}`;
   if (v.prerelease.length === 0) return `${core}-litellm.${r.release}`;
   const ids = v.prerelease.map(String);
   if (!/^[a-k][a-z]*$/i.test(ids[0]!) || ids[0]!.toLowerCase() >= 'litellm') {
@@ -117,7 +128,7 @@ export function npmVersion(r: Release): string {
 export function debianVersion(r: Release): string {
   const v = semver.parse(r.upstream);
   if (!v) throw new UserError(`upstream version \`${r.upstream}\` is not semver`, 'Upstream release tags look like rust-v0.53.0.');
-  const pre = v.prerelease.length ? `~${v.prerelease.join('.')}` : '';
+  const pre = r.edge ? `~edge${r.edge}` : v.prerelease.length ? `~${v.prerelease.join('.')}` : '';
   return `${v.major}.${v.minor}.${v.patch}${pre}-${r.release}`;
 }
 
@@ -141,7 +152,9 @@ export function apkVersion(r: Release): string {
   const v = semver.parse(r.upstream);
   if (!v) throw new UserError(`upstream version \`${r.upstream}\` is not semver`, 'Upstream release tags look like rust-v0.53.0.');
   let pre = '';
-  if (v.prerelease.length) {
+  // An edge build is a prerelease of its version: apk's `_pre<date>` sorts below the release.
+  if (r.edge) pre = `_pre${r.edge}`;
+  else if (v.prerelease.length) {
     const m = /^(alpha|beta|pre|rc)(?:\.(\d+))?$/.exec(v.prerelease.join('.'));
     if (!m) {
       throw new UserError(

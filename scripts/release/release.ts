@@ -18,7 +18,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError, UserError } from '../lib/errors.ts';
-import { readLock } from '../lib/lockfile.ts';
+import { describePin, readLock } from '../lib/lockfile.ts';
 import { projectPaths } from '../lib/project.ts';
 import { versionInfo } from '../lib/version.ts';
 import { readReleaseNotes } from './changelog.ts';
@@ -40,10 +40,29 @@ export interface ReleaseInfo {
   notes: string;
 }
 
-/** Check a pushed tag against the repo: it must be `v` + the version upstream.lock gives, with a CHANGELOG section. */
-export function releaseInfo(root: string, tag: string): ReleaseInfo {
+/** The release channel asked for: `--channel` > CODEX_LITELLM_CHANNEL; `release` unless told. */
+export type Channel = 'release' | 'edge';
+
+/**
+ * Check a pushed tag against the repo: it must be `v` + the version upstream.lock gives, with a
+ * CHANGELOG section. An edge pin (a commit of upstream main, see lockfile.ts) is only released when
+ * the edge channel is asked for, and then as a prerelease under npm's `edge` dist-tag, never `latest`.
+ */
+export function releaseInfo(root: string, tag: string, channel: Channel = 'release'): ReleaseInfo {
   const paths = projectPaths(root);
   const lock = readLock(paths.lockFile);
+  if (lock.edge && channel !== 'edge') {
+    throw new UserError(
+      `upstream.lock pins upstream ${describePin(lock)}, an edge commit of upstream main, not a release tag`,
+      "An edge build is released only when asked for: pass --channel edge (CODEX_LITELLM_CHANNEL=edge; the release workflow's `channel` input). It goes to npm under the `edge` dist-tag, never `latest`.",
+    );
+  }
+  if (!lock.edge && channel === 'edge') {
+    throw new UserError(
+      `--channel edge, but upstream.lock pins the release ${lock.tag}`,
+      'Release it without --channel edge, or pin a main commit with `upstream bump --to <commit>`.',
+    );
+  }
   const v = versionInfo(lock, '');
   if (tag !== `v${v.version}`) {
     throw new UserError(
@@ -52,14 +71,14 @@ export function releaseInfo(root: string, tag: string): ReleaseInfo {
     );
   }
   const notes = readReleaseNotes(path.join(root, 'CHANGELOG.md'), v.version);
-  const prerelease = /-(alpha|beta|rc)/.test(lock.tag);
+  const prerelease = lock.edge !== undefined || /-(alpha|beta|rc)/.test(lock.tag);
   return {
     tag,
     version: v.version,
-    upstreamTag: lock.tag,
+    upstreamTag: lock.edge ? describePin(lock) : lock.tag,
     upstreamCommit: lock.commit,
     prerelease,
-    distTag: prerelease ? 'next' : 'latest',
+    distTag: lock.edge ? 'edge' : prerelease ? 'next' : 'latest',
     notes: notes.body,
   };
 }
@@ -73,12 +92,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env,
     const { values: v, positionals } = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { assets: { type: 'string' }, dir: { type: 'string' }, root: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+      options: {
+        assets: { type: 'string' },
+        dir: { type: 'string' },
+        root: { type: 'string' },
+        channel: { type: 'string' },
+        'dry-run': { type: 'boolean', default: false },
+      },
     });
     const [cmd, tag] = positionals;
     if (!cmd || !tag) throw new UserError('usage: release.ts verify|notes|github|npm <tag> [--assets <dir>] [--dir <dir>] [--dry-run]');
     const root = path.resolve(v.root ?? projectPaths().root);
-    const info = releaseInfo(root, tag);
+    const channel = v.channel ?? (env.CODEX_LITELLM_CHANNEL || 'release');
+    if (channel !== 'release' && channel !== 'edge') throw new UserError(`unknown release channel \`${channel}\``, 'Channels: release (the default) and edge.');
+    const info = releaseInfo(root, tag, channel);
     switch (cmd) {
       case 'verify':
         out(`version=${info.version}\nprerelease=${info.prerelease}\ndist_tag=${info.distTag}\nupstream_tag=${info.upstreamTag}\n`);

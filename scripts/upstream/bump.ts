@@ -14,14 +14,16 @@ import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { replaceDir, writeFileAtomic } from '../lib/fs.ts';
 import { amPatches, gitOk, gitRaw, gitReason } from '../lib/git.ts';
-import { renderLock, type UpstreamLock } from '../lib/lockfile.ts';
+import { commitDate, findBase, mainFetchArgs, mainFetchError, resolveMainCommit, verifyEdge } from '../lib/edge.ts';
+import { renderLock, versionTag, type EdgePin, type UpstreamLock } from '../lib/lockfile.ts';
+import { listAllTags } from '../lib/upstream-sources.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
 import { lintSeries, readSeries } from '../lib/series.ts';
 import { acquireUpstream } from '../lib/upstream-cache.ts';
 import { formatPatches, isDirty, seedWorktree, writeExport, type ExportDiff } from '../patches/worktree.ts';
-import { fetchBlobs, fetchedRef } from './fetch.ts';
+import { emptyStats, ensureTags, fetchBlobs, fetchedRef, prepareCache } from './fetch.ts';
 import { loadPatches, seedIntermediateBlobs } from './scratch.ts';
-import { tagVersion } from './tags.ts';
+import { releaseTags, tagVersion } from './tags.ts';
 import { prepareSession, resolveTag, runTry, type TryResult } from './track.ts';
 import semver from 'semver';
 import { versionInfo } from '../lib/version.ts';
@@ -40,14 +42,54 @@ export interface BumpResult {
 }
 
 /** The context as it will be once the pin moved (for formatPatches, which exports against ctx.lock.commit). */
-function movedContext(ctx: Context, tag: string, commit: string): Context {
-  const lock: UpstreamLock = { ...ctx.lock, tag, commit, release: 1 };
+function movedContext(ctx: Context, tag: string, commit: string, edge?: EdgePin): Context {
+  const { edge: _old, ...rest } = ctx.lock;
+  const lock: UpstreamLock = { ...rest, tag, commit, release: 1, ...(edge ? { edge } : {}) };
   const treeName = `${tag.replace(/[^A-Za-z0-9._-]/g, '_')}-${commit.slice(0, 12)}`;
   return { ...ctx, lock, treeDir: path.join(ctx.cache.treesDir, treeName) };
 }
 
 export function bumpWorktreeDir(ctx: Context, tag: string, commit: string): string {
   return path.join(ctx.cache.worktreesDir, path.basename(movedContext(ctx, tag, commit).treeDir));
+}
+
+/** The name an edge pin goes by (lockfile.ts): `main@343074d4`. */
+const edgeName = (branch: string, commit: string): string => `${branch}@${commit.slice(0, 8)}`;
+
+/**
+ * `--to <commit>`: the commit of upstream main, checked to be upstream's (edge.ts), with its base
+ * (the newest release tag, not older than the pin, whose parent it descends from) and its date.
+ */
+function resolveEdge(ctx: Context, spec: string): { commit: string; edge: EdgePin } {
+  const branch = 'main';
+  const main = ctx.upstreamMain;
+  if (!main) {
+    throw new UserError(
+      `--to ${spec} pins a commit of upstream main, but no mirror of upstream's main is configured`,
+      'Point --upstream-main (CODEX_LITELLM_UPSTREAM_MAIN, `upstreamMain` in the user file) at a mirror of openai/codex carrying its main branch.',
+    );
+  }
+  const gitDir = prepareCache(ctx);
+  const r = gitRaw(mainFetchArgs(gitDir, branch));
+  if (r.status !== 0) throw mainFetchError(r, main, branch);
+  const commit = resolveMainCommit(gitDir, spec, branch, main);
+  // Candidates: release tags of the tag sources from the pin's own version on, newest first.
+  const floor = tagVersion(versionTag(ctx.lock));
+  const listing = listAllTags(ctx.upstreamSources);
+  const candidates = releaseTags(listing.tags, versionTag(ctx.lock))
+    .filter((t) => semver.gte(t.version, floor))
+    .reverse();
+  const commits = ensureTags(ctx, gitDir, candidates, emptyStats());
+  const tags = candidates.map((t) => ({ name: t.name, commit: commits.get(t.name)! }));
+  const base = findBase(gitDir, commit, tags);
+  if (!base) {
+    throw new UserError(
+      `commit ${commit} of ${main} descends from the parent of none of the release tags from ${versionTag(ctx.lock)} on (${tags.map((t) => t.name).join(', ') || 'none listed'}): it is not upstream's main after them`,
+      "Check that the mirror carries upstream's own main (a fork may rewrite it), or that the tag sources list the release it came after.",
+    );
+  }
+  verifyEdge(gitDir, { commit, branch, source: main, base: { tag: base.name, commit: base.commit } });
+  return { commit, edge: { branch, date: commitDate(gitDir, commit), base: base.name } };
 }
 
 const amInProgress = (dir: string): boolean => fs.existsSync(path.join(dir, '.git', 'rebase-apply'));
@@ -131,9 +173,11 @@ function afterPin(moved: Context): string[] {
   ];
 }
 
-export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktree?: string }): BumpResult {
+export function bump(ctx: Context, tagOrNone: string | undefined, opts: { force?: boolean; worktree?: string; to?: string }): BumpResult {
+  const resolved = opts.to ? resolveEdge(ctx, opts.to) : undefined;
+  const tag = resolved ? edgeName(resolved.edge.branch, resolved.commit) : tagOrNone!;
   if (tag === ctx.lock.tag) throw new UserError(`upstream.lock already pins ${tag}`, 'Nothing to do.');
-  if (semver.lt(tagVersion(tag), tagVersion(ctx.lock.tag)) && !opts.force) {
+  if (!resolved && semver.lt(tagVersion(tag), tagVersion(versionTag(ctx.lock))) && !opts.force) {
     throw new UserError(`${tag} is older than the pinned ${ctx.lock.tag}`, 'Pass --force to pin an older release.');
   }
   const problems = lintSeries(ctx.project.seriesFile, ctx.lock.workspace, UPSTREAM_FACTS.crateDir);
@@ -142,12 +186,14 @@ export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktre
       `the patch series has ${problems.length} problem(s):\n  - ${problems.map((p) => p.message).join('\n  - ')}`,
       'Fix them first (`npx tsx build.ts patches check`).',
     );
-  const session = prepareSession(ctx, [resolveTag(ctx, tag)], { refetch: true });
+  const session = resolved
+    ? prepareSession(ctx, [], { known: [{ name: tag, commit: resolved.commit }] })
+    : prepareSession(ctx, [resolveTag(ctx, tag)], { refetch: true });
   const tryResult = runTry(session, tag);
   const commit = tryResult.commit;
-  const moved = movedContext(ctx, tag, commit);
+  const moved = movedContext(ctx, tag, commit, resolved?.edge);
   // The worktree checks out the whole workspace at the new tag: bring its blobs (one batched fetch).
-  acquireUpstream({ gitDir: ctx.cache.upstreamGit, sources: ctx.upstreamSources, lock: moved.lock, offline: ctx.opts.offline });
+  acquireUpstream({ gitDir: ctx.cache.upstreamGit, sources: ctx.upstreamSources, main: ctx.upstreamMain, lock: moved.lock, offline: ctx.opts.offline });
   // `git am --3way` reads each patch's preimage (its `index` line) from the worktree's object store,
   // the partial cache: bring those blobs in, and the intermediate ones patches 1..N-1 make on the
   // old pin, or a patch whose file upstream removed stops am with "could not fetch <blob> from
@@ -177,7 +223,7 @@ export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktre
           (f) => `# ${f} no longer exists upstream: \`git rm\` it, or \`git am --skip\` if the whole patch is obsolete`,
         ),
         'git add <files> && git am --continue      # repeat for each patch that stops',
-        `npx tsx build.ts upstream bump ${tag} --continue${opts.worktree ? ` --worktree ${dir}` : ''}   # pins ${tag} in upstream.lock, then \`patches export\``,
+        `npx tsx build.ts upstream bump ${resolved ? `--to ${commit}` : tag} --continue${opts.worktree ? ` --worktree ${dir}` : ''}   # pins ${tag} in upstream.lock, then \`patches export\``,
       ],
     };
   }
@@ -186,8 +232,12 @@ export function bump(ctx: Context, tag: string, opts: { force?: boolean; worktre
 }
 
 /** After a maintainer finished `git am` in the bump worktree: pin the tag and export the patches. */
-export function bumpContinue(ctx: Context, tag: string, opts: { worktree?: string }): BumpResult {
-  const r = gitRaw(['--git-dir', ctx.cache.upstreamGit, 'rev-parse', '--verify', '--quiet', `${fetchedRef(tag)}^{commit}`]);
+export function bumpContinue(ctx: Context, tagOrNone: string | undefined, opts: { worktree?: string; to?: string }): BumpResult {
+  const resolved = opts.to ? resolveEdge(ctx, opts.to) : undefined;
+  const tag = resolved ? edgeName(resolved.edge.branch, resolved.commit) : tagOrNone!;
+  const r = resolved
+    ? { status: 0, stdout: resolved.commit }
+    : gitRaw(['--git-dir', ctx.cache.upstreamGit, 'rev-parse', '--verify', '--quiet', `${fetchedRef(tag)}^{commit}`]);
   if (r.status !== 0) throw new UserError(`${tag} is not in the cache`, `Start with \`npx tsx build.ts upstream bump ${tag}\`.`);
   const commit = r.stdout.trim();
   const dir = opts.worktree ? path.resolve(opts.worktree) : bumpWorktreeDir(ctx, tag, commit);
@@ -201,7 +251,7 @@ export function bumpContinue(ctx: Context, tag: string, opts: { worktree?: strin
   if (isDirty(dir)) throw new UserError(`the worktree ${dir} has uncommitted changes`, 'Commit them (amend the patch they belong to) first.');
   const base = gitOk(['-C', dir, 'rev-parse', 'litellm-base^{commit}'], 'the worktree has no litellm-base tag').trim();
   if (base !== commit) throw new UserError(`the worktree ${dir} is based on ${base.slice(0, 12)}, not on ${tag} (${commit.slice(0, 12)})`);
-  const moved = movedContext(ctx, tag, commit);
+  const moved = movedContext(ctx, tag, commit, resolved?.edge);
   const exp = pinAndExport(ctx, moved, dir);
   return { tag, commit, worktree: dir, pinned: true, export: exp, next: afterPin(moved) };
 }

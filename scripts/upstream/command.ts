@@ -63,8 +63,11 @@ export async function upstreamCommand(ctx: Context, sub: string | undefined, arg
       };
     }
     case 'bump': {
-      const tag = tagArg();
-      const r = o.continue ? bumpContinue(ctx, tag, { worktree: o.worktree }) : bump(ctx, tag, { force: o.force, worktree: o.worktree });
+      // `--to <commit>`: an edge pin, a commit of upstream main (no tag).
+      if (o.to && args.length > 0)
+        throw new UserError('upstream bump takes a tag or --to <commit>, not both', 'e.g. upstream bump rust-v0.126.0, or upstream bump --to 343074d4207d');
+      const tag = o.to ? undefined : tagArg();
+      const r = o.continue ? bumpContinue(ctx, tag, { worktree: o.worktree, to: o.to }) : bump(ctx, tag, { force: o.force, worktree: o.worktree, to: o.to });
       return { doc: { ok: r.pinned, ...r }, text: renderBump(r), code: r.pinned ? 0 : 1 };
     }
     case 'drift': {

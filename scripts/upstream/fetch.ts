@@ -9,7 +9,17 @@ import type { Context } from '../lib/context.ts';
 import { UserError } from '../lib/errors.ts';
 import { gitOk, gitRaw, gitReason } from '../lib/git.ts';
 import { ensureBare } from '../lib/upstream-cache.ts';
-import { assignObjects, configureRemotes, disagreementError, isUrl, listAllTags, remoteName, type RemoteTag } from '../lib/upstream-sources.ts';
+import {
+  assignObjects,
+  configureRemotes,
+  disagreementError,
+  isUrl,
+  listAllTags,
+  objectSources,
+  remoteName,
+  remoteOf,
+  type RemoteTag,
+} from '../lib/upstream-sources.ts';
 
 /** Where a fetched tag is kept in the cache (the same namespace `acquireUpstream` uses). */
 export const fetchedRef = (tag: string): string => `refs/codex-litellm/fetched/${tag}`;
@@ -38,7 +48,7 @@ export function prepareCache(ctx: Context): string {
     }
   }
   ensureBare(gitDir);
-  configureRemotes(gitDir, ctx.upstreamSources);
+  configureRemotes(gitDir, ctx.upstreamSources, ctx.upstreamMain);
   return gitDir;
 }
 
@@ -176,15 +186,16 @@ export function fetchBlobs(ctx: Context, gitDir: string, oids: Iterable<string>,
   if (ctx.opts.offline) {
     throw new UserError(`${missing.length} file(s) the series touches are not in the cache and --offline forbids fetching`, 'Run once without --offline.');
   }
-  const { bySource, missing: nowhere } = assignObjects(ctx.upstreamSources, missing);
+  const all = objectSources(ctx.upstreamSources, ctx.upstreamMain);
+  const { bySource, missing: nowhere } = assignObjects(all, missing);
   if (nowhere.length > 0) {
     throw new UserError(
-      `${nowhere.length} file(s) are in none of the upstream sources (${ctx.upstreamSources.join(', ')}), e.g. ${nowhere[0]}`,
+      `${nowhere.length} file(s) are in none of the upstream sources (${all.join(', ')}), e.g. ${nowhere[0]}`,
       'Is the upstream mirror complete?',
     );
   }
   for (const [source, list] of bySource) {
-    const remote = remoteName(ctx.upstreamSources.indexOf(source));
+    const remote = remoteOf(ctx.upstreamSources, ctx.upstreamMain, source);
     for (let i = 0; i < list.length; i += 2000) {
       const batch = list.slice(i, i + 2000);
       const r = gitRaw(['--git-dir', gitDir, 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', '--filter=blob:none', remote, ...batch]);

@@ -55,14 +55,19 @@ export interface Session {
  * Bring the pinned commit and `tags` into the cache (one fetch for all missing tags), the blobs of
  * the files the series touches at each of them (one fetch), and the series' intermediate blobs.
  */
-export function prepareSession(ctx: Context, tags: (RemoteTag & { source?: string })[], opts: { refetch?: boolean } = {}): Session {
+export function prepareSession(
+  ctx: Context,
+  tags: (RemoteTag & { source?: string })[],
+  opts: { refetch?: boolean; known?: { name: string; commit: string }[] } = {},
+): Session {
   const started = performance.now();
   const gitDir = prepareCache(ctx);
   const stats = emptyStats();
   const patches = loadPatches(readSeries(ctx.project.seriesFile));
   // The pin comes along in the same single fetch, and is verified like the build does: its tag
   // must still resolve to the locked commit.
-  const wantTags = [{ name: ctx.lock.tag, commit: ctx.lock.commit }, ...tags.filter((t) => t.name !== ctx.lock.tag)];
+  // An edge pin has no tag to fetch: its commit is in the cache already (acquisition verified it).
+  const wantTags = ctx.lock.edge ? tags : [{ name: ctx.lock.tag, commit: ctx.lock.commit }, ...tags.filter((t) => t.name !== ctx.lock.tag)];
   let commits: Map<string, string>;
   try {
     commits = ensureTags(ctx, gitDir, wantTags, stats, opts);
@@ -75,6 +80,8 @@ export function prepareSession(ctx: Context, tags: (RemoteTag & { source?: strin
     }
     throw e;
   }
+  // Commits already in the cache under a name of their own (an edge pin's commit of main).
+  for (const k of [...(ctx.lock.edge ? [{ name: ctx.lock.tag, commit: ctx.lock.commit }] : []), ...(opts.known ?? [])]) commits.set(k.name, k.commit);
   const files = touchedFiles(patches);
   const wanted: string[] = [];
   const entries = blobsAt(gitDir, [...commits.values()], files);
