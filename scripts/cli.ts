@@ -11,7 +11,7 @@ import { describeError, UserError } from './lib/errors.ts';
 import { printResult, type Output } from './lib/output.ts';
 import { makeBuildPlan, makePlan } from './lib/plan.ts';
 import { findProfile } from './lib/profiles.ts';
-import { REPO_ROOT } from './lib/project.ts';
+import { currentChannel, projectPaths, REPO_ROOT } from './lib/project.ts';
 import { selectTargets, type TargetSelection } from './lib/targets.ts';
 import { hostTriple } from './lib/host.ts';
 import { ciMatrix } from './lib/ci-matrix.ts';
@@ -48,6 +48,9 @@ Sources (for machines without GitHub; none of this is ever committed):
   --prebuilt-mirror <url|dir>  where V8's prebuilt library (code mode) comes from instead of GitHub, laid out
                             like denoland/rusty_v8 releases (RUSTY_V8_MIRROR; env CODEX_LITELLM_PREBUILT_MIRROR,
                             user file "prebuiltMirror"); RUSTY_V8_ARCHIVE in the environment names one file
+  --channel release|edge    the pin to build: release (upstream.lock, patches/: a release tag, the default) or edge
+                            (edge/upstream.lock, edge/patches/: a commit of upstream main; dist/edge/); env
+                            CODEX_LITELLM_CHANNEL. The first \`--channel edge upstream bump --to <commit>\` seeds edge/
   --offline                 never fetch; fail if something is missing from the caches
   --substitute <name>       replace a git dependency that cannot be mirrored by the crates.io version and patch in
                             patches/substitutions/<name>.patch (repeatable or comma-separated; env CODEX_LITELLM_SUBSTITUTE,
@@ -77,6 +80,7 @@ const OPTIONS = {
   'git-mirror': { type: 'string', multiple: true },
   'prebuilt-mirror': { type: 'string' },
   'upstream-main': { type: 'string' },
+  channel: { type: 'string' },
   offline: { type: 'boolean', default: false },
   'cache-dir': { type: 'string' },
   'out-dir': { type: 'string' },
@@ -115,6 +119,20 @@ function common(v: Values): CommonOptions {
     substitute: v.substitute ?? [],
     noSubstitute: v['no-substitute'],
   };
+}
+
+/**
+ * The edge channel starts as a copy of the release channel's pin and series: the first edge bump
+ * moves that copy to a commit of main, and from then on the two series live side by side.
+ */
+function seedEdgeChannel(root: string): void {
+  const edge = projectPaths(root, 'edge');
+  if (fs.existsSync(edge.lockFile)) return;
+  const release = projectPaths(root, 'release');
+  fs.mkdirSync(path.dirname(edge.lockFile), { recursive: true });
+  fs.cpSync(release.patchesDir, edge.patchesDir, { recursive: true });
+  fs.copyFileSync(release.lockFile, edge.lockFile);
+  process.stderr.write(`edge channel: seeded ${path.relative(root, edge.lockFile)} and ${path.relative(root, edge.patchesDir)}/ from the release channel\n`);
 }
 
 function orchestratorVersion(): string {
@@ -188,6 +206,12 @@ export async function main(argv: string[]): Promise<number> {
     json = v.json;
     verbose = v.verbose;
     const [cmd, sub, ...rest] = positionals;
+    if (v.channel !== undefined) {
+      if (v.channel !== 'release' && v.channel !== 'edge') throw new UserError(`unknown channel \`${v.channel}\``, 'Channels: release (the default) and edge.');
+      // Every path (project.ts), and every process this one starts, reads the channel from here.
+      process.env.CODEX_LITELLM_CHANNEL = v.channel;
+    }
+    if (currentChannel() === 'edge' && cmd === 'upstream' && sub === 'bump') seedEdgeChannel(v.root ? path.resolve(v.root) : REPO_ROOT);
     return printResult(json, await dispatch(v, cmd, sub, rest));
   } catch (e) {
     const d = describeError(e);

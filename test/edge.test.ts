@@ -37,6 +37,9 @@ describe('upstream.lock: an edge pin', () => {
 
   it('is released only on the edge channel, under npm dist-tag edge, as a prerelease', () => {
     const root = tmpDir('edge-release');
+    // The edge channel's pin lives in edge/ (project.ts); the release channel's at the top.
+    fs.mkdirSync(path.join(root, 'edge'));
+    fs.writeFileSync(path.join(root, 'edge', 'upstream.lock'), EDGE_LOCK);
     fs.writeFileSync(path.join(root, 'upstream.lock'), EDGE_LOCK);
     fs.writeFileSync(path.join(root, 'CHANGELOG.md'), '# Changelog\n\n## [0.125.1-edge.20260822.litellm.1] - 2026-12-04\n\n### Added\n\n- An edge build.\n');
     const tag = 'v0.125.1-edge.20260822.litellm.1';
@@ -44,7 +47,7 @@ describe('upstream.lock: an edge pin', () => {
     const info = releaseInfo(root, tag, 'edge');
     expect(info).toMatchObject({ version: '0.125.1-edge.20260822.litellm.1', distTag: 'edge', prerelease: true, upstreamTag: 'main @ 343074d4 (2026-08-22)' });
     fs.writeFileSync(
-      path.join(root, 'upstream.lock'),
+      path.join(root, 'edge', 'upstream.lock'),
       'repository = "x"\ntag = "rust-v0.125.0"\ncommit = "637f7dd6d737f3961e6bf32fbb3861c4953269c5"\nworkspace = "codex-rs"\nrelease = 1\n',
     );
     expect(() => releaseInfo(root, 'v0.125.0-litellm.1', 'edge')).toThrow(/--channel edge, but upstream.lock pins the release rust-v0\.125\.0/);

@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readLock } from '../lib/lockfile.ts';
 import { versionInfo } from '../lib/version.ts';
-import { REPO_ROOT } from '../lib/project.ts';
+import { projectPaths } from '../lib/project.ts';
 import { type Assert, type Check, cleanEnv, codexHome, E2E_MODELS, type RunResult, runBinary } from './e2e.ts';
 import { FAULT_SECRET, type FakeBackend, type FaultRule, PARIS_ANSWER } from './fake-backend.ts';
 import { freePort, type LitellmModel, type LitellmProxy, startCountingForwarder, startLitellm } from './litellm-proxy.ts';
@@ -132,7 +132,7 @@ export async function faultChecks(ctx: FaultContext): Promise<void> {
       // The header box is drawn with the first composer; a trusted folder has no question before it,
       // and the Enter that answers the question elsewhere may scroll it off: either screen shows it.
       const header = [screen, start].flatMap((s) => s.split('\n')).find((l) => l.includes('>_')) ?? '';
-      const ours = `>_ codex-litellm (v${versionInfo(readLock(path.join(REPO_ROOT, 'upstream.lock')), '').version})`;
+      const ours = `>_ codex-litellm (v${versionInfo(readLock(projectPaths().lockFile), '').version})`;
       assert(header.includes(ours), `header: ${JSON.stringify(header)}, wanted ${ours}\n${screen}`);
       assert(![screen, start].some((s) => s.includes('OpenAI Codex')), `the header still says OpenAI Codex:\n${start}\n${screen}`);
       await ask('What is the capital of France?', answered, 'the first answer');

@@ -28,7 +28,7 @@ import * as path from 'node:path';
 import { describePin, readLock } from '../lib/lockfile.ts';
 import { versionInfo } from '../lib/version.ts';
 import { lineReporter, outputMode } from '../lib/progress.ts';
-import { REPO_ROOT } from '../lib/project.ts';
+import { projectPaths, REPO_ROOT } from '../lib/project.ts';
 import { hostTriple } from '../lib/host.ts';
 import {
   CREATED_ANSWER,
@@ -624,7 +624,7 @@ export async function runE2E(extraArgs: string[]): Promise<Outcome[]> {
     const version = await runBinary(bin, ['--version'], { env: cleanEnv({}), cwd: os.tmpdir() });
     await check('--version names upstream tag, commit, series and any substitution', async () => {
       // What upstream.lock pins, not a literal: the check moves with the pin.
-      const lock = readLock(path.join(REPO_ROOT, 'upstream.lock'));
+      const lock = readLock(projectPaths().lockFile);
       const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
       const re = new RegExp(
         `^codex-litellm ${esc(versionInfo(lock, '').version)} \\(upstream ${esc(describePin(lock))}, series [0-9a-f]{12}(, substituted .*)?\\)$`,

@@ -40,14 +40,29 @@ export interface ProjectPaths {
   distDir: string;
 }
 
-export function projectPaths(root: string = REPO_ROOT): ProjectPaths {
+/**
+ * The release channel this process builds: `release` (upstream.lock and patches/ at the top: a
+ * release tag) or `edge` (edge/upstream.lock and edge/patches/: a commit of upstream main, see
+ * lockfile.ts), from --channel or CODEX_LITELLM_CHANNEL. Both channels share our crates, so a
+ * change to them is proven on both pins; their builds go to dist/ and dist/edge/.
+ */
+export type Channel = 'release' | 'edge';
+
+export function currentChannel(env: NodeJS.ProcessEnv = process.env): Channel {
+  const c = env.CODEX_LITELLM_CHANNEL || 'release';
+  if (c !== 'release' && c !== 'edge') throw new Error(`CODEX_LITELLM_CHANNEL must be release or edge, not \`${c}\``);
+  return c;
+}
+
+export function projectPaths(root: string = REPO_ROOT, channel: Channel = currentChannel()): ProjectPaths {
+  const pin = channel === 'edge' ? path.join(root, 'edge') : root;
   return {
     root,
-    lockFile: path.join(root, 'upstream.lock'),
-    patchesDir: path.join(root, 'patches'),
-    seriesFile: path.join(root, 'patches', 'series'),
+    lockFile: path.join(pin, 'upstream.lock'),
+    patchesDir: path.join(pin, 'patches'),
+    seriesFile: path.join(pin, 'patches', 'series'),
     cratesDir: path.join(root, 'litellm', 'crates'),
-    distDir: path.join(root, 'dist'),
+    distDir: channel === 'edge' ? path.join(root, 'dist', 'edge') : path.join(root, 'dist'),
   };
 }
 

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeError, UserError } from '../lib/errors.ts';
 import { describePin, readLock } from '../lib/lockfile.ts';
-import { projectPaths } from '../lib/project.ts';
+import { type Channel, projectPaths } from '../lib/project.ts';
 import { versionInfo } from '../lib/version.ts';
 import { readReleaseNotes } from './changelog.ts';
 import { makeOctokit, publishRelease } from './github.ts';
@@ -40,16 +40,14 @@ export interface ReleaseInfo {
   notes: string;
 }
 
-/** The release channel asked for: `--channel` > CODEX_LITELLM_CHANNEL; `release` unless told. */
-export type Channel = 'release' | 'edge';
-
 /**
  * Check a pushed tag against the repo: it must be `v` + the version upstream.lock gives, with a
  * CHANGELOG section. An edge pin (a commit of upstream main, see lockfile.ts) is only released when
  * the edge channel is asked for, and then as a prerelease under npm's `edge` dist-tag, never `latest`.
  */
 export function releaseInfo(root: string, tag: string, channel: Channel = 'release'): ReleaseInfo {
-  const paths = projectPaths(root);
+  // The edge channel's pin and notes live in edge/ (project.ts); a release pin with --channel edge is refused below.
+  const paths = projectPaths(root, channel);
   const lock = readLock(paths.lockFile);
   if (lock.edge && channel !== 'edge') {
     throw new UserError(

@@ -17,7 +17,7 @@ import { amPatches, gitOk, gitRaw, gitReason } from '../lib/git.ts';
 import { commitDate, findBase, mainFetchArgs, mainFetchError, resolveMainCommit, verifyEdge } from '../lib/edge.ts';
 import { renderLock, versionTag, type EdgePin, type UpstreamLock } from '../lib/lockfile.ts';
 import { listAllTags } from '../lib/upstream-sources.ts';
-import { UPSTREAM_FACTS } from '../lib/project.ts';
+import { currentChannel, UPSTREAM_FACTS } from '../lib/project.ts';
 import { lintSeries, readSeries } from '../lib/series.ts';
 import { acquireUpstream } from '../lib/upstream-cache.ts';
 import { formatPatches, isDirty, seedWorktree, writeExport, type ExportDiff } from '../patches/worktree.ts';
@@ -223,7 +223,7 @@ export function bump(ctx: Context, tagOrNone: string | undefined, opts: { force?
           (f) => `# ${f} no longer exists upstream: \`git rm\` it, or \`git am --skip\` if the whole patch is obsolete`,
         ),
         'git add <files> && git am --continue      # repeat for each patch that stops',
-        `npx tsx build.ts upstream bump ${resolved ? `--to ${commit}` : tag} --continue${opts.worktree ? ` --worktree ${dir}` : ''}   # pins ${tag} in upstream.lock, then \`patches export\``,
+        `npx tsx build.ts${currentChannel() === 'edge' ? ' --channel edge' : ''} upstream bump ${resolved ? `--to ${commit}` : tag} --continue${opts.worktree ? ` --worktree ${dir}` : ''}   # pins ${tag} in ${path.relative(ctx.project.root, ctx.project.lockFile)}, then \`patches export\``,
       ],
     };
   }
