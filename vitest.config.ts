@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // One scratch directory per run (TMPDIR), removed at the end: see test/helpers/scratch.ts.
+    globalSetup: ['test/helpers/scratch.ts'],
     testTimeout: 120_000,
     hookTimeout: 900_000,
     // Suites start cargo builds and a LiteLLM proxy: on 2 cores, one file at a time is faster.
