@@ -89,6 +89,12 @@ async fn discover_enriches_ids_with_model_info() {
                 cache_read_input_token_cost: None,
                 mode: Some("chat".into()),
                 supports_function_calling: Some(true),
+                // Where `x-litellm-model-id: dep-1` sends requests (/status).
+                deployments: vec![discovery::Deployment {
+                    id: "dep-1".into(),
+                    api_base: Some("http://upstream".into()),
+                    model: Some("openai/fake".into()),
+                }],
                 ..ModelInfo::new("fake-model")
             },
             ModelInfo {
