@@ -63,6 +63,7 @@ use crate::faults::retry_or_stop;
 use crate::faults::unknown_model_stop;
 use crate::fallback::is_event_stream;
 use crate::fallback::json_to_sse;
+use crate::formatting::money;
 use crate::headers::ProxyMeta;
 use crate::headers::parse_proxy_headers;
 use crate::stream_observer::StreamObserver;
@@ -440,8 +441,8 @@ fn budget_message(spent: f64, limit: f64) -> String {
     };
     format!(
         "codex-litellm stopped before sending the next request: this session has cost {}, which reaches [litellm].max_session_cost_usd = {}. To go on, raise the limit (for one run: `-c litellm.max_session_cost_usd={raised}`; for good: max_session_cost_usd under [litellm] in config.toml), then run `codex-litellm resume --last`.",
-        crate::status::money(spent),
-        crate::status::money(limit),
+        money(spent),
+        money(limit),
     )
 }
 

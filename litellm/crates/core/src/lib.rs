@@ -50,6 +50,7 @@ internal!(
     errors,
     exchange,
     fallback,
+    formatting,
     faults,
     headers,
     models_cmd,

@@ -39,7 +39,7 @@ use crate::discovery::Client;
 use crate::discovery::ModelInfo;
 use crate::errors::LiteLlmError;
 use crate::errors::NOT_CONFIGURED_MESSAGE;
-use crate::models_cmd::format_tokens;
+use crate::formatting::tokens;
 
 /// What a non-interactive run prints when nothing configures the proxy.
 pub fn missing_config_message() -> &'static str {
@@ -357,7 +357,7 @@ fn choose_model<R: BufRead, W: Write>(
     term.say("Models:")?;
     for (i, model) in models.iter().enumerate() {
         let context = match model.context_window {
-            Some(_) => format!("  ({} tokens context)", format_tokens(model.context_window)),
+            Some(_) => format!("  ({} tokens context)", tokens(model.context_window)),
             None => String::new(),
         };
         term.say(&format!("{:>4}. {}{context}", i + 1, model.id))?;
