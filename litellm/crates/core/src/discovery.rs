@@ -28,7 +28,7 @@ use crate::config::write_atomically;
 use crate::errors::LiteLlmError;
 use crate::errors::classify_http_error;
 use crate::errors::classify_transport_error;
-use crate::errors::redact;
+use crate::redaction::mask_secret;
 
 /// How long a cached discovery result is trusted.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -317,7 +317,7 @@ impl Client {
             url: url.to_string(),
             detail: format!(
                 "the body is not JSON ({err}): {}",
-                redact(&snippet(&body), self.api_key.as_deref())
+                mask_secret(&snippet(&body), self.api_key.as_deref())
             ),
         })
     }
@@ -342,7 +342,7 @@ impl Client {
         if status.is_success() {
             Ok(body)
         } else {
-            let body = redact(&body, self.api_key.as_deref());
+            let body = mask_secret(&body, self.api_key.as_deref());
             Err(classify_http_error(status.as_u16(), &body))
         }
     }

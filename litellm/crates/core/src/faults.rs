@@ -32,7 +32,6 @@ use serde_json::Value;
 use serde_json::json;
 
 use crate::errors::rank_models;
-use crate::telemetry::redact_text;
 
 /// Retries our provider allows upstream's turn loop (`stream_max_retries`
 /// of the built-in provider), so a request is tried this many times plus one.
@@ -44,9 +43,6 @@ pub const MAX_ATTEMPTS: u64 = STREAM_MAX_RETRIES + 1;
 /// Longest `Retry-After` honoured: a proxy asking for more ends the turn
 /// with a message instead of leaving the session waiting.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-
-/// Characters of proxy-provided text quoted in a message.
-const EXCERPT_CHARS: usize = 200;
 
 /// A failure record older than this is not continued by a new failure.
 const ATTEMPTS_FORGOTTEN_AFTER: Duration = Duration::from_secs(600);
@@ -228,20 +224,6 @@ fn seconds_or_date(value: &str, now: std::time::SystemTime) -> Option<Duration> 
     Some(at.duration_since(now).unwrap_or_default())
 }
 
-/// A short, redacted quote of proxy-provided text: whitespace collapsed, cut
-/// to [`EXCERPT_CHARS`], and credentials (the session's key among `secrets`,
-/// `sk-…` keys, bearer tokens, `key=…`) replaced before it is cut, so no
-/// part of one can survive.
-pub fn excerpt(text: &str, secrets: &[String]) -> String {
-    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let redacted = redact_text(&collapsed, secrets);
-    if redacted.chars().count() <= EXCERPT_CHARS {
-        return redacted;
-    }
-    let cut: String = redacted.chars().take(EXCERPT_CHARS).collect();
-    format!("{cut}…")
-}
-
 /// The text of an error answer: LiteLLM's `error.message`, FastAPI's
 /// `detail`, else the body itself; `false` when the body was not JSON.
 pub fn error_text(body: &str) -> (String, bool) {
@@ -371,22 +353,6 @@ mod tests {
         );
         assert_eq!(retry_after([("retry-after", "soon"), ("x", "1")], now), None);
         assert_eq!(retry_after([], now), None);
-    }
-
-    #[test]
-    fn excerpts_are_short_and_redacted() {
-        let secret = "sk-session-key-123".to_string();
-        let html = "<html>\n  <body> upstream said api_key=hunter2 and sk-other-999 and sk-session-key-123 </body></html>";
-        let e = excerpt(html, std::slice::from_ref(&secret));
-        assert!(!e.contains("hunter2") && !e.contains("sk-other-999") && !e.contains(&secret), "{e}");
-        assert!(e.starts_with("<html> <body> upstream said"), "{e}");
-        let long = format!("{} tail", "x ".repeat(300));
-        let e = excerpt(&long, &[]);
-        assert_eq!(e.chars().count(), EXCERPT_CHARS + 1);
-        assert!(e.ends_with('…'));
-        // A key cut in half by the limit is still gone: redaction comes first.
-        let near = format!("{}sk-abcdefghijklmnop", "y".repeat(EXCERPT_CHARS - 5));
-        assert!(!excerpt(&near, &[]).contains("sk-abcd"));
     }
 
     #[test]

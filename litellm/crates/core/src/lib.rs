@@ -54,6 +54,7 @@ internal!(
     faults,
     headers,
     models_cmd,
+    redaction,
     session,
     setup,
     status,
