@@ -19,6 +19,8 @@ use std::str::FromStr;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::config_values::non_negative;
+use crate::config_values::type_error;
 use crate::errors::LiteLlmError;
 
 /// Key of our entry in upstream's `model_providers` map.
@@ -27,6 +29,11 @@ pub const PROVIDER_ID: &str = "litellm";
 pub const PROVIDER_NAME: &str = "LiteLLM";
 /// Where `litellm --port 4000` listens; the wizard's default answer.
 pub const DEFAULT_BASE_URL: &str = "http://localhost:4000";
+/// Retries our provider allows upstream's turn loop (`stream_max_retries`
+/// of the built-in provider), so a request is tried this many times plus
+/// one. Here, with the provider it configures; the exchange counts its
+/// attempts against it (`MAX_ATTEMPTS` of its verdicts).
+pub const STREAM_MAX_RETRIES: u64 = 3;
 
 pub const ENV_BASE_URL: &str = "LITELLM_BASE_URL";
 pub const ENV_API_KEY: &str = "LITELLM_API_KEY";
@@ -498,7 +505,7 @@ pub fn provider_spec(settings: &LiteLlmSettings) -> ProviderSpec {
         request_max_retries: None,
         // Upstream's turn loop retries a failed request this many times,
         // showing "Reconnecting... n/m"; the exchange stops at the last one.
-        stream_max_retries: Some(crate::faults::STREAM_MAX_RETRIES),
+        stream_max_retries: Some(STREAM_MAX_RETRIES),
         stream_idle_timeout_ms: None,
         requires_openai_auth: false,
     }
@@ -525,24 +532,14 @@ impl<'a> ConfigFile<'a> {
             None => Ok(None),
             Some(toml::Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(toml::Value::String(s)) => Ok(Some(s.trim().to_string())),
-            Some(other) => Err(LiteLlmError::invalid(
-                format!("[{table}].{key}"),
-                format!("expected a string, found {}", other.type_str()),
-            )),
+            Some(other) => Err(type_error(format!("[{table}].{key}"), "a string", other)),
         }
     }
 
     fn unsigned(&self, table: &str, key: &str) -> Result<Option<u64>, LiteLlmError> {
-        match self.get(table, key) {
-            None => Ok(None),
-            Some(toml::Value::Integer(n)) => u64::try_from(*n).map(Some).map_err(|_| {
-                LiteLlmError::invalid(format!("[{table}].{key}"), "must not be negative")
-            }),
-            Some(other) => Err(LiteLlmError::invalid(
-                format!("[{table}].{key}"),
-                format!("expected an integer, found {}", other.type_str()),
-            )),
-        }
+        self.get(table, key)
+            .map(|value| non_negative(&format!("[{table}].{key}"), value))
+            .transpose()
     }
 
     /// `[litellm].api_base`, else `[general].api_base` when `[general]`

@@ -31,11 +31,8 @@ use std::time::Instant;
 use serde_json::Value;
 use serde_json::json;
 
+use crate::config::STREAM_MAX_RETRIES;
 use crate::errors::rank_models;
-
-/// Retries our provider allows upstream's turn loop (`stream_max_retries`
-/// of the built-in provider), so a request is tried this many times plus one.
-pub const STREAM_MAX_RETRIES: u64 = 3;
 
 /// Attempts of one request before the exchange stops the turn.
 pub const MAX_ATTEMPTS: u64 = STREAM_MAX_RETRIES + 1;

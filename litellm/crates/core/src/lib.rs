@@ -45,6 +45,7 @@ internal!(
     catalog,
     command,
     config,
+    config_values,
     cost,
     discovery,
     errors,

@@ -45,15 +45,15 @@ use serde_json::Value;
 
 use crate::config::create_private_dir;
 use crate::config::litellm_dir;
+use crate::config_values::non_negative;
+use crate::config_values::resolve_dir;
+use crate::config_values::type_error;
 use crate::cost::CacheTier;
 use crate::cost::CostSource;
 use crate::cost::RequestOutcome;
 use crate::errors::LiteLlmError;
 use crate::headers::RateLimits;
 use crate::redaction::redact_value;
-use crate::tier0::non_negative;
-use crate::tier0::resolve_dir;
-use crate::tier0::type_error;
 use crate::usage::Usage;
 
 pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 20 * 1024 * 1024;
