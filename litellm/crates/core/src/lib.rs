@@ -10,11 +10,12 @@
 //! - `config`, `setup`: where the proxy is, and the first-run wizard;
 //! - `discovery`, `catalog`, `models_cmd`: the proxy's models, as upstream's
 //!   model catalog and as the `models` listing;
-//! - `exchange`: one model request through the cache tiers, tool shapes,
-//!   cost, budget and telemetry (`canonical`, `tier0`, `cost`, `headers`,
-//!   `stream_observer`, `fallback`, `usage`, `telemetry`);
-//! - `faults`: what upstream is told to do when a request fails mid-session
-//!   (retry with the attempt count, or stop with a message naming the URL);
+//! - `exchange/`: one model request through the cache tiers, tool shapes,
+//!   cost, budget and telemetry, one file per job, its `verdict` being what
+//!   upstream is told to do when a request fails mid-session (retry with the
+//!   attempt count, or stop with a message naming the URL); it uses
+//!   `canonical`, `tier0`, `cost`, `headers`, `stream_observer`, `fallback`,
+//!   `usage` and `telemetry`;
 //! - `status`: `/status` lines and `codex-litellm status`;
 //! - `analytics`: `codex-litellm telemetry`, the report over past sessions;
 //! - `errors`: one error type whose messages say what to do;
@@ -52,7 +53,6 @@ internal!(
     exchange,
     fallback,
     formatting,
-    faults,
     headers,
     models_cmd,
     redaction,
@@ -86,7 +86,6 @@ pub mod internals {
     pub use crate::errors;
     pub use crate::exchange;
     pub use crate::fallback;
-    pub use crate::faults;
     pub use crate::headers;
     pub use crate::session;
     pub use crate::setup;

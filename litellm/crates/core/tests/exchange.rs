@@ -37,7 +37,7 @@ use wiremock::ResponseTemplate;
 use wiremock::matchers::method;
 use wiremock::matchers::path;
 
-use codex_litellm_core::internals::faults::MAX_ATTEMPTS;
+use codex_litellm_core::internals::exchange::verdict::MAX_ATTEMPTS;
 use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;
 
