@@ -10,12 +10,12 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use codex_litellm_core::LiteLlmSettings;
-use codex_litellm_core::ModelInfo;
 use codex_litellm_core::hooks;
 use codex_litellm_core::internals::canonical::request_key;
+use codex_litellm_core::internals::config::LiteLlmSettings;
 use codex_litellm_core::internals::config::Source;
 use codex_litellm_core::internals::cost::SessionTotals;
+use codex_litellm_core::internals::discovery::ModelInfo;
 use codex_litellm_core::internals::headers::parse_proxy_headers;
 use codex_litellm_core::internals::session;
 use codex_litellm_core::internals::stream_observer::StreamObserver;

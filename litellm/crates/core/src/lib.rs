@@ -23,11 +23,13 @@
 
 pub mod hooks;
 
-/// A private module, public only when the `internals` feature is on: the
-/// crate's own integration tests and benchmarks (outside `src/`) turn it on
-/// through a dev-dependency on themselves. Patches never see these: they call
+/// Declares the crate's private modules, from one list. With the
+/// `internals` feature (which only the crate's own integration tests and
+/// example turn on, through a dev-dependency on themselves) each one is also
+/// reachable as `internals::<module>`; without it, which is how upstream's
+/// workspace builds the crate, they are private and patches see nothing but
 /// [`hooks`].
-macro_rules! internal {
+macro_rules! private_modules {
     ($($name:ident),* $(,)?) => {
         $(
             #[cfg(feature = "internals")]
@@ -36,10 +38,18 @@ macro_rules! internal {
             #[cfg(not(feature = "internals"))]
             mod $name;
         )*
+
+        /// The crate's internals under one name, for its integration tests
+        /// and example only (`internals` feature).
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod internals {
+            $(pub use crate::$name;)*
+        }
     };
 }
 
-internal!(
+private_modules!(
     analytics,
     brand,
     canonical,
@@ -64,33 +74,3 @@ internal!(
     tier0,
     usage,
 );
-
-pub use config::LiteLlmSettings;
-pub use config::WireApi;
-pub use discovery::Client;
-pub use discovery::ModelInfo;
-pub use errors::LiteLlmError;
-pub use usage::Usage;
-
-/// The crate's internals under one name, for its integration tests and
-/// benchmarks only (`internals` feature).
-#[cfg(feature = "internals")]
-#[doc(hidden)]
-pub mod internals {
-    pub use crate::analytics;
-    pub use crate::brand;
-    pub use crate::canonical;
-    pub use crate::config;
-    pub use crate::cost;
-    pub use crate::discovery;
-    pub use crate::errors;
-    pub use crate::exchange;
-    pub use crate::fallback;
-    pub use crate::headers;
-    pub use crate::session;
-    pub use crate::setup;
-    pub use crate::stream_observer;
-    pub use crate::telemetry;
-    pub use crate::tier0;
-    pub use crate::usage;
-}

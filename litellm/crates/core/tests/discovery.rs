@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use codex_litellm_core::Client;
-use codex_litellm_core::LiteLlmError;
-use codex_litellm_core::ModelInfo;
 use codex_litellm_core::internals::discovery;
+use codex_litellm_core::internals::discovery::Client;
+use codex_litellm_core::internals::discovery::ModelInfo;
+use codex_litellm_core::internals::errors::LiteLlmError;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 use wiremock::Mock;

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 
-use codex_litellm_core::ModelInfo;
 use codex_litellm_core::internals::canonical::request_key;
+use codex_litellm_core::internals::discovery::ModelInfo;
 use codex_litellm_core::internals::exchange::ProxyHealth;
 use codex_litellm_core::internals::exchange::Runtime;
 use codex_litellm_core::internals::exchange::exchange;
