@@ -12,7 +12,7 @@
 use serde_json::Value;
 use serde_json::json;
 
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 use crate::formatting::price_per_million;
 use crate::formatting::tokens;
 

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::io;
-use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -22,6 +21,9 @@ use serde::Serialize;
 use crate::config_values::non_negative;
 use crate::config_values::type_error;
 use crate::errors::LiteLlmError;
+use crate::private_files::create_private_dir;
+use crate::private_files::litellm_dir;
+use crate::private_files::write_atomically;
 
 /// Key of our entry in upstream's `model_providers` map.
 pub const PROVIDER_ID: &str = "litellm";
@@ -328,11 +330,6 @@ pub fn proxy_root(base_url: &str) -> &str {
     trimmed.strip_suffix("/v1").unwrap_or(trimmed)
 }
 
-/// CODEX_HOME/litellm, where this crate keeps its files.
-pub fn litellm_dir(codex_home: &Path) -> PathBuf {
-    codex_home.join("litellm")
-}
-
 /// CODEX_HOME/litellm/api_key.
 pub fn key_file_path(codex_home: &Path) -> PathBuf {
     litellm_dir(codex_home).join("api_key")
@@ -372,68 +369,6 @@ pub fn write_key_file(codex_home: &Path, key: &str) -> Result<PathBuf, LiteLlmEr
     let path = key_file_path(codex_home);
     write_atomically(&path, format!("{}\n", key.trim()).as_bytes(), Some(0o600))?;
     Ok(path)
-}
-
-/// Creates `dir` (and parents); on Unix a newly created leaf gets mode 0700.
-pub(crate) fn create_private_dir(dir: &Path) -> Result<(), LiteLlmError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|err| LiteLlmError::io("create directory", dir, err))
-}
-
-/// Writes `contents` to a temporary sibling of `path`, syncs it and renames
-/// it over `path`. `mode` (Unix only) applies to the new file; without it the
-/// existing file's permissions are kept.
-pub(crate) fn write_atomically(
-    path: &Path,
-    contents: &[u8],
-    mode: Option<u32>,
-) -> Result<(), LiteLlmError> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| -> io::Result<()> {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            use std::os::unix::fs::PermissionsExt;
-            let existing = fs::metadata(path)
-                .ok()
-                .map(|m| m.permissions().mode() & 0o777);
-            if let Some(mode) = mode.or(existing) {
-                options.mode(mode);
-            }
-        }
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        if let Some(mode) = mode {
-            // `mode()` only applies when the file is created; enforce it in
-            // case a stale temp file survived an earlier crash.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
-        }
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|err| {
-        let _ = fs::remove_file(&tmp);
-        LiteLlmError::io("write", path, err)
-    })
 }
 
 /// Plain mirror of upstream's `ModelProviderInfo`, field for field, so the

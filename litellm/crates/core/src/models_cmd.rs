@@ -1,7 +1,7 @@
 //! `codex-litellm models`: what the proxy offers, as a table or JSON.
 
 use crate::discovery::Client;
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 use crate::errors::LiteLlmError;
 use crate::formatting::price_per_million;
 use crate::formatting::tokens;

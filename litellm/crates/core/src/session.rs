@@ -32,7 +32,7 @@ use crate::config::provider_spec;
 use crate::config::resolve_from_process_env;
 use crate::discovery;
 use crate::discovery::Client;
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 use crate::errors::LiteLlmError;
 use crate::errors::rank_models;
 use crate::exchange;

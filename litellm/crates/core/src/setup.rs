@@ -28,15 +28,15 @@ use toml_edit::DocumentMut;
 
 use crate::config::DEFAULT_BASE_URL;
 use crate::config::WireApi;
-use crate::config::create_private_dir;
+use crate::private_files::create_private_dir;
 use crate::config::key_file_path;
 use crate::config::normalize_base_url;
 use crate::config::proxy_root;
 use crate::config::read_key_file;
-use crate::config::write_atomically;
+use crate::private_files::write_atomically;
 use crate::config::write_key_file;
 use crate::discovery::Client;
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 use crate::errors::LiteLlmError;
 use crate::errors::NOT_CONFIGURED_MESSAGE;
 use crate::formatting::tokens;

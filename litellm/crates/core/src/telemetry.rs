@@ -43,8 +43,8 @@ use serde::Serialize;
 use serde_json::Map;
 use serde_json::Value;
 
-use crate::config::create_private_dir;
-use crate::config::litellm_dir;
+use crate::private_files::create_private_dir;
+use crate::private_files::litellm_dir;
 use crate::config_values::non_negative;
 use crate::config_values::resolve_dir;
 use crate::config_values::type_error;

@@ -38,8 +38,8 @@ use sha2::Digest;
 use sha2::Sha256;
 
 use crate::canonical::hex;
-use crate::config::create_private_dir;
-use crate::config::litellm_dir;
+use crate::private_files::create_private_dir;
+use crate::private_files::litellm_dir;
 use crate::config_values::non_negative;
 use crate::config_values::resolve_dir;
 use crate::config_values::type_error;

@@ -13,11 +13,11 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 
 use codex_litellm_core::internals::canonical::request_key;
-use codex_litellm_core::internals::discovery::ModelInfo;
 use codex_litellm_core::internals::exchange::ProxyHealth;
 use codex_litellm_core::internals::exchange::Runtime;
 use codex_litellm_core::internals::exchange::exchange;
 use codex_litellm_core::internals::exchange::exchange_with;
+use codex_litellm_core::internals::model_info::ModelInfo;
 use codex_litellm_core::internals::telemetry::RequestRecord;
 use codex_litellm_core::internals::telemetry::Telemetry;
 use codex_litellm_core::internals::telemetry::TelemetryConfig;

@@ -18,7 +18,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::cost::SessionTotals;
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 use crate::headers::ProxyMeta;
 use crate::headers::parse_proxy_headers;
 use crate::redaction::excerpt;

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::runtime::Runtime;
 use crate::canonical::request_key;
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 
 /// The `include` entry that asks for reasoning to be carried between turns.
 const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
