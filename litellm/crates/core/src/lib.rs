@@ -2,24 +2,40 @@
 //!
 //! Everything codex-litellm adds on top of upstream Codex lives here, as
 //! plain types independent of codex-core. Upstream's patched code calls one
-//! module, [`hooks`]; the rest is private:
+//! module, [`hooks`]; the rest is private. From the top down (a module uses
+//! only modules listed below it):
 //!
 //! - `command`: our flags and subcommands as clap types, and their runners;
+//! - `status`: `/status` lines, the retry notice and `codex-litellm status`;
+//! - `telemetry_report`: `codex-litellm telemetry`, the report over past
+//!   sessions;
+//! - `brand`: the product's name and version where upstream shows its own;
 //! - `session`: start-up (settings, discovery with its disk cache, the model)
 //!   and the process-wide state the hooks read;
-//! - `config`, `setup`: where the proxy is, and the first-run wizard;
-//! - `discovery`, `catalog`, `models_cmd`: the proxy's models, as upstream's
-//!   model catalog and as the `models` listing;
-//! - `exchange/`: one model request through the cache tiers, tool shapes,
-//!   cost, budget and telemetry, one file per job, its `verdict` being what
-//!   upstream is told to do when a request fails mid-session (retry with the
-//!   attempt count, or stop with a message naming the URL); it uses
-//!   `canonical`, `tier0`, `cost`, `headers`, `stream_observer`, `fallback`,
-//!   `usage` and `telemetry`;
-//! - `status`: `/status` lines and `codex-litellm status`;
-//! - `analytics`: `codex-litellm telemetry`, the report over past sessions;
+//! - `exchange/`: one model request through the cache tiers, one file per
+//!   job (runtime, shaping, verdict, accounting, response, stream);
+//! - `setup`: the first-run wizard;
+//! - `models_listing`: `codex-litellm models`, as a table or JSON;
+//! - `discovery`: the proxy's models, limits, prices and health, with the
+//!   disk cache;
+//! - `config`: where the proxy is and how to talk to it, from flags,
+//!   environment and config.toml; upstream's provider entry;
+//! - `telemetry`: one private JSON line per request, within a size budget;
+//! - `tier0`: the local exact-match cache of whole answers;
+//! - `non_streaming`: a JSON answer where a stream was asked for, as SSE;
+//! - `private_files`: CODEX_HOME/litellm, private directories, whole-file
+//!   writes;
+//! - `config_values`: one config.toml value read, with an error naming it;
+//! - `catalog`: the proxy's models as upstream's model catalog;
+//! - `cost`: what a request cost, and the session's totals;
+//! - `stream_observer`: usage, cost and completion read from SSE bytes;
 //! - `errors`: one error type whose messages say what to do;
-//! - `brand`: the product's name and version where upstream shows its own.
+//! - `model_info`: what the proxy says of one model (plain data);
+//! - `headers`: LiteLLM's `x-litellm-*` and `x-ratelimit-*` headers;
+//! - `usage`: token usage in one shape;
+//! - `canonical`: the exact-match key of a request;
+//! - `formatting`: how money, token counts and prices read;
+//! - `redaction`: credentials kept out of everything written or shown.
 
 pub mod hooks;
 
@@ -50,7 +66,6 @@ macro_rules! private_modules {
 }
 
 private_modules!(
-    analytics,
     brand,
     canonical,
     catalog,
@@ -61,11 +76,11 @@ private_modules!(
     discovery,
     errors,
     exchange,
-    fallback,
     formatting,
     headers,
     model_info,
-    models_cmd,
+    models_listing,
+    non_streaming,
     private_files,
     redaction,
     session,
@@ -73,6 +88,7 @@ private_modules!(
     status,
     stream_observer,
     telemetry,
+    telemetry_report,
     tier0,
     usage,
 );

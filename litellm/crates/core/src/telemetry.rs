@@ -1,6 +1,6 @@
 //! Local telemetry: one JSON line per model request, so a person can see
 //! what a session did, what it cost and how well the caches worked
-//! (`codex-litellm telemetry`, in `analytics`, summarises the files). Nothing is sent
+//! (`codex-litellm telemetry`, in `telemetry_report`, summarises the files). Nothing is sent
 //! anywhere; the files stay in a private directory.
 //!
 //! ```toml

@@ -22,8 +22,8 @@ use super::response::rebuild;
 use super::runtime::Runtime;
 use super::verdict::Verdict;
 use super::verdict::broken_answer;
-use crate::fallback::is_event_stream;
-use crate::fallback::json_to_sse;
+use crate::non_streaming::is_event_stream;
+use crate::non_streaming::json_to_sse;
 use crate::headers::ProxyMeta;
 use crate::stream_observer::StreamObserver;
 
