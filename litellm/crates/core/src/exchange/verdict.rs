@@ -404,17 +404,16 @@ pub(super) fn broken_answer(
         );
         return Some(retry_or_stop(rt.attempt(key), &what, None, advice));
     }
-    let o = observer;
-    if o.completed() || o.incomplete() {
+    if observer.completed() || observer.incomplete() {
         return None;
     }
-    if o
+    if observer
         .failed_code()
         .is_some_and(|code| UPSTREAM_HANDLED_CODES.contains(&code.as_str()))
     {
         return None;
     }
-    if let Some(bad) = o.malformed() {
+    if let Some(bad) = observer.malformed() {
         return Some(Verdict::Stop {
             message: format!(
                 "the LiteLLM proxy at {url} sent an event that is not JSON: `{}`. Check what sits between codex-litellm and the proxy (a gateway or reverse proxy) and the proxy's logs. {advice}",
@@ -422,7 +421,7 @@ pub(super) fn broken_answer(
             ),
         });
     }
-    let what = match o.failed() {
+    let what = match observer.failed() {
         Some(failed) => format!(
             "the LiteLLM proxy at {url} reported that the answer failed: {}",
             rt.quote(&failed)
