@@ -13,7 +13,7 @@ use serde_json::Value;
 use serde_json::json;
 
 use crate::model_info::ModelInfo;
-use crate::formatting::price_per_million;
+use crate::formatting::prices;
 use crate::formatting::tokens;
 
 /// The catalog (`{"models": [...]}`) for `models`, `default_model` first so
@@ -104,10 +104,9 @@ fn describe(info: &ModelInfo) -> String {
         parts.push(format!("{} tokens context", tokens(info.context_window)));
     }
     if info.input_cost_per_token.is_some() || info.output_cost_per_token.is_some() {
-        parts.push(format!(
-            "${} in / ${} out per 1M tokens",
-            price_per_million(info.input_cost_per_token),
-            price_per_million(info.output_cost_per_token)
+        parts.push(prices(
+            info.input_cost_per_token,
+            info.output_cost_per_token,
         ));
     }
     if parts.is_empty() {

@@ -48,6 +48,21 @@ pub fn price_per_million(per_token: Option<f64>) -> String {
     }
 }
 
+/// A model's two prices as one phrase, the same in `codex-litellm status`
+/// and the model picker: `$0.15 in / $0.60 out per 1M tokens`, `-` for a
+/// price the proxy does not know.
+pub fn prices(input_per_token: Option<f64>, output_per_token: Option<f64>) -> String {
+    let one = |per_token: Option<f64>| match per_token {
+        Some(_) => format!("${}", price_per_million(per_token)),
+        None => "-".to_string(),
+    };
+    format!(
+        "{} in / {} out per 1M tokens",
+        one(input_per_token),
+        one(output_per_token)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +93,10 @@ mod tests {
         assert_eq!(price_per_million(Some(7.5e-8)), "0.075");
         assert_eq!(price_per_million(Some(2.5e-6)), "2.50");
         assert_eq!(price_per_million(Some(0.0)), "0.00");
+        assert_eq!(
+            prices(Some(1.5e-7), Some(6e-7)),
+            "$0.15 in / $0.60 out per 1M tokens"
+        );
+        assert_eq!(prices(None, Some(2e-6)), "- in / $2.00 out per 1M tokens");
     }
 }

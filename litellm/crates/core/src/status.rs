@@ -19,7 +19,7 @@ use crate::exchange::ProxyHealth;
 use crate::headers::ProxyMeta;
 use crate::formatting::count;
 use crate::formatting::money;
-use crate::formatting::price_per_million;
+use crate::formatting::prices;
 use crate::formatting::tokens;
 use crate::headers::RateLimits;
 use crate::session::max_session_cost;
@@ -405,11 +405,10 @@ pub async fn run_status(
     }
     match (&model, &model_info) {
         (Some(m), Some(i)) => out.push(format!(
-            "Model:      {m} (context {}, max output {}, {} in / {} out per 1M tokens)",
+            "Model:      {m} (context {}, max output {}, {})",
             tokens(i.context_window),
             tokens(i.max_output_tokens),
-            price_per_million(i.input_cost_per_token),
-            price_per_million(i.output_cost_per_token),
+            prices(i.input_cost_per_token, i.output_cost_per_token),
         )),
         (Some(m), None) => out.push(format!("Model:      {m} (not served by the proxy)")),
         (None, _) => out.push("Model:      none chosen (set [litellm].model or pass -m)".into()),
