@@ -22,7 +22,7 @@ import { FAULT_SECRET, type FakeBackend, type FaultRule, PARIS_ANSWER } from './
 import { freePort, type LitellmModel, type LitellmProxy, startCountingForwarder, startLitellm } from './litellm-proxy.ts';
 import { after, COMPOSER, flat, screenWith, START_SCREEN, Tui } from './tui.ts';
 
-/** What upstream's retry loop shows, and how often our provider lets it retry (faults.rs). */
+/** How often our provider lets upstream retry (STREAM_MAX_RETRIES in the crate's config.rs). */
 const RETRIES = 3;
 const ATTEMPTS = RETRIES + 1;
 /** The session's model was renamed on the proxy to this. */

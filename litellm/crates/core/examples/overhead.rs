@@ -10,13 +10,13 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use codex_litellm_core::LiteLlmSettings;
-use codex_litellm_core::ModelInfo;
 use codex_litellm_core::hooks;
 use codex_litellm_core::internals::canonical::request_key;
+use codex_litellm_core::internals::config::LiteLlmSettings;
 use codex_litellm_core::internals::config::Source;
 use codex_litellm_core::internals::cost::SessionTotals;
 use codex_litellm_core::internals::headers::parse_proxy_headers;
+use codex_litellm_core::internals::model_info::ModelInfo;
 use codex_litellm_core::internals::session;
 use codex_litellm_core::internals::stream_observer::StreamObserver;
 use codex_litellm_core::internals::telemetry::RequestRecord;
@@ -25,6 +25,7 @@ use codex_litellm_core::internals::telemetry::TelemetryConfig;
 use codex_litellm_core::internals::tier0::Tier0Cache;
 use codex_litellm_core::internals::tier0::Tier0Config;
 use codex_litellm_core::internals::usage::parse_chat_usage;
+use codex_litellm_hooks as seam;
 use serde_json::json;
 
 fn main() {
@@ -49,6 +50,8 @@ fn main() {
         default_model: Some(model.clone()),
         context_length: None,
     };
+    // Active, as in the codex-litellm binary: the seam reaches this crate.
+    hooks::activate("0.0.0-litellm.1 (bench)");
     session::install_session(settings, models, model.clone());
     let headers = [
         ("content-type", "text/event-stream"),
@@ -68,7 +71,8 @@ fn main() {
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
         let t = Instant::now();
-        let window = hooks::context_window(black_box("litellm"), None);
+        // As upstream's config calls it: through the seam.
+        let window = seam::context_window(black_box("litellm"), None);
         let meta = parse_proxy_headers(black_box(headers.iter().copied()));
         let u = parse_chat_usage(black_box(&usage));
         black_box((window, meta, u));

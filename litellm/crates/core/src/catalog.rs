@@ -12,9 +12,9 @@
 use serde_json::Value;
 use serde_json::json;
 
-use crate::discovery::ModelInfo;
-use crate::models_cmd::format_price_per_million;
-use crate::models_cmd::format_tokens;
+use crate::model_info::ModelInfo;
+use crate::formatting::prices;
+use crate::formatting::tokens;
 
 /// The catalog (`{"models": [...]}`) for `models`, `default_model` first so
 /// the models manager picks it when nothing else is chosen.
@@ -101,13 +101,12 @@ fn fields(info: &ModelInfo, priority: usize, context_override: Option<u64>) -> V
 fn describe(info: &ModelInfo) -> String {
     let mut parts = Vec::new();
     if info.context_window.is_some() {
-        parts.push(format!("{} tokens context", format_tokens(info.context_window)));
+        parts.push(format!("{} tokens context", tokens(info.context_window)));
     }
     if info.input_cost_per_token.is_some() || info.output_cost_per_token.is_some() {
-        parts.push(format!(
-            "${} in / ${} out per 1M tokens",
-            format_price_per_million(info.input_cost_per_token),
-            format_price_per_million(info.output_cost_per_token)
+        parts.push(prices(
+            info.input_cost_per_token,
+            info.output_cost_per_token,
         ));
     }
     if parts.is_empty() {

@@ -4,7 +4,7 @@
 //! here so that upstream's `main.rs` carries a few lines of wiring rather
 //! than our argument definitions.
 
-use crate::analytics::run_telemetry;
+use crate::telemetry_report::run_telemetry;
 use crate::session::Startup;
 use crate::session::or_exit;
 use crate::session::run_models;

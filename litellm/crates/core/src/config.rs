@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::io;
-use std::io::Write;
 use std::path::Path;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -19,7 +18,12 @@ use std::str::FromStr;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::config_values::non_negative;
+use crate::config_values::type_error;
 use crate::errors::LiteLlmError;
+use crate::private_files::create_private_dir;
+use crate::private_files::litellm_dir;
+use crate::private_files::write_atomically;
 
 /// Key of our entry in upstream's `model_providers` map.
 pub const PROVIDER_ID: &str = "litellm";
@@ -27,6 +31,11 @@ pub const PROVIDER_ID: &str = "litellm";
 pub const PROVIDER_NAME: &str = "LiteLLM";
 /// Where `litellm --port 4000` listens; the wizard's default answer.
 pub const DEFAULT_BASE_URL: &str = "http://localhost:4000";
+/// Retries our provider allows upstream's turn loop (`stream_max_retries`
+/// of the built-in provider), so a request is tried this many times plus
+/// one. Here, with the provider it configures; the exchange counts its
+/// attempts against it (`MAX_ATTEMPTS` of its verdicts).
+pub const STREAM_MAX_RETRIES: u64 = 3;
 
 pub const ENV_BASE_URL: &str = "LITELLM_BASE_URL";
 pub const ENV_API_KEY: &str = "LITELLM_API_KEY";
@@ -321,11 +330,6 @@ pub fn proxy_root(base_url: &str) -> &str {
     trimmed.strip_suffix("/v1").unwrap_or(trimmed)
 }
 
-/// CODEX_HOME/litellm, where this crate keeps its files.
-pub fn litellm_dir(codex_home: &Path) -> PathBuf {
-    codex_home.join("litellm")
-}
-
 /// CODEX_HOME/litellm/api_key.
 pub fn key_file_path(codex_home: &Path) -> PathBuf {
     litellm_dir(codex_home).join("api_key")
@@ -365,68 +369,6 @@ pub fn write_key_file(codex_home: &Path, key: &str) -> Result<PathBuf, LiteLlmEr
     let path = key_file_path(codex_home);
     write_atomically(&path, format!("{}\n", key.trim()).as_bytes(), Some(0o600))?;
     Ok(path)
-}
-
-/// Creates `dir` (and parents); on Unix a newly created leaf gets mode 0700.
-pub(crate) fn create_private_dir(dir: &Path) -> Result<(), LiteLlmError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|err| LiteLlmError::io("create directory", dir, err))
-}
-
-/// Writes `contents` to a temporary sibling of `path`, syncs it and renames
-/// it over `path`. `mode` (Unix only) applies to the new file; without it the
-/// existing file's permissions are kept.
-pub(crate) fn write_atomically(
-    path: &Path,
-    contents: &[u8],
-    mode: Option<u32>,
-) -> Result<(), LiteLlmError> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.tmp-{}", std::process::id()));
-    let result = (|| -> io::Result<()> {
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            use std::os::unix::fs::PermissionsExt;
-            let existing = fs::metadata(path)
-                .ok()
-                .map(|m| m.permissions().mode() & 0o777);
-            if let Some(mode) = mode.or(existing) {
-                options.mode(mode);
-            }
-        }
-        let mut file = options.open(&tmp)?;
-        #[cfg(unix)]
-        if let Some(mode) = mode {
-            // `mode()` only applies when the file is created; enforce it in
-            // case a stale temp file survived an earlier crash.
-            use std::os::unix::fs::PermissionsExt;
-            file.set_permissions(fs::Permissions::from_mode(mode))?;
-        }
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|err| {
-        let _ = fs::remove_file(&tmp);
-        LiteLlmError::io("write", path, err)
-    })
 }
 
 /// Plain mirror of upstream's `ModelProviderInfo`, field for field, so the
@@ -498,7 +440,7 @@ pub fn provider_spec(settings: &LiteLlmSettings) -> ProviderSpec {
         request_max_retries: None,
         // Upstream's turn loop retries a failed request this many times,
         // showing "Reconnecting... n/m"; the exchange stops at the last one.
-        stream_max_retries: Some(crate::faults::STREAM_MAX_RETRIES),
+        stream_max_retries: Some(STREAM_MAX_RETRIES),
         stream_idle_timeout_ms: None,
         requires_openai_auth: false,
     }
@@ -525,24 +467,14 @@ impl<'a> ConfigFile<'a> {
             None => Ok(None),
             Some(toml::Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(toml::Value::String(s)) => Ok(Some(s.trim().to_string())),
-            Some(other) => Err(LiteLlmError::invalid(
-                format!("[{table}].{key}"),
-                format!("expected a string, found {}", other.type_str()),
-            )),
+            Some(other) => Err(type_error(format!("[{table}].{key}"), "a string", other)),
         }
     }
 
     fn unsigned(&self, table: &str, key: &str) -> Result<Option<u64>, LiteLlmError> {
-        match self.get(table, key) {
-            None => Ok(None),
-            Some(toml::Value::Integer(n)) => u64::try_from(*n).map(Some).map_err(|_| {
-                LiteLlmError::invalid(format!("[{table}].{key}"), "must not be negative")
-            }),
-            Some(other) => Err(LiteLlmError::invalid(
-                format!("[{table}].{key}"),
-                format!("expected an integer, found {}", other.type_str()),
-            )),
-        }
+        self.get(table, key)
+            .map(|value| non_negative(&format!("[{table}].{key}"), value))
+            .transpose()
     }
 
     /// `[litellm].api_base`, else `[general].api_base` when `[general]`

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde::Serialize;
 
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 use crate::headers::ProxyMeta;
 use crate::usage::Usage;
 

@@ -20,15 +20,17 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::config::LiteLlmSettings;
-use crate::config::create_private_dir;
-use crate::config::litellm_dir;
+use crate::private_files::create_private_dir;
+use crate::private_files::litellm_dir;
 use crate::config::normalize_base_url;
 use crate::config::proxy_root;
-use crate::config::write_atomically;
+use crate::private_files::write_atomically;
 use crate::errors::LiteLlmError;
 use crate::errors::classify_http_error;
 use crate::errors::classify_transport_error;
-use crate::errors::redact;
+use crate::model_info::Deployment;
+use crate::model_info::ModelInfo;
+use crate::redaction::mask_secret;
 
 /// How long a cached discovery result is trusted.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(10 * 60);
@@ -40,98 +42,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bumped when the cache file layout changes, so old files are ignored.
 const CACHE_VERSION: u32 = 2;
-
-/// One model the proxy serves. Everything but `id` is optional because
-/// LiteLLM only knows limits and prices for models in its cost map.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    /// The name clients send as `model`; may contain slashes.
-    pub id: String,
-    /// Maximum input tokens (`model_info.max_input_tokens`).
-    pub context_window: Option<u64>,
-    pub max_output_tokens: Option<u64>,
-    /// USD per input token.
-    pub input_cost_per_token: Option<f64>,
-    /// USD per output token.
-    pub output_cost_per_token: Option<f64>,
-    /// USD per input token served from the prompt cache.
-    pub cache_read_input_token_cost: Option<f64>,
-    /// LiteLLM's `mode` ("chat", "embedding", "responses", …).
-    #[serde(default)]
-    pub mode: Option<String>,
-    #[serde(default)]
-    pub supports_function_calling: Option<bool>,
-    /// `supports_reasoning`: whether `reasoning` parameters may be sent.
-    #[serde(default)]
-    pub supports_reasoning: Option<bool>,
-    /// `supports_web_search`: whether a `web_search` tool may be sent.
-    #[serde(default)]
-    pub supports_web_search: Option<bool>,
-    /// `supports_vision`: whether images may be sent.
-    #[serde(default)]
-    pub supports_vision: Option<bool>,
-    /// `supports_parallel_function_calling`.
-    #[serde(default)]
-    pub supports_parallel_function_calling: Option<bool>,
-    /// The proxy's deployments of this name (`model_info.id`, with where
-    /// each sends requests), so `/status` can say where a request went when
-    /// the answer's headers name only the deployment.
-    #[serde(default)]
-    pub deployments: Vec<Deployment>,
-}
-
-/// One deployment behind a model name, as `/model/info` lists it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Deployment {
-    /// `model_info.id`, what `x-litellm-model-id` names.
-    pub id: String,
-    /// `litellm_params.api_base`, when the deployment sets one.
-    pub api_base: Option<String>,
-    /// `litellm_params.model` (`openai/gpt-4o`), the provider's own name.
-    pub model: Option<String>,
-}
-
-impl Deployment {
-    /// Where this deployment sends requests: its api base, else its
-    /// provider's default endpoint, named by the provider's model.
-    pub fn endpoint(&self) -> String {
-        match (&self.api_base, &self.model) {
-            (Some(base), _) => base.clone(),
-            (None, Some(model)) => format!("the default endpoint of {model}"),
-            (None, None) => "its provider's default endpoint".to_string(),
-        }
-    }
-}
-
-/// The deployment `id` (or the 12-character prefix LiteLLM's headers may
-/// carry) among `models`' deployments.
-pub fn find_deployment<'a>(models: &'a [ModelInfo], id: &str) -> Option<&'a Deployment> {
-    models
-        .iter()
-        .flat_map(|m| &m.deployments)
-        .find(|d| d.id == id || (id.len() >= 12 && d.id.starts_with(id)))
-}
-
-impl ModelInfo {
-    /// A model known only by name.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self {
-            id: id.into(),
-            context_window: None,
-            max_output_tokens: None,
-            input_cost_per_token: None,
-            output_cost_per_token: None,
-            cache_read_input_token_cost: None,
-            mode: None,
-            supports_function_calling: None,
-            supports_reasoning: None,
-            supports_web_search: None,
-            supports_vision: None,
-            supports_parallel_function_calling: None,
-            deployments: Vec::new(),
-        }
-    }
-}
 
 /// `/health/readiness` answer.
 #[derive(Debug, Clone, PartialEq)]
@@ -317,7 +227,7 @@ impl Client {
             url: url.to_string(),
             detail: format!(
                 "the body is not JSON ({err}): {}",
-                redact(&snippet(&body), self.api_key.as_deref())
+                mask_secret(&snippet(&body), self.api_key.as_deref())
             ),
         })
     }
@@ -342,7 +252,7 @@ impl Client {
         if status.is_success() {
             Ok(body)
         } else {
-            let body = redact(&body, self.api_key.as_deref());
+            let body = mask_secret(&body, self.api_key.as_deref());
             Err(classify_http_error(status.as_u16(), &body))
         }
     }
@@ -600,6 +510,7 @@ pub fn store_cache(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model_info::find_deployment;
     use pretty_assertions::assert_eq;
     use serde_json::json;
 

@@ -2,14 +2,17 @@
 //!
 //! Every message is meant to be shown to a person as-is: it says what went
 //! wrong *and* what to do about it. Messages never contain the API key: text
-//! that comes from the proxy is passed through [`scrub_secrets`] first, and
-//! the discovery client additionally removes its own key from anything it
+//! that comes from the proxy is passed through
+//! [`scrub_secrets`](crate::redaction::scrub_secrets) first, and the
+//! discovery client additionally removes its own key from anything it
 //! reports (LiteLLM echoes a masked form of a rejected key in its 401 body).
 
 use std::error::Error as StdError;
 use std::path::PathBuf;
 
 use serde_json::Value;
+
+use crate::redaction::scrub_secrets;
 
 /// How many model ids an "unknown model" message lists before summarising.
 const MAX_LISTED_MODELS: usize = 10;
@@ -352,62 +355,6 @@ pub fn rank_models(model: &str, known: &[String]) -> Vec<String> {
     ranked
 }
 
-/// Masks things that look like credentials in proxy-provided text: `sk-…`
-/// keys (LiteLLM's own format, also shown masked as `sk-...abcd`) and
-/// `Bearer …` tokens.
-pub fn scrub_secrets(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    loop {
-        let next_sk = find_key_start(rest);
-        let next_bearer = rest.find("Bearer ").map(|i| (i, "Bearer ".len()));
-        let next = match (next_sk, next_bearer) {
-            (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-            (a, b) => a.or(b),
-        };
-        let Some((start, prefix_len)) = next else {
-            out.push_str(rest);
-            return out;
-        };
-        let token_start = start + prefix_len;
-        let token_len = rest[token_start..]
-            .find(|c: char| {
-                c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | ')' | ']' | '}')
-            })
-            .unwrap_or(rest.len() - token_start);
-        out.push_str(&rest[..token_start]);
-        if token_len > 0 {
-            out.push_str("***");
-        }
-        rest = &rest[token_start + token_len..];
-    }
-}
-
-/// Removes every occurrence of `secret` from `text`.
-pub(crate) fn redact(text: &str, secret: Option<&str>) -> String {
-    match secret {
-        Some(secret) if !secret.is_empty() => text.replace(secret, "***"),
-        _ => text.to_string(),
-    }
-}
-
-/// `sk-` at the start of a word.
-fn find_key_start(text: &str) -> Option<(usize, usize)> {
-    let mut offset = 0;
-    while let Some(i) = text[offset..].find("sk-") {
-        let at = offset + i;
-        let at_word_start = text[..at]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !c.is_ascii_alphanumeric() && c != '-' && c != '_');
-        if at_word_start {
-            return Some((at, "sk-".len()));
-        }
-        offset = at + "sk-".len();
-    }
-    None
-}
-
 /// Message markers of a TLS client reading a plain-HTTP answer: OpenSSL says
 /// "wrong version number" / "packet length too long", rustls says
 /// "InvalidContentType" / "corrupt message".
@@ -670,17 +617,6 @@ mod tests {
         assert!(text.contains("LITELLM_API_KEY"), "{text}");
         assert!(text.contains("[litellm].api_key"), "{text}");
         assert!(!text.contains("cdef"), "{text}");
-    }
-
-    #[test]
-    fn scrub_masks_keys_and_bearer_tokens() {
-        assert_eq!(
-            scrub_secrets("key sk-abc123, header Bearer xyz.789 end"),
-            "key sk-***, header Bearer *** end"
-        );
-        assert_eq!(scrub_secrets("task-1 risk-free"), "task-1 risk-free");
-        assert_eq!(scrub_secrets("sk-"), "sk-");
-        assert_eq!(redact("a secret here", Some("secret")), "a *** here");
     }
 
     #[test]

@@ -32,12 +32,12 @@ use crate::config::provider_spec;
 use crate::config::resolve_from_process_env;
 use crate::discovery;
 use crate::discovery::Client;
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 use crate::errors::LiteLlmError;
 use crate::errors::rank_models;
 use crate::exchange;
 use crate::exchange::Runtime;
-use crate::models_cmd;
+use crate::models_listing;
 use crate::setup::Stty;
 use crate::setup::run_setup_masked;
 use crate::telemetry::Telemetry;
@@ -504,7 +504,7 @@ pub(crate) fn settings_for_command(
 /// `codex-litellm models [--json]`.
 pub async fn run_models(raw_overrides: &[String], json: bool) -> Result<String, LiteLlmError> {
     let (_, client, _, _) = settings_for_command(raw_overrides)?;
-    models_cmd::run(&client, json).await
+    models_listing::run(&client, json).await
 }
 
 

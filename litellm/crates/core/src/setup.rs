@@ -28,18 +28,18 @@ use toml_edit::DocumentMut;
 
 use crate::config::DEFAULT_BASE_URL;
 use crate::config::WireApi;
-use crate::config::create_private_dir;
+use crate::private_files::create_private_dir;
 use crate::config::key_file_path;
 use crate::config::normalize_base_url;
 use crate::config::proxy_root;
 use crate::config::read_key_file;
-use crate::config::write_atomically;
+use crate::private_files::write_atomically;
 use crate::config::write_key_file;
 use crate::discovery::Client;
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 use crate::errors::LiteLlmError;
 use crate::errors::NOT_CONFIGURED_MESSAGE;
-use crate::models_cmd::format_tokens;
+use crate::formatting::tokens;
 
 /// What a non-interactive run prints when nothing configures the proxy.
 pub fn missing_config_message() -> &'static str {
@@ -357,7 +357,7 @@ fn choose_model<R: BufRead, W: Write>(
     term.say("Models:")?;
     for (i, model) in models.iter().enumerate() {
         let context = match model.context_window {
-            Some(_) => format!("  ({} tokens context)", format_tokens(model.context_window)),
+            Some(_) => format!("  ({} tokens context)", tokens(model.context_window)),
             None => String::new(),
         };
         term.say(&format!("{:>4}. {}{context}", i + 1, model.id))?;

@@ -10,15 +10,18 @@ use crate::config::Source;
 use crate::cost::CacheTier;
 use crate::cost::SessionTotals;
 use crate::cost::Totals;
-use crate::discovery::Deployment;
-use crate::discovery::ModelInfo;
-use crate::discovery::find_deployment;
+use crate::model_info::Deployment;
+use crate::model_info::ModelInfo;
+use crate::model_info::find_deployment;
 use crate::errors::LiteLlmError;
 use crate::exchange;
 use crate::exchange::ProxyHealth;
 use crate::headers::ProxyMeta;
+use crate::formatting::count;
+use crate::formatting::money;
+use crate::formatting::prices;
+use crate::formatting::tokens;
 use crate::headers::RateLimits;
-use crate::models_cmd;
 use crate::session::max_session_cost;
 use crate::session::settings_for_command;
 use crate::telemetry::RequestRecord;
@@ -115,10 +118,6 @@ fn health_text(health: &ProxyHealth, meta: Option<&ProxyMeta>) -> String {
     }
 }
 
-fn count(n: u64) -> String {
-    models_cmd::format_tokens(Some(n))
-}
-
 fn tokens_text(t: &Totals) -> String {
     format!(
         "{} in ({} cached) · {} out",
@@ -128,18 +127,9 @@ fn tokens_text(t: &Totals) -> String {
     )
 }
 
-/// Dollars with four decimals, six below a cent so a cheap session does
-/// not read as free.
-pub(crate) fn money(usd: f64) -> String {
-    if usd != 0.0 && usd.abs() < 0.01 {
-        format!("${usd:.6}")
-    } else {
-        format!("${usd:.4}")
-    }
-}
-
-/// "$0.0123 of $2.00 budget, $1.9877 left". A request of unknown cost makes
-/// the sum a lower bound and what is left an upper bound: it says so.
+/// "$0.0123 of $2.0000 budget, $1.9877 left". A request of unknown cost makes
+/// the sum a lower bound and what is left an upper bound: it says so. The
+/// budget reads like the money spent, so a sub-cent budget is not "$0.00".
 fn cost_text(t: &Totals, budget: Option<f64>) -> String {
     let lower = t.uncosted_requests > 0;
     let spent = if lower {
@@ -153,11 +143,13 @@ fn cost_text(t: &Totals, budget: Option<f64>) -> String {
     let left = budget - t.cost_usd;
     if left <= 0.0 {
         return format!(
-            "{spent} of ${budget:.2} budget, none left: the next request is stopped (raise [litellm].max_session_cost_usd in config.toml)"
+            "{spent} of {} budget, none left: the next request is stopped (raise [litellm].max_session_cost_usd in config.toml)",
+            money(budget)
         );
     }
     format!(
-        "{spent} of ${budget:.2} budget, {}{} left",
+        "{spent} of {} budget, {}{} left",
+        money(budget),
         if lower { "at most " } else { "" },
         money(left)
     )
@@ -413,11 +405,10 @@ pub async fn run_status(
     }
     match (&model, &model_info) {
         (Some(m), Some(i)) => out.push(format!(
-            "Model:      {m} (context {}, max output {}, {} in / {} out per 1M tokens)",
-            models_cmd::format_tokens(i.context_window),
-            models_cmd::format_tokens(i.max_output_tokens),
-            models_cmd::format_price_per_million(i.input_cost_per_token),
-            models_cmd::format_price_per_million(i.output_cost_per_token),
+            "Model:      {m} (context {}, max output {}, {})",
+            tokens(i.context_window),
+            tokens(i.max_output_tokens),
+            prices(i.input_cost_per_token, i.output_cost_per_token),
         )),
         (Some(m), None) => out.push(format!("Model:      {m} (not served by the proxy)")),
         (None, _) => out.push("Model:      none chosen (set [litellm].model or pass -m)".into()),
@@ -621,7 +612,7 @@ mod tests {
         assert_eq!(value(&lines, "Tokens"), Some("12,345 in (2,000 cached) · 678 out"));
         assert_eq!(
             value(&lines, "Cost"),
-            Some("$0.0123 of $2.00 budget, $1.9877 left")
+            Some("$0.0123 of $2.0000 budget, $1.9877 left")
         );
         assert_eq!(
             value(&lines, "Rate limits"),
@@ -671,11 +662,16 @@ mod tests {
         assert_eq!(cost_text(&totals(1, 0, 0.00042, 0), None), "$0.000420");
         assert_eq!(
             cost_text(&totals(1, 0, 0.5, 1), Some(2.0)),
-            "at least $0.5000 of $2.00 budget, at most $1.5000 left"
+            "at least $0.5000 of $2.0000 budget, at most $1.5000 left"
+        );
+        // The e2e's budget: a sub-cent limit reads as itself, not as "$0.00".
+        assert_eq!(
+            cost_text(&totals(1, 0, 0.000004, 0), Some(0.00001)),
+            "$0.000004 of $0.000010 budget, $0.000006 left"
         );
         let spent = cost_text(&totals(1, 0, 2.01, 0), Some(2.0));
         assert!(
-            spent.starts_with("$2.0100 of $2.00 budget, none left")
+            spent.starts_with("$2.0100 of $2.0000 budget, none left")
                 && spent.contains("max_session_cost_usd"),
             "{spent}"
         );
@@ -729,7 +725,7 @@ mod tests {
             "Requests:   1 (0 failed)",
             "Tokens:     1,500 in (500 cached) · 20 out",
             "Cache hits: local 0% · LiteLLM 0% · provider prompt cache 100%",
-            "Cost:       $0.2500 of $1.00 budget, $0.7500 left",
+            "Cost:       $0.2500 of $1.0000 budget, $0.7500 left",
             "Rate limits: 7 requests left",
         ] {
             assert!(text.lines().any(|l| l == expected), "missing {expected:?} in\n{text}");

@@ -17,7 +17,7 @@
 
 use serde_json::Value;
 
-use crate::errors::scrub_secrets;
+use crate::redaction::scrub_secrets;
 use crate::usage::Usage;
 use crate::usage::parse_usage;
 

@@ -1,6 +1,6 @@
 //! Local telemetry: one JSON line per model request, so a person can see
 //! what a session did, what it cost and how well the caches worked
-//! (`codex-litellm telemetry`, in `analytics`, summarises the files). Nothing is sent
+//! (`codex-litellm telemetry`, in `telemetry_report`, summarises the files). Nothing is sent
 //! anywhere; the files stay in a private directory.
 //!
 //! ```toml
@@ -27,7 +27,7 @@
 //!   configured API key), `sk-…` keys, `Bearer …` tokens, `user:password@`
 //!   in URLs, values that follow a credential-like name in text
 //!   (`api_key=…`, `"token": "…"`) and whole values of JSON fields with such
-//!   names all become `[REDACTED]`.
+//!   names all become `[REDACTED]` ([`crate::redaction`]).
 
 use std::fs;
 use std::io;
@@ -43,23 +43,22 @@ use serde::Serialize;
 use serde_json::Map;
 use serde_json::Value;
 
-use crate::config::create_private_dir;
-use crate::config::litellm_dir;
+use crate::private_files::create_private_dir;
+use crate::private_files::litellm_dir;
+use crate::config_values::non_negative;
+use crate::config_values::resolve_dir;
+use crate::config_values::type_error;
 use crate::cost::CacheTier;
 use crate::cost::CostSource;
 use crate::cost::RequestOutcome;
 use crate::errors::LiteLlmError;
 use crate::headers::RateLimits;
-use crate::tier0::non_negative;
-use crate::tier0::resolve_dir;
-use crate::tier0::type_error;
+use crate::redaction::redact_value;
 use crate::usage::Usage;
 
 pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 20 * 1024 * 1024;
 pub const DEFAULT_SESSION_FILE: &str = "sessions.jsonl";
 pub const DEBUG_FILE: &str = "debug.jsonl";
-/// What redacted text is replaced with.
-pub const REDACTED: &str = "[REDACTED]";
 pub const STATUS_OK: &str = "ok";
 pub const STATUS_ERROR: &str = "error";
 
@@ -345,7 +344,8 @@ impl Telemetry {
         }
     }
 
-    /// `value` with every credential replaced by [`REDACTED`].
+    /// `value` with every credential replaced by
+    /// [`REDACTED`](crate::redaction::REDACTED).
     pub fn redact(&self, value: &mut Value) {
         redact_value(value, &self.secrets);
     }
@@ -549,230 +549,11 @@ pub fn read_all(dir: &Path, file: &str) -> ReadResult {
     out
 }
 
-/// Replaces credentials in every string of `value` (object keys included)
-/// and the whole value of every field with a credential-like name.
-pub fn redact_value(value: &mut Value, secrets: &[String]) {
-    match value {
-        Value::String(text) => {
-            let redacted = redact_text(text, secrets);
-            if redacted != *text {
-                *text = redacted;
-            }
-        }
-        Value::Array(items) => {
-            for item in items {
-                redact_value(item, secrets);
-            }
-        }
-        Value::Object(object) => {
-            let keys_change = object.keys().any(|k| redact_text(k, secrets) != *k);
-            if keys_change {
-                let old = std::mem::take(object);
-                for (key, child) in old {
-                    object.insert(redact_text(&key, secrets), child);
-                }
-            }
-            for (key, child) in object.iter_mut() {
-                if is_secret_name(key) && !child.is_null() {
-                    *child = Value::String(REDACTED.to_string());
-                } else {
-                    redact_value(child, secrets);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Whether a field named `name` holds a credential: authorization, api_key,
-/// x-api-key, master_key, key, secret, token, password and their
-/// `*_api_key` / `*_secret` / `*_token` / `*_password` variants. Counters
-/// such as `tokens_in` or `max_tokens` do not match.
-pub fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase().replace('-', "_");
-    const EXACT: &[&str] = &[
-        "authorization",
-        "proxy_authorization",
-        "api_key",
-        "apikey",
-        "x_api_key",
-        "master_key",
-        "key",
-        "secret",
-        "token",
-        "password",
-        "passwd",
-        "bearer",
-        "cookie",
-        "set_cookie",
-    ];
-    const SUFFIXES: &[&str] = &["_api_key", "_apikey", "_secret", "_token", "_password"];
-    EXACT.contains(&name.as_str()) || SUFFIXES.iter().any(|s| name.ends_with(s))
-}
-
-/// Names that, in free text, announce a credential (`api_key=…`,
-/// `"token": "…"`, `Authorization: Bearer …`).
-const SECRET_WORDS: &[&str] = &[
-    "authorization",
-    "x-api-key",
-    "x_api_key",
-    "api-key",
-    "api_key",
-    "apikey",
-    "master_key",
-    "master-key",
-    "access_token",
-    "refresh_token",
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "key",
-];
-
-/// `text` with credentials replaced by [`REDACTED`]: each of `secrets`,
-/// `sk-…` keys (LiteLLM's format), `Bearer …` tokens, URL user info and the
-/// value after a credential-like name.
-pub fn redact_text(text: &str, secrets: &[String]) -> String {
-    let mut text = text.to_string();
-    for secret in secrets {
-        if !secret.is_empty() && text.contains(secret.as_str()) {
-            text = text.replace(secret.as_str(), REDACTED);
-        }
-    }
-    let spans = secret_spans(&text);
-    if spans.is_empty() {
-        return text;
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (start, end) in spans {
-        out.push_str(&text[at..start]);
-        out.push_str(REDACTED);
-        at = end;
-    }
-    out.push_str(&text[at..]);
-    out
-}
-
-/// Byte ranges of credentials in `text`, sorted and merged. All boundaries
-/// are next to ASCII characters, so they are valid `str` indices.
-fn secret_spans(text: &str) -> Vec<(usize, usize)> {
-    let lower = text.to_ascii_lowercase();
-    let bytes = lower.as_bytes();
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    let word_start = |i: usize| i == 0 || !is_word_byte(bytes[i - 1]);
-
-    // `sk-…` keys, whole.
-    for (i, _) in lower.match_indices("sk-") {
-        let end = token_end(bytes, i + 3);
-        if word_start(i) && end > i + 3 {
-            spans.push((i, end));
-        }
-    }
-    // `Bearer …`: the token after it.
-    for (i, word) in lower.match_indices("bearer ") {
-        let start = skip_spaces(bytes, i + word.len());
-        let end = token_end(bytes, start);
-        if word_start(i) && end > start {
-            spans.push((start, end));
-        }
-    }
-    // `scheme://user:password@host`: the user info.
-    for (i, _) in lower.match_indices("://") {
-        let start = i + 3;
-        let mut end = start;
-        while end < bytes.len()
-            && !matches!(bytes[end], b'/' | b'@' | b'?' | b'#')
-            && !bytes[end].is_ascii_whitespace()
-        {
-            end += 1;
-        }
-        if end < bytes.len() && bytes[end] == b'@' && end > start {
-            spans.push((start, end));
-        }
-    }
-    // `name = value`, `"name": "value"`, `name: Bearer value`.
-    for word in SECRET_WORDS {
-        for (i, _) in lower.match_indices(word) {
-            let after = i + word.len();
-            if !word_start(i) || bytes.get(after).is_some_and(|b| is_word_byte(*b)) {
-                continue;
-            }
-            let mut j = after;
-            while j < bytes.len() && matches!(bytes[j], b'"' | b'\'' | b'\\' | b' ' | b'\t') {
-                j += 1;
-            }
-            if j >= bytes.len() || !matches!(bytes[j], b'=' | b':') {
-                continue;
-            }
-            j += 1;
-            while j < bytes.len() && matches!(bytes[j], b'"' | b'\'' | b'\\' | b' ' | b'\t') {
-                j += 1;
-            }
-            let mut end = token_end(bytes, j);
-            if end == j {
-                continue;
-            }
-            // `Authorization: Bearer xyz` / `Basic xyz`: the scheme is not
-            // the secret, the token after it is.
-            if matches!(&lower[j..end], "bearer" | "basic") {
-                let start = skip_spaces(bytes, end);
-                end = token_end(bytes, start);
-                if end > start {
-                    spans.push((start, end));
-                }
-                continue;
-            }
-            spans.push((j, end));
-        }
-    }
-    spans.sort_unstable();
-    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
-    for (start, end) in spans {
-        match merged.last_mut() {
-            Some(last) if start <= last.1 => last.1 = last.1.max(end),
-            _ => merged.push((start, end)),
-        }
-    }
-    merged
-}
-
-fn is_word_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
-}
-
-/// End of the token starting at `start`: up to whitespace, a quote or
-/// punctuation that closes a value in JSON, URLs and headers. Text that is
-/// already [`REDACTED`] is an empty token, so it is not redacted twice.
-fn token_end(bytes: &[u8], start: usize) -> usize {
-    if bytes[start.min(bytes.len())..].starts_with(b"[redacted]") {
-        return start;
-    }
-    let mut end = start;
-    while end < bytes.len()
-        && !bytes[end].is_ascii_whitespace()
-        && !matches!(
-            bytes[end],
-            b'"' | b'\'' | b'\\' | b',' | b';' | b'&' | b')' | b']' | b'}' | b'<' | b'>'
-        )
-    {
-        end += 1;
-    }
-    end
-}
-
-fn skip_spaces(bytes: &[u8], mut i: usize) -> usize {
-    while i < bytes.len() && (bytes[i] == b' ' || bytes[i] == b'\t') {
-        i += 1;
-    }
-    i
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cost::SessionTotals;
+    use crate::redaction::REDACTED;
     use pretty_assertions::assert_eq;
     use serde_json::json;
 
@@ -1110,60 +891,6 @@ mod tests {
         assert_eq!(read.len(), 1);
         assert_eq!(read[0].http_status, Some(401));
         assert_eq!(read[0].tier0_key, REDACTED);
-    }
-
-    #[test]
-    fn redact_text_cases() {
-        let none: [String; 0] = [];
-        let cases = [
-            ("plain text, no secrets", "plain text, no secrets"),
-            ("key sk-abc123, done", "key [REDACTED], done"),
-            ("task-1 risk-free", "task-1 risk-free"),
-            (
-                "Authorization: Bearer abc.def",
-                "Authorization: Bearer [REDACTED]",
-            ),
-            (
-                "authorization=Basic dXNlcg==",
-                "authorization=Basic [REDACTED]",
-            ),
-            ("bearer xyz", "bearer [REDACTED]"),
-            ("{\"api_key\": \"v\"}", "{\"api_key\": \"[REDACTED]\"}"),
-            ("https://u:p@h/x", "https://[REDACTED]@h/x"),
-            ("https://h/x?key=v&a=1", "https://h/x?key=[REDACTED]&a=1"),
-            ("monkey: banana", "monkey: banana"),
-            ("keyboard=qwerty", "keyboard=qwerty"),
-            ("max_tokens: 5", "max_tokens: 5"),
-            ("Grüße sk-ünïcode ok", "Grüße [REDACTED] ok"),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(redact_text(input, &none), expected, "{input:?}");
-        }
-        assert_eq!(
-            redact_text("a hunter2 b", &["hunter2".to_string()]),
-            "a [REDACTED] b"
-        );
-        for name in [
-            "Authorization",
-            "X-Api-Key",
-            "api_key",
-            "key",
-            "openai_api_key",
-            "access_token",
-            "PASSWORD",
-        ] {
-            assert!(is_secret_name(name), "{name}");
-        }
-        for name in [
-            "tokens_in",
-            "max_tokens",
-            "tier0_key",
-            "prompt_cache_key",
-            "model",
-            "cache_key",
-        ] {
-            assert!(!is_secret_name(name), "{name}");
-        }
     }
 
     #[test]

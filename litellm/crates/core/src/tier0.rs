@@ -38,8 +38,11 @@ use sha2::Digest;
 use sha2::Sha256;
 
 use crate::canonical::hex;
-use crate::config::create_private_dir;
-use crate::config::litellm_dir;
+use crate::private_files::create_private_dir;
+use crate::private_files::litellm_dir;
+use crate::config_values::non_negative;
+use crate::config_values::resolve_dir;
+use crate::config_values::type_error;
 use crate::errors::LiteLlmError;
 
 pub const DEFAULT_TTL: Duration = Duration::from_secs(3600);
@@ -108,52 +111,6 @@ impl Tier0Config {
             cfg.dir = resolve_dir(text, codex_home, &setting("dir"))?;
         }
         Ok(cfg)
-    }
-}
-
-/// `~`, `~/x` → the home directory; relative → under `codex_home`.
-pub(crate) fn resolve_dir(
-    text: &str,
-    codex_home: &Path,
-    setting: &str,
-) -> Result<PathBuf, LiteLlmError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(LiteLlmError::invalid(setting, "it is empty"));
-    }
-    let home = || {
-        std::env::var_os("HOME")
-            .filter(|h| !h.is_empty())
-            .map(PathBuf::from)
-            .ok_or_else(|| LiteLlmError::invalid(setting, "it starts with `~` but HOME is not set"))
-    };
-    if text == "~" {
-        return home();
-    }
-    if let Some(rest) = text.strip_prefix("~/") {
-        return Ok(home()?.join(rest));
-    }
-    let path = PathBuf::from(text);
-    Ok(if path.is_absolute() {
-        path
-    } else {
-        codex_home.join(path)
-    })
-}
-
-pub(crate) fn type_error(setting: String, expected: &str, found: &toml::Value) -> LiteLlmError {
-    LiteLlmError::invalid(
-        setting,
-        format!("expected {expected}, found {}", found.type_str()),
-    )
-}
-
-pub(crate) fn non_negative(setting: &str, value: &toml::Value) -> Result<u64, LiteLlmError> {
-    match value {
-        toml::Value::Integer(n) => {
-            u64::try_from(*n).map_err(|_| LiteLlmError::invalid(setting, "must not be negative"))
-        }
-        other => Err(type_error(setting.to_string(), "an integer", other)),
     }
 }
 

@@ -32,5 +32,8 @@ fn activated_the_seam_answers_with_codex_litellm_and_our_version() {
     // The built-in provider exists once active (at the default place when nothing is configured).
     let provider = seam::provider_json(None, None).unwrap_or_default();
     assert_eq!(provider["wire_api"], "responses", "{provider}");
-    assert_eq!(seam::default_provider_id(None).as_deref(), Some(seam::PROVIDER_ID));
+    assert_eq!(
+        seam::default_provider_id(None).as_deref(),
+        Some(seam::PROVIDER_ID)
+    );
 }

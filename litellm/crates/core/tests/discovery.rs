@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use codex_litellm_core::Client;
-use codex_litellm_core::LiteLlmError;
-use codex_litellm_core::ModelInfo;
 use codex_litellm_core::internals::discovery;
-use codex_litellm_core::internals::discovery::Deployment;
+use codex_litellm_core::internals::discovery::Client;
+use codex_litellm_core::internals::errors::LiteLlmError;
+use codex_litellm_core::internals::model_info::Deployment;
+use codex_litellm_core::internals::model_info::ModelInfo;
 use pretty_assertions::assert_eq;
 use serde_json::json;
 use wiremock::Mock;
@@ -90,7 +90,7 @@ async fn discover_enriches_ids_with_model_info() {
                 cache_read_input_token_cost: None,
                 mode: Some("chat".into()),
                 supports_function_calling: Some(true),
-                // Where that deployment sends requests, for /status when a header names only its id.
+                // Where `x-litellm-model-id: dep-1` sends requests (/status).
                 deployments: vec![Deployment {
                     id: "dep-1".into(),
                     api_base: Some("http://upstream".into()),

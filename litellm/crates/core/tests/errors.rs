@@ -4,8 +4,8 @@
 // Test helpers outside #[test] fns panic on purpose, like upstream suites.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use codex_litellm_core::Client;
-use codex_litellm_core::LiteLlmError;
+use codex_litellm_core::internals::discovery::Client;
+use codex_litellm_core::internals::errors::LiteLlmError;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;

@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 
-use codex_litellm_core::ModelInfo;
 use codex_litellm_core::internals::canonical::request_key;
 use codex_litellm_core::internals::exchange::ProxyHealth;
 use codex_litellm_core::internals::exchange::Runtime;
 use codex_litellm_core::internals::exchange::exchange;
 use codex_litellm_core::internals::exchange::exchange_with;
+use codex_litellm_core::internals::model_info::ModelInfo;
 use codex_litellm_core::internals::telemetry::RequestRecord;
 use codex_litellm_core::internals::telemetry::Telemetry;
 use codex_litellm_core::internals::telemetry::TelemetryConfig;
@@ -37,7 +37,7 @@ use wiremock::ResponseTemplate;
 use wiremock::matchers::method;
 use wiremock::matchers::path;
 
-use codex_litellm_core::internals::faults::MAX_ATTEMPTS;
+use codex_litellm_core::internals::exchange::verdict::MAX_ATTEMPTS;
 use tokio::io::AsyncReadExt;
 use tokio::io::AsyncWriteExt;
 

@@ -9,7 +9,7 @@
 // Test helpers outside #[test] fns panic on purpose, like upstream suites.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use codex_litellm_core::Client;
+use codex_litellm_core::internals::discovery::Client;
 
 #[tokio::test]
 async fn discovery_against_real_proxy() {

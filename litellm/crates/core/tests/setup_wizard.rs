@@ -7,9 +7,9 @@
 use std::fs;
 use std::io::Cursor;
 
-use codex_litellm_core::LiteLlmError;
-use codex_litellm_core::WireApi;
 use codex_litellm_core::internals::config;
+use codex_litellm_core::internals::config::WireApi;
+use codex_litellm_core::internals::errors::LiteLlmError;
 use codex_litellm_core::internals::setup::KeyEcho;
 use codex_litellm_core::internals::setup::missing_config_message;
 use codex_litellm_core::internals::setup::run_setup;

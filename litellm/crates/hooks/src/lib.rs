@@ -41,10 +41,8 @@ pub const PROVIDER_ID: &str = "litellm";
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Upstream's own send of one request, given the body to send.
-pub type SendFn<'a> = dyn Fn(Option<Value>) -> BoxFuture<'a, Result<reqwest::Response, SendError>>
-    + Send
-    + Sync
-    + 'a;
+pub type SendFn<'a> =
+    dyn Fn(Option<Value>) -> BoxFuture<'a, Result<reqwest::Response, SendError>> + Send + Sync + 'a;
 
 /// An error of upstream's send, carried through the exchange unchanged: the
 /// exchange reads its words (for telemetry) and hands the value back.
@@ -86,7 +84,11 @@ impl fmt::Debug for SendError {
 
 /// What codex-litellm does at each hook; installed once, by the binary.
 pub trait Hooks: Send + Sync {
-    fn provider_json(&self, litellm: Option<&toml::Value>, general: Option<&toml::Value>) -> Option<Value>;
+    fn provider_json(
+        &self,
+        litellm: Option<&toml::Value>,
+        general: Option<&toml::Value>,
+    ) -> Option<Value>;
     fn default_provider_id(&self, general: Option<&toml::Value>) -> Option<String>;
     fn default_model(&self, provider_id: &str, litellm: Option<&toml::Value>) -> Option<String>;
     fn context_window(&self, provider_id: &str, general: Option<&toml::Value>) -> Option<i64>;
@@ -126,7 +128,10 @@ pub fn is_active() -> bool {
 }
 
 /// The built-in `litellm` provider as upstream's `ModelProviderInfo` JSON.
-pub fn provider_json(litellm: Option<&toml::Value>, general: Option<&toml::Value>) -> Option<Value> {
+pub fn provider_json(
+    litellm: Option<&toml::Value>,
+    general: Option<&toml::Value>,
+) -> Option<Value> {
     installed()?.provider_json(litellm, general)
 }
 
@@ -160,12 +165,12 @@ pub fn retry_notice(upstream: String, details: String) -> (String, Option<String
 
 /// Whether a codex-litellm session runs in this process.
 pub fn is_litellm_session() -> bool {
-    installed().is_some_and(|h| h.is_litellm_session())
+    installed().is_some_and(Hooks::is_litellm_session)
 }
 
 /// codex-litellm's lines for the TUI's `/status` (label, value).
 pub fn status_lines() -> Vec<(&'static str, String)> {
-    installed().map(|h| h.status_lines()).unwrap_or_default()
+    installed().map(Hooks::status_lines).unwrap_or_default()
 }
 
 /// The product's name in the TUI's header and `/status` card.
@@ -196,7 +201,11 @@ pub fn model_picker_hint(upstream: &'static str) -> &'static str {
 /// provider's URL only (cache tiers, tool shapes, cost, budget, telemetry) and
 /// may call `send` a second time with a reshaped body; errors of `send` come
 /// back unchanged.
-pub async fn exchange<E, F, Fut>(url: &str, body: Option<Value>, send: F) -> Result<reqwest::Response, E>
+pub async fn exchange<E, F, Fut>(
+    url: &str,
+    body: Option<Value>,
+    send: F,
+) -> Result<reqwest::Response, E>
 where
     E: fmt::Display + Send + 'static,
     F: Fn(Option<Value>) -> Fut + Send + Sync,
@@ -236,7 +245,10 @@ mod tests {
         assert_eq!(model_catalog(PROVIDER_ID, Value::Null), None);
         assert_eq!(
             retry_notice("Reconnecting... 1/3".into(), "details".into()),
-            ("Reconnecting... 1/3".to_string(), Some("details".to_string()))
+            (
+                "Reconnecting... 1/3".to_string(),
+                Some("details".to_string())
+            )
         );
         assert!(!is_litellm_session());
         assert!(status_lines().is_empty());
@@ -246,11 +258,12 @@ mod tests {
         assert_eq!(model_picker_hint("upstream's hint"), "upstream's hint");
         // The send runs once, with the body as it was, and its error comes back as it was.
         let calls = std::sync::atomic::AtomicUsize::new(0);
-        let sent: Result<reqwest::Response, String> = exchange("http://x/v1/responses", Some(Value::from(1)), |body| {
-            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async move { Err(format!("sent {body:?}")) }
-        })
-        .await;
+        let sent: Result<reqwest::Response, String> =
+            exchange("http://x/v1/responses", Some(Value::from(1)), |body| {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move { Err(format!("sent {body:?}")) }
+            })
+            .await;
         assert_eq!(sent.err(), Some("sent Some(Number(1))".to_string()));
         assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
@@ -268,6 +281,9 @@ mod tests {
         assert_eq!(wrapped.to_string(), "HTTP 503");
         assert_eq!(wrapped.into_inner::<Upstream>().ok(), Some(Upstream(503)));
         let wrong = SendError::new(Upstream(500)).into_inner::<String>();
-        assert_eq!(wrong.err().map(|e| e.to_string()), Some("HTTP 500".to_string()));
+        assert_eq!(
+            wrong.err().map(|e| e.to_string()),
+            Some("HTTP 500".to_string())
+        );
     }
 }

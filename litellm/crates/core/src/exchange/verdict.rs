@@ -1,5 +1,7 @@
 //! Faults in the middle of a session, and what codex-litellm tells upstream
-//! to do about each one.
+//! to do about each one. Every verdict of the exchange is made here (an HTTP
+//! error answer, no answer at all, an answer that breaks off) but the
+//! budget's stop, which is made beside the budget in [`super::accounting`].
 //!
 //! Upstream's turn loop already knows two answers to a failed model request:
 //! send it again after a delay (showing "Reconnecting... n/m"), or end the
@@ -26,17 +28,16 @@
 //! really sent is what telemetry records.
 
 use std::time::Duration;
-use std::time::Instant;
 
 use serde_json::Value;
 use serde_json::json;
 
+use super::runtime::Runtime;
+use crate::config::STREAM_MAX_RETRIES;
+use crate::errors::LiteLlmError;
+use crate::errors::classify_http_error;
 use crate::errors::rank_models;
-use crate::telemetry::redact_text;
-
-/// Retries our provider allows upstream's turn loop (`stream_max_retries`
-/// of the built-in provider), so a request is tried this many times plus one.
-pub const STREAM_MAX_RETRIES: u64 = 3;
+use crate::stream_observer::StreamObserver;
 
 /// Attempts of one request before the exchange stops the turn.
 pub const MAX_ATTEMPTS: u64 = STREAM_MAX_RETRIES + 1;
@@ -44,12 +45,6 @@ pub const MAX_ATTEMPTS: u64 = STREAM_MAX_RETRIES + 1;
 /// Longest `Retry-After` honoured: a proxy asking for more ends the turn
 /// with a message instead of leaving the session waiting.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-
-/// Characters of proxy-provided text quoted in a message.
-const EXCERPT_CHARS: usize = 200;
-
-/// A failure record older than this is not continued by a new failure.
-const ATTEMPTS_FORGOTTEN_AFTER: Duration = Duration::from_secs(600);
 
 /// What upstream should do about a failed request.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,37 +109,6 @@ impl Verdict {
             },
         });
         format!("\n\nevent: response.failed\ndata: {event}\n\n").into_bytes()
-    }
-}
-
-/// Consecutive failed attempts of one request (by its canonical key).
-#[derive(Debug, Default)]
-pub struct Attempts {
-    key: String,
-    failures: u64,
-    last: Option<Instant>,
-}
-
-impl Attempts {
-    /// Counts a failure of the request `key`; returns its attempt number,
-    /// from 1. Another request, or a long pause, starts again from 1.
-    pub fn fail(&mut self, key: &str, now: Instant) -> u64 {
-        let continues = self.key == key
-            && self
-                .last
-                .is_some_and(|last| now.saturating_duration_since(last) < ATTEMPTS_FORGOTTEN_AFTER);
-        if !continues {
-            self.key = key.to_string();
-            self.failures = 0;
-        }
-        self.failures += 1;
-        self.last = Some(now);
-        self.failures
-    }
-
-    /// The request got through, or its turn ended: nothing to continue.
-    pub fn reset(&mut self) {
-        *self = Self::default();
     }
 }
 
@@ -228,20 +192,6 @@ fn seconds_or_date(value: &str, now: std::time::SystemTime) -> Option<Duration> 
     Some(at.duration_since(now).unwrap_or_default())
 }
 
-/// A short, redacted quote of proxy-provided text: whitespace collapsed, cut
-/// to [`EXCERPT_CHARS`], and credentials (the session's key among `secrets`,
-/// `sk-…` keys, bearer tokens, `key=…`) replaced before it is cut, so no
-/// part of one can survive.
-pub fn excerpt(text: &str, secrets: &[String]) -> String {
-    let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    let redacted = redact_text(&collapsed, secrets);
-    if redacted.chars().count() <= EXCERPT_CHARS {
-        return redacted;
-    }
-    let cut: String = redacted.chars().take(EXCERPT_CHARS).collect();
-    format!("{cut}…")
-}
-
 /// The text of an error answer: LiteLLM's `error.message`, FastAPI's
 /// `detail`, else the body itself; `false` when the body was not JSON.
 pub fn error_text(body: &str) -> (String, bool) {
@@ -290,22 +240,201 @@ pub fn unknown_model_stop(base_url: &str, model: &str, known: Option<&[String]>)
     Verdict::Stop { message }
 }
 
+/// The verdict on a request that got no answer at all (`error`, already
+/// classified with the URL): a configuration mistake stops at once, anything
+/// else is tried again while attempts are left.
+pub(super) fn no_answer(rt: &Runtime, key: &str, error: LiteLlmError) -> Verdict {
+    let message = error.to_string();
+    match error {
+        // No attempt will get further.
+        LiteLlmError::HttpsToPlainHttp { .. } => Verdict::Stop { message },
+        _ => retry_or_stop(rt.attempt(key), &message, None, RESUME_ADVICE),
+    }
+}
+
+/// What to do about an HTTP error answer from the proxy. Every message names
+/// the proxy's URL and quotes at most a short, redacted excerpt of its body.
+pub(super) async fn http_verdict(
+    rt: &Runtime,
+    key: &str,
+    model: &str,
+    status: reqwest::StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    bytes: &[u8],
+) -> Verdict {
+    let url = &rt.base_url;
+    let raw = String::from_utf8_lossy(bytes);
+    let (text, is_json) = error_text(&raw);
+    let said = if text.is_empty() {
+        " with an empty body".to_string()
+    } else if is_json {
+        format!(": {}", rt.quote(&text))
+    } else {
+        format!(" with a body that is not JSON: `{}`", rt.quote(&text))
+    };
+    let code = status.as_u16();
+    let status_text = match status.canonical_reason() {
+        Some(reason) => format!("HTTP {code} {reason}"),
+        None => format!("HTTP {code}"),
+    };
+    let classified = classify_http_error(code, &raw);
+    if let LiteLlmError::UnknownModel { model, .. } = &classified {
+        return unknown_model_stop(url, model, known_models(rt).await.as_deref());
+    }
+    let key_refused = matches!(classified, LiteLlmError::Unauthorized { .. });
+    if key_refused && !is_provider_error(&text) {
+        // The classified text explains LiteLLM's terse ones ("No connected db." to a key that
+        // is not the master key of a proxy without a database).
+        let said = match &classified {
+            LiteLlmError::Unauthorized {
+                message: Some(message),
+                ..
+            } => format!(": {}", rt.quote(message)),
+            _ => said,
+        };
+        return Verdict::Stop {
+            message: format!(
+                "the LiteLLM proxy at {url} rejected the API key ({status_text}{said}). The key was revoked or changed after this session started, or it may not use this model: set LITELLM_API_KEY or [litellm].api_key to a valid key and start codex-litellm again (`codex-litellm resume --last` continues this session)."
+            ),
+        };
+    }
+    if key_refused || matches!(code, 401 | 403) {
+        return Verdict::Stop {
+            message: format!(
+                "the provider behind the LiteLLM proxy at {url} refused the proxy's own credentials for `{model}` ({status_text}{said}). Your LiteLLM key was accepted: fix the provider's api_key in the proxy's model_list, or pick another model with /model (or -m)."
+            ),
+        };
+    }
+    match code {
+        429 => {
+            let wait = retry_after(
+                headers
+                    .iter()
+                    .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))),
+                std::time::SystemTime::now(),
+            );
+            let what = format!("the LiteLLM proxy at {url} is rate limiting this key ({status_text}{said})");
+            match wait {
+                Some(wait) if wait > MAX_RETRY_AFTER => Verdict::Stop {
+                    message: format!(
+                        "{what}. It asks to wait {}s (Retry-After), longer than codex-litellm waits ({}s): try again later, or raise the key's rpm/tpm limits on the proxy. {RESUME_ADVICE}",
+                        wait.as_secs(),
+                        MAX_RETRY_AFTER.as_secs()
+                    ),
+                },
+                wait => retry_or_stop(
+                    rt.attempt(key),
+                    &what,
+                    wait,
+                    &format!("Wait a minute, or raise the key's rpm/tpm limits on the proxy. {RESUME_ADVICE}"),
+                ),
+            }
+        }
+        408 | 500..=599 => retry_or_stop(
+            rt.attempt(key),
+            &format!("the LiteLLM proxy at {url} answered {status_text}{said}"),
+            None,
+            &format!("The proxy or the provider behind it is failing: check the proxy's logs. {RESUME_ADVICE}"),
+        ),
+        _ if is_context_window_error(&text) => Verdict::ContextWindow {
+            message: format!("the conversation no longer fits the model's context window ({status_text}{said})"),
+        },
+        404 => Verdict::Stop {
+            message: format!(
+                "the LiteLLM proxy at {url} has no such endpoint ({status_text}{said}). Check that LITELLM_BASE_URL / [litellm].api_base points at the proxy root (e.g. http://localhost:4000)."
+            ),
+        },
+        _ => Verdict::Stop {
+            message: format!(
+                "the LiteLLM proxy at {url} refused the request ({status_text}{said}). Sending it again would not help; see the proxy's message."
+            ),
+        },
+    }
+}
+
+/// LiteLLM's and OpenAI's ways of saying the input is too long.
+fn is_context_window_error(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    lower.contains("contextwindowexceeded") || lower.contains("context_length_exceeded")
+}
+
+/// The proxy's model ids, asked again (the session's list is stale when the
+/// proxy no longer serves the session's model). None when it cannot say.
+async fn known_models(rt: &Runtime) -> Option<Vec<String>> {
+    let client = crate::discovery::Client::new(&rt.base_url, rt.api_key().map(str::to_string))
+        .and_then(|c| c.with_timeout(std::time::Duration::from_secs(10)))
+        .ok()?;
+    match client.list_models().await {
+        Ok(ids) => Some(ids),
+        Err(err) => {
+            tracing::warn!("could not list the proxy's models again: {err}");
+            None
+        }
+    }
+}
+
+/// Error codes of a proxy's own `response.failed` that upstream acts on by
+/// itself (a full context window, quota, a refused prompt, overload, a rate
+/// limit with its wait): the proxy's event is left to speak for itself.
+const UPSTREAM_HANDLED_CODES: &[&str] = &[
+    "context_length_exceeded",
+    "insufficient_quota",
+    "usage_not_included",
+    "invalid_prompt",
+    "server_is_overloaded",
+    "slow_down",
+    "rate_limit_exceeded",
+];
+
+/// The verdict on an answer that did not complete, if the exchange has one:
+/// `observer` watched the answer of request `key` until it ended, or until
+/// the connection broke with `transport_error`.
+pub(super) fn broken_answer(
+    rt: &Runtime,
+    key: &str,
+    observer: &StreamObserver,
+    transport_error: Option<&str>,
+) -> Option<Verdict> {
+    let url = &rt.base_url;
+    let advice = "What completed of this turn is kept in the session: send the message again, or run `codex-litellm resume --last` once the proxy is back.";
+    if let Some(err) = transport_error {
+        let what = format!(
+            "the connection to the LiteLLM proxy at {url} broke in the middle of the answer ({})",
+            rt.quote(err)
+        );
+        return Some(retry_or_stop(rt.attempt(key), &what, None, advice));
+    }
+    if observer.completed() || observer.incomplete() {
+        return None;
+    }
+    if observer
+        .failed_code()
+        .is_some_and(|code| UPSTREAM_HANDLED_CODES.contains(&code.as_str()))
+    {
+        return None;
+    }
+    if let Some(bad) = observer.malformed() {
+        return Some(Verdict::Stop {
+            message: format!(
+                "the LiteLLM proxy at {url} sent an event that is not JSON: `{}`. Check what sits between codex-litellm and the proxy (a gateway or reverse proxy) and the proxy's logs. {advice}",
+                rt.quote(&bad)
+            ),
+        });
+    }
+    let what = match observer.failed() {
+        Some(failed) => format!(
+            "the LiteLLM proxy at {url} reported that the answer failed: {}",
+            rt.quote(&failed)
+        ),
+        None => format!("the answer from the LiteLLM proxy at {url} ended before it was complete"),
+    };
+    Some(retry_or_stop(rt.attempt(key), &what, None, advice))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
-
-    #[test]
-    fn attempts_count_per_request_and_start_over() {
-        let mut a = Attempts::default();
-        let t = Instant::now();
-        assert_eq!(a.fail("k1", t), 1);
-        assert_eq!(a.fail("k1", t), 2);
-        assert_eq!(a.fail("k2", t), 1, "another request starts over");
-        assert_eq!(a.fail("k2", t + Duration::from_secs(601)), 1, "a long pause too");
-        a.reset();
-        assert_eq!(a.fail("k2", t), 1);
-    }
 
     #[test]
     fn retries_until_the_last_attempt() {
@@ -371,22 +500,6 @@ mod tests {
         );
         assert_eq!(retry_after([("retry-after", "soon"), ("x", "1")], now), None);
         assert_eq!(retry_after([], now), None);
-    }
-
-    #[test]
-    fn excerpts_are_short_and_redacted() {
-        let secret = "sk-session-key-123".to_string();
-        let html = "<html>\n  <body> upstream said api_key=hunter2 and sk-other-999 and sk-session-key-123 </body></html>";
-        let e = excerpt(html, std::slice::from_ref(&secret));
-        assert!(!e.contains("hunter2") && !e.contains("sk-other-999") && !e.contains(&secret), "{e}");
-        assert!(e.starts_with("<html> <body> upstream said"), "{e}");
-        let long = format!("{} tail", "x ".repeat(300));
-        let e = excerpt(&long, &[]);
-        assert_eq!(e.chars().count(), EXCERPT_CHARS + 1);
-        assert!(e.ends_with('…'));
-        // A key cut in half by the limit is still gone: redaction comes first.
-        let near = format!("{}sk-abcdefghijklmnop", "y".repeat(EXCERPT_CHARS - 5));
-        assert!(!excerpt(&near, &[]).contains("sk-abcd"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 // Test helpers outside #[test] fns panic on purpose, like upstream suites.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use codex_litellm_core::internals::fallback::json_to_sse;
+use codex_litellm_core::internals::non_streaming::json_to_sse;
 use codex_litellm_core::internals::usage::Usage;
 use codex_litellm_core::internals::usage::parse_responses_usage;
 use pretty_assertions::assert_eq;

@@ -1,4 +1,4 @@
-//! Non-streaming fallback.
+//! A non-streaming answer where a stream was asked for.
 //!
 //! Codex always asks for a stream, but some LiteLLM routes (certain
 //! providers, guardrails, cache hits) answer a streaming request with one

@@ -1,8 +1,10 @@
 //! `codex-litellm models`: what the proxy offers, as a table or JSON.
 
 use crate::discovery::Client;
-use crate::discovery::ModelInfo;
+use crate::model_info::ModelInfo;
 use crate::errors::LiteLlmError;
+use crate::formatting::price_per_million;
+use crate::formatting::tokens;
 
 const HEADERS: [&str; 5] = ["MODEL", "CONTEXT", "MAX OUTPUT", "$/1M IN", "$/1M OUT"];
 
@@ -16,8 +18,8 @@ pub async fn run(client: &Client, json: bool) -> Result<String, LiteLlmError> {
     }
 }
 
-/// A plain-text table sorted by id; unknown values show as `-`. Prices are
-/// per million tokens because per-token prices are unreadable (0.000002).
+/// A plain-text table sorted by id; unknown values show as `-`, prices per
+/// million tokens ([`price_per_million`]).
 pub fn render_table(models: &[ModelInfo]) -> String {
     if models.is_empty() {
         return "The proxy lists no models for this key. Add models to the LiteLLM config \
@@ -31,10 +33,10 @@ pub fn render_table(models: &[ModelInfo]) -> String {
         .map(|m| {
             [
                 m.id.clone(),
-                format_tokens(m.context_window),
-                format_tokens(m.max_output_tokens),
-                format_price_per_million(m.input_cost_per_token),
-                format_price_per_million(m.output_cost_per_token),
+                tokens(m.context_window),
+                tokens(m.max_output_tokens),
+                price_per_million(m.input_cost_per_token),
+                price_per_million(m.output_cost_per_token),
             ]
         })
         .collect();
@@ -79,54 +81,10 @@ pub fn render_json(models: &[ModelInfo]) -> Result<String, LiteLlmError> {
         })
 }
 
-/// `128000` → `128,000`; `None` → `-`.
-pub fn format_tokens(tokens: Option<u64>) -> String {
-    let Some(tokens) = tokens else {
-        return "-".to_string();
-    };
-    let digits = tokens.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
-/// USD per token → USD per million tokens with two to four decimals:
-/// `0.000001` → `1.00`, `7.5e-8` → `0.075`.
-pub fn format_price_per_million(per_token: Option<f64>) -> String {
-    let Some(per_token) = per_token else {
-        return "-".to_string();
-    };
-    let text = format!("{:.4}", per_token * 1_000_000.0);
-    let trimmed = text.trim_end_matches('0');
-    match trimmed.split_once('.') {
-        Some((_, decimals)) if decimals.len() >= 2 => trimmed.to_string(),
-        _ => format!("{:.2}", per_token * 1_000_000.0),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use pretty_assertions::assert_eq;
-
-    #[test]
-    fn number_formats() {
-        assert_eq!(format_tokens(None), "-");
-        assert_eq!(format_tokens(Some(999)), "999");
-        assert_eq!(format_tokens(Some(32000)), "32,000");
-        assert_eq!(format_tokens(Some(1_048_576)), "1,048,576");
-        assert_eq!(format_price_per_million(None), "-");
-        assert_eq!(format_price_per_million(Some(0.000001)), "1.00");
-        assert_eq!(format_price_per_million(Some(0.000002)), "2.00");
-        assert_eq!(format_price_per_million(Some(7.5e-8)), "0.075");
-        assert_eq!(format_price_per_million(Some(2.5e-6)), "2.50");
-        assert_eq!(format_price_per_million(Some(0.0)), "0.00");
-    }
 
     #[test]
     fn table_layout() {

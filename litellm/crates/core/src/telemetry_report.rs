@@ -22,7 +22,8 @@ use crate::cost::CacheTier;
 use crate::cost::SessionTotals;
 use crate::cost::Totals;
 use crate::errors::LiteLlmError;
-use crate::models_cmd::format_tokens;
+use crate::formatting::count;
+use crate::formatting::money;
 use crate::session::codex_home;
 use crate::session::effective_config;
 use crate::telemetry::ReadResult;
@@ -159,22 +160,6 @@ fn earlier(a: &str, b: &str) -> bool {
     by_time(a, b) == Ordering::Less
 }
 
-/// Dollars: cents for large sums, six decimals below a dollar (a request
-/// costs fractions of a cent).
-pub fn format_cost(usd: f64) -> String {
-    if usd == 0.0 {
-        "$0".to_string()
-    } else if usd >= 1.0 {
-        format!("${usd:.2}")
-    } else {
-        format!("${usd:.6}")
-    }
-}
-
-fn count(n: u64) -> String {
-    format_tokens(Some(n))
-}
-
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", count(n), if n == 1 { one } else { many })
 }
@@ -260,7 +245,7 @@ pub fn format_summary(s: &Summary) -> String {
                 x.last.clone(),
                 count(x.totals.requests),
                 count(x.totals.errors),
-                format_cost(x.totals.cost_usd),
+                money(x.totals.cost_usd),
             ]
         })
         .collect();
@@ -282,7 +267,7 @@ pub fn format_summary(s: &Summary) -> String {
                 count(m.tokens_in),
                 count(m.tokens_cached),
                 count(m.tokens_out),
-                format_cost(m.cost_usd),
+                money(m.cost_usd),
             ]
         })
         .collect();
@@ -330,7 +315,7 @@ pub fn format_summary(s: &Summary) -> String {
         count(t.tokens_cached),
         count(t.tokens_out),
         count(t.tokens_reasoning),
-        format_cost(t.cost_usd),
+        money(t.cost_usd),
     ));
     out.join("\n")
 }
@@ -679,10 +664,7 @@ mod tests {
     }
 
     #[test]
-    fn costs_and_times_format_as_a_person_reads_them() {
-        assert_eq!(format_cost(0.0), "$0");
-        assert_eq!(format_cost(0.0000123), "$0.000012");
-        assert_eq!(format_cost(12.345), "$12.35");
+    fn times_order_as_a_person_reads_them() {
         // Times compare as times, not text: `.5` sorts after `:00Z`.
         assert!(earlier("2025-01-01T10:00:00Z", "2025-01-01T10:00:00.500Z"));
         assert!(!earlier("2025-01-01T10:00:00.500Z", "2025-01-01T10:00:00Z"));
