@@ -18,7 +18,8 @@
 //! - `status`: `/status` lines and `codex-litellm status`;
 //! - `analytics`: `codex-litellm telemetry`, the report over past sessions;
 //! - `errors`: one error type whose messages say what to do;
-//! - `brand`: the product's name and version where upstream shows its own.
+//! - `brand`: the product's name and version where upstream shows its own;
+//! - `termux`: what differs on Termux (TLS roots, temp dir, no sandbox).
 
 pub mod hooks;
 
@@ -59,6 +60,7 @@ internal!(
     status,
     stream_observer,
     telemetry,
+    termux,
     tier0,
     usage,
 );
