@@ -15,7 +15,7 @@ import { findNdk } from '../scripts/lib/android-ndk.ts';
 import { MapFileError, parseMapFile, selectStubs, stubSource, versionScript } from '../scripts/build/android/symbols.ts';
 import {
   AOSP_SOURCES,
-  BIONIC_LIBRARIES,
+  ANDROID_LIBRARIES,
   ensureSysroot,
   sourceLocations,
   stubLibraries,
@@ -236,6 +236,10 @@ describe('the Android route', () => {
     const r = runBuild({ root: p.root, cache: path.join(p.root, '.cache'), env }, ['--dry-run', '--target', 'android-arm64', '--profile', 'dev'], {
       ANDROID_NDK_HOME: '',
       ANDROID_NDK_LATEST_HOME: '',
+      // The default locations, whatever this run was pointed at.
+      CODEX_LITELLM_BIONIC_SOURCE: '',
+      CODEX_LITELLM_SYSTEM_CORE_SOURCE: '',
+      CODEX_LITELLM_ZLIB_SOURCE: '',
     });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Targets: aarch64-linux-android \(zig-android\); profile dev/);
@@ -292,7 +296,7 @@ describe('the bionic sysroot, for real', () => {
     }
   }, 300_000);
 
-  it('lays out headers, API 24 stubs of the four libraries and the start files, and is kept for the next build', (ctx) => {
+  it('lays out headers, API 24 stubs of the five libraries and the start files, and is kept for the next build', (ctx) => {
     if (!sysroot) return ctx.skip();
     const t = sysrootTools(sysroot, 'aarch64-linux-android');
     expect(fs.readdirSync(t.libDir).sort()).toEqual([
@@ -304,8 +308,9 @@ describe('the bionic sysroot, for real', () => {
       'libdl.so',
       'liblog.so',
       'libm.so',
+      'libz.so',
     ]);
-    for (const h of ['stdio.h', 'linux/types.h', 'asm-generic/types.h', 'android/log.h', 'aarch64-linux-android/asm/unistd.h']) {
+    for (const h of ['stdio.h', 'linux/types.h', 'asm-generic/types.h', 'android/log.h', 'aarch64-linux-android/asm/unistd.h', 'zlib.h', 'zconf.h']) {
       expect(fs.existsSync(path.join(sysroot, 'usr', 'include', h)), h).toBe(true);
     }
     // The stubs export exactly what the symbol files give arm64 at API 24, with their versions.
@@ -331,12 +336,13 @@ describe('the bionic sysroot, for real', () => {
         '#include <math.h>',
         '#include <pthread.h>',
         '#include <stdio.h>',
+        '#include <zlib.h>',
         'static void *run(void *a) { return a; }',
         'int main(int argc, char **argv) {',
         '  pthread_t t; pthread_create(&t, 0, run, 0); pthread_join(t, 0);',
         '  void *h = dlopen("libc.so", RTLD_NOW);',
         '  __android_log_write(ANDROID_LOG_INFO, "t", argv[0]);',
-        '  printf("%f %p\\n", sqrt((double)argc), h);',
+        '  printf("%f %p %lu\\n", sqrt((double)argc), h, crc32(0, (const Bytef *)argv[0], 1));',
         '  return 0;',
         '}',
         '',
@@ -344,20 +350,20 @@ describe('the bionic sysroot, for real', () => {
     );
     const out = path.join(dir, 'main');
     // cc-rs adds --target=<triple> for a clang-like compiler: the wrapper must keep API 24 all the same.
-    const cc = spawnSync(t.linker, ['--target=aarch64-linux-android', '-O2', src, '-o', out, '-ldl', '-llog', '-lm'], { encoding: 'utf8' });
+    const cc = spawnSync(t.linker, ['--target=aarch64-linux-android', '-O2', src, '-o', out, '-ldl', '-llog', '-lm', '-lz'], { encoding: 'utf8' });
     expect(cc.status, cc.stderr).toBe(0);
     const elf = readElfDeps(fs.readFileSync(out))!;
-    const check = checkAndroidElf(elf, 'aarch64-linux-android', exportsOfDir(t.libDir, BIONIC_LIBRARIES));
+    const check = checkAndroidElf(elf, 'aarch64-linux-android', exportsOfDir(t.libDir, ANDROID_LIBRARIES));
     expect(check.problems).toEqual([]);
     expect(check.interpreter).toBe('/system/bin/linker64');
     expect(elf.machine).toBe(183);
-    expect(elf.needed.every((l) => BIONIC_LIBRARIES.includes(l))).toBe(true);
-    expect(elf.needed).toEqual(expect.arrayContaining(['libc.so', 'libdl.so', 'liblog.so']));
+    expect(elf.needed.every((l) => ANDROID_LIBRARIES.includes(l))).toBe(true);
+    expect(elf.needed).toEqual(expect.arrayContaining(['libc.so', 'libdl.so', 'liblog.so', 'libz.so']));
     // The same check against the symbol files themselves, not only the stubs made from them.
     const fromMaps = new Map(stubLibraries(extractedMaps(), 'aarch64-linux-android', 24).map(({ lib, stubs }) => [`${lib}.so`, exportsOfStub(stubs)]));
     expect(checkAndroidElf(elf, 'aarch64-linux-android', fromMaps).problems).toEqual([]);
     expect(elf.dynamic.filter((s) => s.undefined).map((s) => `${s.name}@${s.version}`)).toEqual(
-      expect.arrayContaining(['pthread_create@LIBC', '__android_log_write@LIBLOG', 'dlopen@LIBC']),
+      expect.arrayContaining(['pthread_create@LIBC', '__android_log_write@LIBLOG', 'dlopen@LIBC', 'crc32@ZLIB_NDK']),
     );
   });
 
@@ -413,24 +419,26 @@ describe('the bionic sysroot, for real', () => {
       });
       expect(r.status, r.stderr.slice(-3000)).toBe(0);
       const elf = readElfDeps(fs.readFileSync(path.join(dir, 'target', 'aarch64-linux-android', 'release', 'probe')))!;
-      const check = checkAndroidElf(elf, 'aarch64-linux-android', exportsOfDir(sysrootTools(sysroot, 'aarch64-linux-android').libDir, BIONIC_LIBRARIES));
+      const check = checkAndroidElf(elf, 'aarch64-linux-android', exportsOfDir(sysrootTools(sysroot, 'aarch64-linux-android').libDir, ANDROID_LIBRARIES));
       expect(check.problems).toEqual([]);
       expect(check.interpreter).toBe('/system/bin/linker64');
-      expect(elf.needed.every((l) => BIONIC_LIBRARIES.includes(l))).toBe(true);
+      expect(elf.needed.every((l) => ANDROID_LIBRARIES.includes(l))).toBe(true);
     },
     900_000,
   );
 
   /** The symbol files, read again from the sources for the cross-check (the sysroot keeps none of AOSP's text). */
-  function extractedMaps(): Record<'bionic' | 'system-core', string> {
+  function extractedMaps(): Record<'bionic' | 'system-core' | 'zlib', string> {
     const dir = tmp('cl-android-maps-');
-    const out = {} as Record<'bionic' | 'system-core', string>;
+    const out = {} as Record<'bionic' | 'system-core' | 'zlib', string>;
     for (const s of AOSP_SOURCES) {
       out[s.name] = path.join(dir, s.name);
       const gitDir = fs.existsSync(path.join(cache.sourcesDir, `aosp-${s.name}.git`))
         ? path.join(cache.sourcesDir, `aosp-${s.name}.git`)
         : sourceLocations(s, readUserConfig().sources)[0]!;
-      for (const m of ['libc/libc.map.txt', 'libm/libm.map.txt', 'libdl/libdl.map.txt', 'liblog/liblog.map.txt'].filter((f) => s.paths.includes(f))) {
+      for (const m of ['libc/libc.map.txt', 'libm/libm.map.txt', 'libdl/libdl.map.txt', 'liblog/liblog.map.txt', 'libz.map.txt'].filter((f) =>
+        s.paths.includes(f),
+      )) {
         const r = spawnSync('git', ['--git-dir', gitDir, 'show', `${s.commit}:${m}`], { encoding: 'utf8' });
         expect(r.status, r.stderr).toBe(0);
         fs.mkdirSync(path.dirname(path.join(out[s.name], m)), { recursive: true });

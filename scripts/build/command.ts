@@ -26,7 +26,7 @@ import { copyBinary, writeBuildInfo } from './dist.ts';
 import { buildStamp, isUpToDate, recordBuild } from './stamp.ts';
 import { refreshLock, syncBuildTree } from './sync.ts';
 import { checkAndroidElf, exportsOfDir } from './android/check.ts';
-import { AOSP_SOURCES, BIONIC_LIBRARIES, ensureSysroot, sourceLocations, sysrootDir, sysrootTools } from './android/sysroot.ts';
+import { AOSP_SOURCES, ANDROID_LIBRARIES, ensureSysroot, sourceLocations, sysrootDir, sysrootTools } from './android/sysroot.ts';
 import { readElfDeps } from '../package/elf.ts';
 
 export interface BuildResult {
@@ -271,7 +271,7 @@ export function buildSteps(
                 (src) =>
                   `source: AOSP ${src.name} ${src.commit.slice(0, 12)} from ${sourceLocations(src, ctx.user.sources).join(' or ')} (${src.paths.length} paths; ${src.why})`,
               ),
-              `make ${sysrootDir(ctx.cache, target.triple)}: headers, libc/libm/libdl/liblog stubs from their symbol files, crtbegin/crtend from bionic's sources, zig wrappers (scratch dir, then renamed; kept for later builds)`,
+              `make ${sysrootDir(ctx.cache, target.triple)}: headers, libc/libm/libdl/liblog/libz stubs from their symbol files, crtbegin/crtend from bionic's sources, zig wrappers (scratch dir, then renamed; kept for later builds)`,
               'why: there is no Android NDK on this machine (ANDROID_NDK_HOME, ANDROID_NDK_LATEST_HOME)',
             ],
             run: () => {
@@ -333,7 +333,7 @@ export function buildSteps(
             title: `Check the Android binary (API ${ANDROID_API})`,
             stage: 'check',
             plan: [
-              `read ${planCmd.output}: AArch64 PIE, interpreter /system/bin/linker64, DT_NEEDED only ${BIONIC_LIBRARIES.join(', ')}`,
+              `read ${planCmd.output}: AArch64 PIE, interpreter /system/bin/linker64, DT_NEEDED only ${ANDROID_LIBRARIES.join(', ')}`,
               `every undefined symbol exported (with its version) by those libraries' API ${ANDROID_API} stubs in ${androidLibDir(ctx, target.triple, planRoute)}`,
             ],
             run: () => {
@@ -342,8 +342,8 @@ export function buildSteps(
               const elf = readElfDeps(fs.readFileSync(cmd.output));
               if (!elf) throw new UserError(`${cmd.output} is not a 64-bit ELF file`, `See ${logFile(target)}.`);
               const dir = androidLibDir(ctx, target.triple, route);
-              const libs = exportsOfDir(dir, BIONIC_LIBRARIES);
-              if (libs.size !== BIONIC_LIBRARIES.length)
+              const libs = exportsOfDir(dir, ANDROID_LIBRARIES);
+              if (libs.size !== ANDROID_LIBRARIES.length)
                 throw new UserError(`the stub libraries are not all in ${dir}`, 'Is the NDK (or the generated sysroot) complete?');
               const c = checkAndroidElf(elf, target.triple, libs);
               if (c.problems.length) {

@@ -149,7 +149,7 @@ export function routeFor(
       : tool === 'android-ndk'
         ? `the NDK's clang (API ${ANDROID_API})`
         : tool === 'zig-android'
-          ? `zig cc -target ${target.triple.split('-')[0]}-linux-android.${ANDROID_API} against a bionic sysroot generated from AOSP (headers, libc/libm/libdl/liblog stubs from their symbol files, crtbegin)`
+          ? `zig cc -target ${target.triple.split('-')[0]}-linux-android.${ANDROID_API} against a bionic sysroot generated from AOSP (headers, libc/libm/libdl/liblog/libz stubs from their symbol files, crtbegin)`
           : tool === 'cross'
             ? "cross's container toolchain"
             : 'the system C compiler';

@@ -34,7 +34,7 @@ export interface UserConfig {
   sources?: Record<string, string>;
 }
 
-export const KNOWN_SOURCES = ['libcap', 'bionic', 'system-core'];
+export const KNOWN_SOURCES = ['libcap', 'bionic', 'system-core', 'zlib'];
 
 export function readUserConfig(file = userConfigFile()): UserConfig {
   if (!fs.existsSync(file)) return {};

@@ -2,7 +2,7 @@
  * What makes an Android binary load on a device of the API level it was built for, checked on the
  * ELF itself (package/elf.ts) rather than trusted from the toolchain:
  * - AArch64 (or the row's CPU), position independent, and /system/bin/linker64 as its interpreter;
- * - DT_NEEDED only bionic's libraries (libc, libm, libdl, liblog): anything else would have to
+ * - DT_NEEDED only Android's own libraries (bionic's libc, libm, libdl; liblog; libz): anything else would have to
  *   come from a Termux package;
  * - every undefined symbol exported by one of those libraries at that API level, with the symbol
  *   version it asks for. The exports come from stub libraries (the NDK's, or ours made from the

@@ -93,7 +93,8 @@ export function parseMapFile(text: string, file = 'map.txt'): MapVersion[] {
   for (let line = next(); line !== undefined; line = next()) {
     if (!line.includes('{')) fail(`expected a version block, found \`${line}\``);
     const v: MapVersion = { name: line.split('{')[0]!.trim(), base: undefined, tags: tagsOf(line), symbols: [] };
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(v.name)) fail(`bad version name \`${v.name}\``);
+    // zlib's versions have dots (ZLIB_1.2.0.2).
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(v.name)) fail(`bad version name \`${v.name}\``);
     let global = true;
     let cpp = false;
     i += 1;

@@ -3,8 +3,8 @@
  * Android NDK (CI has one; this machine and many others do not). What the NDK's sysroot gives a
  * Rust build, and where it comes from here:
  * - bionic's public headers (libc/include), the kernel's UAPI headers as bionic ships them
- *   (libc/kernel/uapi, libc/kernel/android/uapi) and liblog's <android/log.h>;
- * - stub libc.so, libm.so, libdl.so and liblog.so for the API level, made from their symbol files
+ *   (libc/kernel/uapi, libc/kernel/android/uapi), liblog's <android/log.h> and zlib's headers;
+ * - stub libc.so, libm.so, libdl.so, liblog.so and libz.so for the API level, made from their symbol files
  *   (symbols.ts, as the NDK makes its own): a link against them can only use what a device of
  *   that level has, with the symbol versions (LIBC, LIBC_N, ...) the device's libraries define;
  * - crtbegin_dynamic.o and crtend_android.o compiled from bionic's own arch-common sources (the
@@ -12,7 +12,7 @@
  * - zig as the C compiler and linker driver (it knows the Android ABI, /system/bin/linker64, and
  *   brings compiler-rt, including the emulated TLS Rust's Android target uses, and libunwind).
  *
- * Both AOSP repositories are pinned by commit: the source (a URL or a local git mirror, see
+ * The AOSP repositories are pinned by commit: the source (a URL or a local git mirror, see
  * `sources` in the user file) must hold that commit, and git's object ids make its content the
  * one we pinned. Only the paths we read are fetched (a partial, one-commit clone in the cache).
  * Nothing of AOSP is committed to this repository: the sysroot is made in the cache, in a scratch
@@ -29,10 +29,9 @@ import { ensureBare, hasCommit, isUrl } from '../../lib/upstream-cache.ts';
 import { zigCommand } from '../cdeps.ts';
 import { mapCpu, parseMapFile, selectStubs, stubSource, versionScript, type StubLibrary } from './symbols.ts';
 
-
 export interface AospSource {
   /** The name in the user file's `sources` and in CODEX_LITELLM_<NAME>_SOURCE. */
-  name: 'bionic' | 'system-core';
+  name: 'bionic' | 'system-core' | 'zlib';
   commit: string;
   /** Default places to fetch it from, in order. */
   urls: readonly string[];
@@ -70,6 +69,15 @@ export const AOSP_SOURCES: readonly AospSource[] = [
     paths: ['liblog/liblog.map.txt', 'liblog/include/android/log.h'],
     why: "liblog, which Rust's std links on Android: its symbol file and <android/log.h>",
   },
+  {
+    name: 'zlib',
+    // platform/external/zlib main of 2025-03-25: libz.so is an NDK library every Android has, and
+    // libz-sys links it on Android (it never builds its own zlib there).
+    commit: 'f29fc757b1f27c182f36790eb0ccc6cf8ec27e8e',
+    urls: ['https://android.googlesource.com/platform/external/zlib', 'https://github.com/aosp-mirror/platform_external_zlib'],
+    paths: ['libz.map.txt', 'zlib.h', 'zconf.h'],
+    why: 'the system zlib (libz.so) that libz-sys links on Android: its symbol file and headers',
+  },
 ];
 
 /** The environment variable that names a source (CODEX_LITELLM_BIONIC_SOURCE, CODEX_LITELLM_SYSTEM_CORE_SOURCE). */
@@ -83,10 +91,14 @@ const STUBS = [
   { lib: 'libm', source: 'bionic', map: 'libm/libm.map.txt' },
   { lib: 'libdl', source: 'bionic', map: 'libdl/libdl.map.txt' },
   { lib: 'liblog', source: 'system-core', map: 'liblog/liblog.map.txt' },
+  { lib: 'libz', source: 'zlib', map: 'libz.map.txt' },
 ] as const;
 
-/** The libraries a binary linked against this sysroot may need at run time: bionic's own. */
-export const BIONIC_LIBRARIES = STUBS.map((s) => `${s.lib}.so`);
+/**
+ * The libraries a binary linked against this sysroot may need at run time: bionic's own (libc,
+ * libm, libdl), liblog and zlib, NDK libraries that every Android device has.
+ */
+export const ANDROID_LIBRARIES = STUBS.map((s) => `${s.lib}.so`);
 
 export interface SysrootPaths {
   sourcesDir: string;
@@ -248,7 +260,7 @@ function copyTree(from: string, to: string): void {
 }
 
 /** The headers as the NDK lays them out: usr/include plus the CPU's asm/ under usr/include/<triple>/. */
-export function layHeaders(bionic: string, systemCore: string, include: string, triple: string): void {
+export function layHeaders(bionic: string, systemCore: string, zlib: string, include: string, triple: string): void {
   const uapi = path.join(bionic, 'libc', 'kernel', 'uapi');
   fs.mkdirSync(path.join(include, triple), { recursive: true });
   copyTree(path.join(bionic, 'libc', 'include'), include);
@@ -260,6 +272,7 @@ export function layHeaders(bionic: string, systemCore: string, include: string, 
   copyTree(path.join(uapi, asmDir, 'asm'), path.join(include, triple, 'asm'));
   copyTree(path.join(bionic, 'libc', 'kernel', 'android', 'uapi'), include);
   copyTree(path.join(systemCore, 'liblog', 'include', 'android'), path.join(include, 'android'));
+  for (const h of ['zlib.h', 'zconf.h']) fs.copyFileSync(path.join(zlib, h), path.join(include, h));
 }
 
 /**
@@ -339,7 +352,7 @@ export function ensureSysroot(
       extract(gitDirs[s.name], s, srcs[s.name]);
     }
     const include = path.join(tmp, 'usr', 'include');
-    layHeaders(srcs.bionic, srcs['system-core'], include, triple);
+    layHeaders(srcs.bionic, srcs['system-core'], srcs.zlib, include, triple);
     // Paths inside the wrappers and libc.txt are the final ones (the scratch dir is renamed).
     const final = sysrootTools(dir, triple, api);
     const here = sysrootTools(tmp, triple, api);
