@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { git, makeProject, makeUpstream, runBuild, snapshot, tmpDir, type Project, type Upstream } from './helpers/fixture.ts';
+import { fakeNdk } from './helpers/android.ts';
 
 let up: Upstream;
 let base: string;
@@ -250,7 +251,7 @@ describe('export', () => {
 describe('dry run', () => {
   it('prints every step, command and path, and changes nothing', () => {
     const p = project('dry');
-    const r = runBuild(p, ['--dry-run', '--target', 'aarch64-linux-android', '--profile', 'release']);
+    const r = runBuild(p, ['--dry-run', '--target', 'aarch64-linux-android', '--profile', 'release'], { ANDROID_NDK_HOME: fakeNdk() });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/Targets: aarch64-linux-android \(android-ndk\); profile release/);
     expect(r.stdout).toContain('git fetch --filter=blob:none origin +refs/tags/rust-v0.1.0');

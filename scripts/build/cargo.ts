@@ -7,8 +7,9 @@ import type { Context } from '../lib/context.ts';
 import { mirrorEnv } from '../lib/settings.ts';
 import type { Profile } from '../lib/profiles.ts';
 import { UPSTREAM_FACTS } from '../lib/project.ts';
-import type { Target } from '../lib/targets.ts';
+import { expandEnv, type Target } from '../lib/targets.ts';
 import { versionEnv, type VersionInfo } from '../lib/version.ts';
+import { sysrootDir, sysrootEnv } from './android/sysroot.ts';
 import { libcapEnv } from './cdeps.ts';
 import type { Route } from '../lib/route.ts';
 import type { Toolchain } from '../lib/toolchain.ts';
@@ -58,7 +59,7 @@ export function cargoCommand(ctx: Context, target: Target, profile: Profile, too
     ...toolchain.env,
     CARGO_TARGET_DIR: ctx.cache.targetDir,
     ...profile.env,
-    ...target.env,
+    ...targetEnv(ctx, target, route),
     // -Z flags on a stable or distribution rustc.
     ...(buildStd ? { RUSTC_BOOTSTRAP: '1' } : {}),
     // A std built from source has no self-contained musl CRT objects; zig supplies the C runtime.
@@ -82,6 +83,17 @@ export function cargoCommand(ctx: Context, target: Target, profile: Profile, too
     output: path.join(ctx.cache.targetDir, target.triple, profile.outDir, `${UPSTREAM_FACTS.binName}${target.exe}`),
     cargo: toolchain.cargo,
   };
+}
+
+/**
+ * The row's build environment on this route: the NDK rows' templates name $ANDROID_NDK_HOME, which
+ * is the NDK the route found (it may have come from ANDROID_NDK_LATEST_HOME); without an NDK, the
+ * wrappers of the generated sysroot take the NDK's place.
+ */
+function targetEnv(ctx: Context, target: Target, route: Route): Record<string, string> {
+  if (route.tool === 'zig-android') return sysrootEnv(sysrootDir(ctx.cache, target.triple), target.triple);
+  if (route.ndk) return expandEnv(target.envTemplate, { ...process.env, ANDROID_NDK_HOME: route.ndk });
+  return target.env;
 }
 
 /** A shell-ready rendering, for plans and logs. Secrets never appear here: we add none. */

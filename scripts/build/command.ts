@@ -16,7 +16,7 @@ import { UPSTREAM_FACTS } from '../lib/project.ts';
 import { describeRoute, routeFor, type Route } from '../lib/route.ts';
 import { outputMode, renderPlan, runSteps, type Step, type StepRecord } from '../lib/steps.ts';
 import { describeReplaced, describeSubstitutions } from '../lib/substitutions.ts';
-import type { Target } from '../lib/targets.ts';
+import { ANDROID_API, type Target } from '../lib/targets.ts';
 import { pinnedChannel, settleToolchain, type Toolchain } from '../lib/toolchain.ts';
 import type { Upstream } from '../lib/upstream-cache.ts';
 import { cargoCommand, renderCommand, rustupRef, type CargoCommand, type ToolchainRef } from './cargo.ts';
@@ -25,6 +25,9 @@ import { ensureLibcap, LIBCAP, libcapPrefix } from './cdeps.ts';
 import { copyBinary, writeBuildInfo } from './dist.ts';
 import { buildStamp, isUpToDate, recordBuild } from './stamp.ts';
 import { refreshLock, syncBuildTree } from './sync.ts';
+import { checkAndroidElf, exportsOfDir } from './android/check.ts';
+import { AOSP_SOURCES, ANDROID_LIBRARIES, ensureSysroot, sourceLocations, sysrootDir, sysrootTools } from './android/sysroot.ts';
+import { readElfDeps } from '../package/elf.ts';
 
 export interface BuildResult {
   target: string;
@@ -258,6 +261,30 @@ export function buildSteps(
           } satisfies Step,
         ]
       : []),
+    ...(planRoute.cdeps.includes('android-sysroot')
+      ? [
+          {
+            title: `Android sysroot for ${target.triple} (API ${ANDROID_API}, no NDK here)`,
+            stage: 'sysroot',
+            plan: [
+              ...AOSP_SOURCES.map(
+                (src) =>
+                  `source: AOSP ${src.name} ${src.commit.slice(0, 12)} from ${sourceLocations(src, ctx.user.sources).join(' or ')} (${src.paths.length} paths; ${src.why})`,
+              ),
+              `make ${sysrootDir(ctx.cache, target.triple)}: headers, libc/libm/libdl/liblog/libz stubs from their symbol files, crtbegin/crtend from bionic's sources, zig wrappers (scratch dir, then renamed; kept for later builds)`,
+              'why: there is no Android NDK on this machine (ANDROID_NDK_HOME, ANDROID_NDK_LATEST_HOME)',
+            ],
+            run: () => {
+              const r = ensureSysroot(ctx.cache, target.triple, ctx.user.sources, () => {});
+              return r.built
+                ? `made ${r.dir} (${Object.entries(r.stubs ?? {})
+                    .map(([k, v]) => `${k} ${v}`)
+                    .join(', ')} symbols)`
+                : 'cached';
+            },
+          } satisfies Step,
+        ]
+      : []),
     {
       title: 'Sync the build tree',
       stage: 'sync',
@@ -300,6 +327,36 @@ export function buildSteps(
         return `${run.units} units (${run.compiled} compiled, ${run.fresh} fresh)${warned} in ${formatDuration(run.seconds)}`;
       },
     },
+    ...(planRoute.tool === 'android-ndk' || planRoute.tool === 'zig-android'
+      ? [
+          {
+            title: `Check the Android binary (API ${ANDROID_API})`,
+            stage: 'check',
+            plan: [
+              `read ${planCmd.output}: AArch64 PIE, interpreter /system/bin/linker64, DT_NEEDED only ${ANDROID_LIBRARIES.join(', ')}`,
+              `every undefined symbol exported (with its version) by those libraries' API ${ANDROID_API} stubs in ${androidLibDir(ctx, target.triple, planRoute)}`,
+            ],
+            run: () => {
+              const cmd = got(s.cmd, 'the cargo command');
+              const route = got(s.route, 'the route');
+              const elf = readElfDeps(fs.readFileSync(cmd.output));
+              if (!elf) throw new UserError(`${cmd.output} is not a 64-bit ELF file`, `See ${logFile(target)}.`);
+              const dir = androidLibDir(ctx, target.triple, route);
+              const libs = exportsOfDir(dir, ANDROID_LIBRARIES);
+              if (libs.size !== ANDROID_LIBRARIES.length)
+                throw new UserError(`the stub libraries are not all in ${dir}`, 'Is the NDK (or the generated sysroot) complete?');
+              const c = checkAndroidElf(elf, target.triple, libs);
+              if (c.problems.length) {
+                throw new UserError(
+                  `${cmd.output} would not run on Android ${ANDROID_API}:\n  - ${c.problems.join('\n  - ')}`,
+                  'A dependency uses an API newer than the target level or a library Android does not have; see the log and the route.',
+                );
+              }
+              return `${c.interpreter}; NEEDED ${c.needed.join(', ')}; ${c.undefinedSymbols} undefined symbols, all exported at API ${ANDROID_API}${c.weakMissing.length ? ` (${c.weakMissing.length} weak ones absent: ${c.weakMissing.join(', ')})` : ''}`;
+            },
+          } satisfies Step,
+        ]
+      : []),
     {
       title: `Write ${path.relative(ctx.project.root, dist)}`,
       stage: 'write',
@@ -336,4 +393,10 @@ export function buildSteps(
       },
     },
   ];
+}
+
+/** The API-level stub libraries an Android route links against: the NDK's or the generated sysroot's. */
+function androidLibDir(ctx: Context, triple: string, route: Route): string {
+  if (route.ndk) return path.join(route.ndk, 'toolchains', 'llvm', 'prebuilt', 'linux-x86_64', 'sysroot', 'usr', 'lib', triple, String(ANDROID_API));
+  return sysrootTools(sysrootDir(ctx.cache, triple), triple).libDir;
 }

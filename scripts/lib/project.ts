@@ -91,6 +91,8 @@ export interface CachePaths {
   sourcesDir: string;
   /** Target C libraries built from those (cdeps/<triple>/<name>-<version>/). */
   cdepsDir: string;
+  /** Sysroots made from pinned sources for targets with no SDK here (Android without the NDK). */
+  sysrootsDir: string;
   /** What the last build of each target and profile took (units, time per unit): the next one's estimate. */
   progressDir: string;
 }
@@ -105,6 +107,7 @@ export function cachePaths(dir: string): CachePaths {
     logsDir: path.join(dir, 'logs'),
     sourcesDir: path.join(dir, 'sources'),
     cdepsDir: path.join(dir, 'cdeps'),
+    sysrootsDir: path.join(dir, 'sysroots'),
     progressDir: path.join(dir, 'progress'),
   };
 }

@@ -11,11 +11,14 @@
  *   distribution rustc accept it). Tier-3 targets (mipsel) have no prebuilt std anywhere.
  * - C dependencies: upstream's vendored bubblewrap needs libcap through pkg-config; a cross build
  *   cannot use the host's, so a static libcap is built for the target (cdeps.ts).
+ * - Android: the NDK that ANDROID_NDK_HOME or ANDROID_NDK_LATEST_HOME names (CI's runners have
+ *   one); with none, zig and a bionic sysroot made from AOSP's sources (build/android/sysroot.ts).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { BuildTool, Target } from './targets.ts';
+import { findNdk, NDK_VARS } from './android-ndk.ts';
+import { ANDROID_API, type BuildTool, type Target } from './targets.ts';
 import type { Toolchain } from './toolchain.ts';
 
 export type StdSource = 'prebuilt' | 'build-std';
@@ -30,8 +33,10 @@ export interface Route {
   stdWhy: string;
   /** The C compiler and linker, in words. */
   cc: string;
-  /** Target C libraries built here before Cargo runs. */
-  cdeps: 'libcap'[];
+  /** Target C libraries (or, for Android without an NDK, the whole sysroot) made here before Cargo runs. */
+  cdeps: ('libcap' | 'android-sysroot')[];
+  /** The Android NDK this route builds with (tool `android-ndk`). */
+  ndk?: string;
   /** How OpenSSL gets in on this route, in words (a cross build of a glibc row cannot link the target's system libssl). */
   openssl: string;
   /** Cargo features the route adds (`--features`). */
@@ -70,17 +75,46 @@ export function stdIn(sysroot: string, triple: string): { prebuilt: boolean; sou
 }
 
 function onPath(program: string): boolean {
+  // zig on PATH, else the ziglang Python package (as cargo-zigbuild and build/cdeps.ts find it).
+  if (program === 'zig') {
+    return (
+      spawnSync('zig', ['version'], { stdio: 'ignore' }).status === 0 || spawnSync('python3', ['-m', 'ziglang', 'version'], { stdio: 'ignore' }).status === 0
+    );
+  }
   return spawnSync(program, ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 /** How the host builds the target with this toolchain (`toolchain` undefined: plan only, std not checked). */
-export function routeFor(target: Target, host: string, toolchain: Toolchain | undefined, probe: (p: string) => boolean = onPath): Route {
+export function routeFor(
+  target: Target,
+  host: string,
+  toolchain: Toolchain | undefined,
+  probe: (p: string) => boolean = onPath,
+  env: NodeJS.ProcessEnv = process.env,
+): Route {
   const native = target.triple === host;
   let tool: BuildTool = target.tool;
   let toolWhy = native ? 'this machine is the target' : `the release row's tool (${target.runner} in CI)`;
   let blocked: string | undefined = target.unbuildable ? `it does not build: ${target.unbuildable}` : undefined;
   const hostProblem = native ? undefined : hostCannotBuild(target, host);
-  if (hostProblem && !blocked) {
+  let ndk: string | undefined;
+  if (!blocked && tool === 'android-ndk' && !native) {
+    const found = findNdk(target.triple, ANDROID_API, env);
+    if (found.problem) blocked = found.problem;
+    else if (found.ndk && !hostProblem) {
+      ndk = found.ndk.dir;
+      toolWhy = `the Android NDK${found.ndk.revision ? ` ${found.ndk.revision}` : ''} at ${ndk} (${found.ndk.from})`;
+    } else if (/-(unknown-linux-(gnu|musl)|apple-darwin)$/.test(host) && probe('zig')) {
+      tool = 'zig-android';
+      toolWhy = `no Android NDK here (${NDK_VARS.join(', ')} unset): zig with a bionic sysroot made from AOSP's sources, API ${ANDROID_API} (CI builds it with the NDK on ${target.runner})`;
+    } else {
+      blocked =
+        `it needs the Android NDK: set ANDROID_NDK_HOME to one (GitHub's Ubuntu runners name theirs in ANDROID_NDK_LATEST_HOME), ` +
+        `or install zig (pip install ziglang) to build against a bionic sysroot made from AOSP's sources`;
+    }
+  }
+  if (hostProblem && !blocked && tool === 'android-ndk') blocked = hostProblem;
+  if (hostProblem && !blocked && tool !== 'zig-android') {
     if (target.zigCross && /-(unknown-linux-(gnu|musl)|apple-darwin)$/.test(host)) {
       tool = 'cargo-zigbuild';
       toolWhy = `cross-built from ${host}: zig is the C compiler and the linker (CI builds it with ${target.tool} on ${target.runner})`;
@@ -88,9 +122,6 @@ export function routeFor(target: Target, host: string, toolchain: Toolchain | un
   }
   if (!blocked && (tool === 'cross' || tool === 'cargo-zigbuild') && !probe(tool)) {
     blocked = `it is built with ${tool}, which is not installed here${tool === 'cargo-zigbuild' ? ' (pip install ziglang cargo-zigbuild)' : ''}`;
-  }
-  if (!blocked && tool === 'android-ndk' && !process.env.ANDROID_NDK_HOME) {
-    blocked = 'it needs the Android NDK (set ANDROID_NDK_HOME); there is no bionic C library without it';
   }
   let std: StdSource = 'prebuilt';
   let stdWhy = 'the toolchain has it';
@@ -116,10 +147,12 @@ export function routeFor(target: Target, host: string, toolchain: Toolchain | un
     tool === 'cargo-zigbuild'
       ? `zig cc -target ${zigTriple(target.triple)} (cargo-zigbuild)`
       : tool === 'android-ndk'
-        ? "the NDK's clang (API 24)"
-        : tool === 'cross'
-          ? "cross's container toolchain"
-          : 'the system C compiler';
+        ? `the NDK's clang (API ${ANDROID_API})`
+        : tool === 'zig-android'
+          ? `zig cc -target ${target.triple.split('-')[0]}-linux-android.${ANDROID_API} against a bionic sysroot generated from AOSP (headers, libc/libm/libdl/liblog/libz stubs from their symbol files, crtbegin)`
+          : tool === 'cross'
+            ? "cross's container toolchain"
+            : 'the system C compiler';
   // A glibc row links the system's libssl when built on its own CPU (CI); cross-built, this
   // machine has no libssl of the target's CPU, so OpenSSL is compiled from source with zig as
   // for the musl rows (codex-litellm-core's `vendored-openssl` feature).
@@ -134,7 +167,8 @@ export function routeFor(target: Target, host: string, toolchain: Toolchain | un
     std,
     stdWhy,
     cc,
-    cdeps: cross && tool === 'cargo-zigbuild' ? ['libcap'] : [],
+    cdeps: cross && tool === 'cargo-zigbuild' ? ['libcap'] : tool === 'zig-android' ? ['android-sysroot'] : [],
+    ...(ndk ? { ndk } : {}),
     openssl,
     features: vendorHere ? ['codex-litellm-core/vendored-openssl'] : [],
     blocked,

@@ -26,9 +26,15 @@ export interface UserConfig {
    * and bindings, as denoland/rusty_v8's releases lay them out): a URL or a directory.
    */
   prebuiltMirror?: string;
-  /** Local files or URLs for pinned source tarballs (`libcap`), for machines that cannot reach the default ones. */
+  /**
+   * Where pinned sources come from, for machines that cannot reach the default ones: `libcap` (a
+   * tarball: file or URL), `bionic` and `system-core` (AOSP git repositories: path or URL, holding
+   * the pinned commit; for Android builds without the NDK).
+   */
   sources?: Record<string, string>;
 }
+
+export const KNOWN_SOURCES = ['libcap', 'bionic', 'system-core', 'zlib'];
 
 export function readUserConfig(file = userConfigFile()): UserConfig {
   if (!fs.existsSync(file)) return {};
@@ -68,7 +74,7 @@ export function readUserConfig(file = userConfigFile()): UserConfig {
       throw new UserError(`${file}: \`sources\` must map names to files or URLs`, '{"sources": {"libcap": "/srv/mirrors/libcap-2.66.tar.xz"}}');
     }
     for (const k of Object.keys(m)) {
-      if (k !== 'libcap') throw new UserError(`${file}: unknown source \`${k}\` in \`sources\``, 'Known sources: libcap.');
+      if (!KNOWN_SOURCES.includes(k)) throw new UserError(`${file}: unknown source \`${k}\` in \`sources\``, `Known sources: ${KNOWN_SOURCES.join(', ')}.`);
     }
   }
   if (o.gitMirrors !== undefined) {

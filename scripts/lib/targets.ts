@@ -6,7 +6,12 @@
 import { UserError } from './errors.ts';
 import { hostTriple } from './host.ts';
 
-export type BuildTool = 'cargo' | 'cross' | 'cargo-zigbuild' | 'android-ndk';
+/**
+ * `zig-android` is never a row's own tool: it is the route of an `android-ndk` row on a machine
+ * with no Android NDK (cargo, with zig and a bionic sysroot made from AOSP's sources; see
+ * build/android/sysroot.ts).
+ */
+export type BuildTool = 'cargo' | 'cross' | 'cargo-zigbuild' | 'android-ndk' | 'zig-android';
 
 export interface Target {
   triple: string;
@@ -67,6 +72,8 @@ export interface Target {
 /** Fat LTO of codex-rs takes upstream's ARM runners past an hour; thin LTO is what upstream uses there. */
 const LIGHT_LTO = { CARGO_PROFILE_RELEASE_LTO: 'thin', CARGO_PROFILE_RELEASE_CODEGEN_UNITS: '16' };
 const NDK_BIN = '$ANDROID_NDK_HOME/toolchains/llvm/prebuilt/linux-x86_64/bin';
+/** The Android API level the Android rows target: 24 (Android 7.0) is Termux's minimum. */
+export const ANDROID_API = 24;
 const LINUX_OR_MAC = ['*-unknown-linux-*', '*-apple-darwin'];
 
 type Row = Omit<Target, 'env' | 'setup'> & { setup?: readonly string[] };
@@ -92,6 +99,7 @@ function defaultSetup(r: Row): string[] {
     case 'cargo':
       return r.triple.includes('-linux-gnu') ? [libcap, add] : [add];
     case 'android-ndk':
+    case 'zig-android':
       return [add];
     case 'cross':
       return ['cargo install cross --locked'];
@@ -190,15 +198,18 @@ export const ALL_TARGETS: readonly Target[] = [
   }),
   row({
     triple: 'aarch64-linux-android', alias: 'android-arm64', tool: 'android-ndk', runner: 'ubuntu-24.04', hosts: ['x86_64-unknown-linux-gnu'],
+    // API 24 is Termux's minimum; the NDK's clang wrapper for it is the linker and C compiler.
+    // $ANDROID_NDK_HOME is the NDK the route found (lib/route.ts: ANDROID_NDK_HOME, else the
+    // runner's ANDROID_NDK_LATEST_HOME); without one, zig and a sysroot made from AOSP's bionic.
     envTemplate: {
-      // API 24 is Termux's minimum; the NDK's clang wrapper for it is the linker and C compiler.
       CARGO_TARGET_AARCH64_LINUX_ANDROID_LINKER: `${NDK_BIN}/aarch64-linux-android24-clang`,
       CC_aarch64_linux_android: `${NDK_BIN}/aarch64-linux-android24-clang`,
+      CXX_aarch64_linux_android: `${NDK_BIN}/aarch64-linux-android24-clang++`,
       AR_aarch64_linux_android: `${NDK_BIN}/llvm-ar`,
     },
     openssl: 'vendored', archive: 'tar.gz', exe: '',
     npm: { pkg: 'android-arm64', os: 'android', cpu: 'arm64' }, openwrt: [], termux: 'aarch64',
-    notes: 'OpenSSL is built from source (openssl-sys/vendored, enabled by codex-litellm-core for Android); CI only: no NDK and no bionic C library off CI',
+    notes: 'OpenSSL is built from source (openssl-sys/vendored, enabled by codex-litellm-core for Android); CI uses the runner\'s NDK; without an NDK, zig and a bionic sysroot generated from AOSP sources (API 24)',
   }),
 ];
 

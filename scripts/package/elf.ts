@@ -14,12 +14,37 @@ export interface ElfDeps {
   versions: Map<string, string[]>;
   /** Has a symbol table (.symtab): not stripped, which Debian's lintian reports as an error. */
   symbols: boolean;
+  /** e_machine: 62 x86-64, 183 AArch64. */
+  machine: number;
+  /** e_type: 2 ET_EXEC, 3 ET_DYN (a PIE or a shared library). */
+  type: number;
+  /** The program interpreter (PT_INTERP), e.g. /system/bin/linker64; undefined for a static binary. */
+  interpreter: string | undefined;
+  /** DT_SONAME, for a shared library. */
+  soname: string | undefined;
+  /** The dynamic symbol table (.dynsym), without the null entry. */
+  dynamic: DynSymbol[];
+}
+
+export interface DynSymbol {
+  name: string;
+  /** Undefined here: to be found in a NEEDED library. */
+  undefined: boolean;
+  weak: boolean;
+  /** The symbol version: needed (from .gnu.version_r) for an undefined one, defined (.gnu.version_d) otherwise. */
+  version: string | undefined;
 }
 
 const SHT_SYMTAB = 2;
 const SHT_DYNAMIC = 6;
+const SHT_DYNSYM = 11;
+const SHT_GNU_VERDEF = 0x6ffffffd;
 const SHT_GNU_VERNEED = 0x6ffffffe;
+const SHT_GNU_VERSYM = 0x6fffffff;
+const PT_INTERP = 3;
 const DT_NEEDED = 1;
+const DT_SONAME = 14;
+const STB_WEAK = 2;
 
 /** undefined when the file is not a 64-bit little-endian ELF (a script, a Mach-O, a PE file). */
 export function readElfDeps(buf: Buffer): ElfDeps | undefined {
@@ -42,13 +67,17 @@ export function readElfDeps(buf: Buffer): ElfDeps | undefined {
     return buf.toString('latin1', base, buf.indexOf(0, base));
   };
   const needed: string[] = [];
+  let soname: string | undefined;
   const versions = new Map<string, string[]>();
+  /** Version index (vna_other / vd_ndx) -> name, needed and defined alike. */
+  const versionNames = new Map<number, string>();
   for (const s of sections) {
     if (s.type === SHT_DYNAMIC) {
       for (let o = s.offset; o + 16 <= s.offset + s.size; o += 16) {
         const tag = buf.readBigInt64LE(o);
         if (tag === 0n) break;
         if (tag === BigInt(DT_NEEDED)) needed.push(str(s.link, Number(buf.readBigUInt64LE(o + 8))));
+        if (tag === BigInt(DT_SONAME)) soname = str(s.link, Number(buf.readBigUInt64LE(o + 8)));
       }
     } else if (s.type === SHT_GNU_VERNEED) {
       let o = s.offset;
@@ -58,7 +87,9 @@ export function readElfDeps(buf: Buffer): ElfDeps | undefined {
         const names: string[] = versions.get(file) ?? [];
         let a = o + buf.readUInt32LE(o + 8);
         for (let j = 0; j < cnt; j += 1) {
-          names.push(str(s.link, buf.readUInt32LE(a + 8)));
+          const name = str(s.link, buf.readUInt32LE(a + 8));
+          names.push(name);
+          versionNames.set(buf.readUInt16LE(a + 6), name);
           a += buf.readUInt32LE(a + 12);
         }
         versions.set(file, names);
@@ -66,9 +97,58 @@ export function readElfDeps(buf: Buffer): ElfDeps | undefined {
         if (next === 0) break;
         o += next;
       }
+    } else if (s.type === SHT_GNU_VERDEF) {
+      let o = s.offset;
+      for (let i = 0; i < s.info; i += 1) {
+        const flags = buf.readUInt16LE(o + 2);
+        const ndx = buf.readUInt16LE(o + 4);
+        // The first verdaux names the version; VER_FLG_BASE (1) is the file's own name, not a version.
+        if (!(flags & 1)) versionNames.set(ndx, str(s.link, buf.readUInt32LE(o + buf.readUInt32LE(o + 12))));
+        const next = buf.readUInt32LE(o + 16);
+        if (next === 0) break;
+        o += next;
+      }
     }
   }
-  return { needed, versions, symbols: sections.some((s) => s.type === SHT_SYMTAB) };
+  const dynamic: DynSymbol[] = [];
+  const dynsym = sections.find((s) => s.type === SHT_DYNSYM);
+  const versym = sections.find((s) => s.type === SHT_GNU_VERSYM);
+  if (dynsym) {
+    for (let i = 1; (i + 1) * 24 <= dynsym.size; i += 1) {
+      const o = dynsym.offset + i * 24;
+      const bind = buf[o + 4]! >> 4;
+      const shndx = buf.readUInt16LE(o + 6);
+      // Versym's top bit hides a version from binding; the index is the low 15 bits. 0 and 1 are local and global.
+      const ndx = versym ? buf.readUInt16LE(versym.offset + i * 2) & 0x7fff : 0;
+      dynamic.push({
+        name: str(dynsym.link, buf.readUInt32LE(o)),
+        undefined: shndx === 0,
+        weak: bind === STB_WEAK,
+        version: ndx > 1 ? versionNames.get(ndx) : undefined,
+      });
+    }
+  }
+  const phoff = Number(buf.readBigUInt64LE(0x20));
+  const phentsize = buf.readUInt16LE(0x36);
+  const phnum = buf.readUInt16LE(0x38);
+  let interpreter: string | undefined;
+  for (let i = 0; i < phnum; i += 1) {
+    const o = phoff + i * phentsize;
+    if (buf.readUInt32LE(o) !== PT_INTERP) continue;
+    const off = Number(buf.readBigUInt64LE(o + 8));
+    const size = Number(buf.readBigUInt64LE(o + 0x20));
+    interpreter = buf.toString('latin1', off, off + size).replace(/\0+$/, '');
+  }
+  return {
+    needed,
+    versions,
+    symbols: sections.some((s) => s.type === SHT_SYMTAB),
+    machine: buf.readUInt16LE(0x12),
+    type: buf.readUInt16LE(0x10),
+    interpreter,
+    soname,
+    dynamic,
+  };
 }
 
 /**
@@ -97,7 +177,7 @@ const LIBRARIES: { soname: RegExp; pkg: string; prefix: string; min: (v: string)
 ];
 
 /** The Depends field for a dynamically linked glibc binary, e.g. `libc6 (>= 2.34), libssl3 (>= 3.0.0)`. */
-export function debianDepends(deps: ElfDeps): string {
+export function debianDepends(deps: Pick<ElfDeps, 'needed' | 'versions' | 'symbols'>): string {
   const minimum = new Map<string, string | undefined>();
   for (const lib of deps.needed) {
     const known = LIBRARIES.find((l) => l.soname.test(lib));

@@ -259,9 +259,14 @@ impl Client {
 }
 
 fn build_http(base_url: &str, timeout: Duration) -> Result<reqwest::Client, LiteLlmError> {
-    reqwest::Client::builder()
+    let mut builder = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT.min(timeout))
-        .timeout(timeout)
+        .timeout(timeout);
+    // On Termux, the CA bundle of the prefix this runs under (see termux.rs); nothing elsewhere.
+    for cert in crate::termux::extra_root_certificates() {
+        builder = builder.add_root_certificate(cert);
+    }
+    builder
         .build()
         .map_err(|err| LiteLlmError::Request {
             url: base_url.to_string(),

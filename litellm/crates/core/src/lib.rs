@@ -39,6 +39,7 @@
 //! - `canonical`: the exact-match key of a request;
 //! - `formatting`: how money, token counts and prices read;
 //! - `redaction`: credentials kept out of everything written or shown.
+//! - `termux`: what differs on Termux (TLS roots, temp dir, no sandbox).
 
 pub mod hooks;
 
@@ -99,6 +100,7 @@ private_modules!(
     stream_observer,
     telemetry,
     telemetry_report,
+    termux,
     tier0,
     usage,
 );

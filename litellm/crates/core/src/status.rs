@@ -358,6 +358,7 @@ pub async fn run_status(
             "error": models.as_ref().err().map(err_text),
             "litellm_version": readiness.as_ref().ok().and_then(|r| r.litellm_version.clone()),
             "session": session.as_ref().map(|(id, last, totals)| session_json(id, last, totals, budget)),
+            "termux": termux_lines(),
         });
         return serde_json::to_string_pretty(&doc)
             .map_err(|e| LiteLlmError::invalid("status", e.to_string()));
@@ -422,7 +423,19 @@ pub async fn run_status(
             out.push("Session:    none recorded yet (telemetry off, or no request made)".into())
         }
     }
+    out.extend(termux_lines().unwrap_or_default());
     Ok(out.join("\n"))
+}
+
+/// On Termux, what differs there (TLS roots, temp dir, no sandbox); `None` elsewhere.
+fn termux_lines() -> Option<Vec<String>> {
+    crate::termux::current().map(|t| {
+        t.status_lines(
+            &|k| std::env::var(k).ok(),
+            &|p| p.is_file(),
+            &crate::termux::can_write,
+        )
+    })
 }
 
 
